@@ -1,0 +1,115 @@
+"""Creating, finding and revoking API keys.
+
+A key is "psk_" + 40 random base62 characters. It has ~238 bits of entropy, so a plain
+SHA-256 is a safe, fast fingerprint (as GitHub and Sentry do); no slow password hash needed.
+"""
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from periscope.models import ApiKey, Organization, Scope
+
+KEY_PREFIX = "psk_"
+_ALPHABET = string.ascii_letters + string.digits
+_SECRET_LENGTH = 40
+VISIBLE_PREFIX_LENGTH = len(KEY_PREFIX) + 8
+DEFAULT_SCOPES = (Scope.INGEST.value, Scope.READ.value)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    plaintext: str
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def looks_like_key(candidate: str) -> bool:
+    return (
+        candidate.startswith(KEY_PREFIX)
+        and len(candidate) == len(KEY_PREFIX) + _SECRET_LENGTH
+        and all(c in _ALPHABET for c in candidate[len(KEY_PREFIX) :])
+    )
+
+
+def visible_prefix(candidate: str) -> str:
+    """What may be logged or shown of a presented key: never more than the prefix."""
+    return candidate[:VISIBLE_PREFIX_LENGTH] if candidate.startswith(KEY_PREFIX) else "(not a key)"
+
+
+def issue_api_key(
+    *, organization: Organization, name: str, scopes: tuple[str, ...] | list[str] = DEFAULT_SCOPES
+) -> IssuedKey:
+    valid = {s.value for s in Scope}
+    unknown = set(scopes) - valid
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {sorted(valid)}")
+    plaintext = KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_SECRET_LENGTH))
+    api_key = ApiKey.objects.create(
+        organization=organization,
+        name=name,
+        prefix=plaintext[:VISIBLE_PREFIX_LENGTH],
+        secret_hash=hash_key(plaintext),
+        scopes=sorted(set(scopes)),
+    )
+    return IssuedKey(api_key=api_key, plaintext=plaintext)
+
+
+def active_keys(*, now: datetime | None = None):
+    now = now or timezone.now()
+    return ApiKey.objects.filter(revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+def find_active_key(*, plaintext: str) -> ApiKey | None:
+    """The active key whose hash matches, with its organization, or None.
+
+    The lookup is by the SHA-256 of the presented key through a unique index, so the
+    comparison never touches the secret itself and takes the same time for any wrong key.
+    """
+    if not looks_like_key(plaintext):
+        return None
+    return (
+        active_keys().select_related("organization").filter(secret_hash=hash_key(plaintext)).first()
+    )
+
+
+def touch_last_used(*, api_key: ApiKey, now: datetime | None = None) -> None:
+    """Record use at most once per resolution window, so most requests write nothing."""
+    now = now or timezone.now()
+    window = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    if api_key.last_used_at and now - api_key.last_used_at < window:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - window)
+    ).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+def revoke_api_key(*, api_key: ApiKey, now: datetime | None = None) -> bool:
+    """Revoke a key; returns False if it was already revoked."""
+    now = now or timezone.now()
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return bool(updated)
+
+
+def rotate_api_key(*, api_key: ApiKey, grace: timedelta, now: datetime | None = None) -> IssuedKey:
+    """Issue a new key with the same name and scopes; the old one stops after `grace`."""
+    now = now or timezone.now()
+    issued = issue_api_key(
+        organization=api_key.organization, name=api_key.name, scopes=api_key.scopes
+    )
+    ApiKey.objects.filter(pk=api_key.pk).update(expires_at=now + grace)
+    api_key.refresh_from_db(fields=["expires_at"])
+    return issued

@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from periscope.tenancy import ensure_organization
+
+
+class Command(BaseCommand):
+    help = "Create an organization (an existing slug is not an error). Prints its slug."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--name", default="")
+
+    def handle(self, *args, slug: str, name: str, **options):
+        organization, created = ensure_organization(slug=slug, name=name)
+        state = "created" if created else "exists"
+        self.stdout.write(f"Organization {organization.slug} {state}")

@@ -1,0 +1,56 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from periscope.keys import issue_api_key
+from periscope.tenancy import ensure_organization
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a demo: organization 'demo', an admin login and a fresh API key, and print "
+        "a ready-to-paste curl command. Safe to re-run (each run issues a new key)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", default="demo")
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="where --serve listens")
+        parser.add_argument(
+            "--serve", action="store_true", help="migrate first, then run the development server"
+        )
+
+    def handle(self, *args, org: str, addr: str, serve: bool, **options):
+        host = f"http://{addr}"
+        if serve:
+            call_command("migrate", verbosity=0)
+        organization, _ = ensure_organization(slug=org, name=org.title())
+        password = secrets.token_urlsafe(12)
+        user_model = get_user_model()
+        user, _ = user_model.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        issued = issue_api_key(organization=organization, name="demo")
+        self.stdout.write(
+            f"""
+Periscope demo organization: {organization.slug}
+Database: {settings.DATABASES["default"]["NAME"]}
+Admin: {host}/admin/  user admin  password {password}
+API key (shown once): {issued.plaintext}
+
+Try it:
+curl -s -X POST {host}/api/webhooks/deployments \\
+  -H "Authorization: Bearer {issued.plaintext}" \\
+  -H "Content-Type: application/json" \\
+  -d '{{"deploymentId": "deploy-1", "commitSha": "a1b2c3d4e5f6", "environment": "production",
+       "status": "success", "startedAt": "2024-01-15T10:30:00Z",
+       "completedAt": "2024-01-15T10:35:00Z", "service": "my-service"}}'
+"""
+        )
+        if serve:
+            # No autoreloader: it would run this command again in a child process.
+            call_command("runserver", addr, use_reloader=False)

@@ -1,0 +1,74 @@
+"""Tenancy: organizations, their members and their API keys."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Organization(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    """Gives a staff user access to one organization's data in the admin."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="uniq_membership")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization}"
+
+
+class Scope(models.TextChoices):
+    INGEST = "ingest", "Ingest (send deployments and incidents)"
+    READ = "read", "Read (metrics and lists)"
+
+
+class ApiKey(models.Model):
+    """An organization's API key. Only the SHA-256 of the secret is stored."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    # The first characters of the key (e.g. "psk_ab12cd34"), shown to tell keys apart.
+    prefix = models.CharField(max_length=16, db_index=True, editable=False)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set when a key is rotated: it keeps working until then (the grace period).
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "name"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(prefix=""), name="api_key_prefix_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import path
+
+from deployments.views import PeriscopeDeploymentWebhook
+from periscope.health import healthz, readyz
+
+handler400 = "periscope.errors.json_bad_request"
+handler404 = "periscope.errors.json_not_found"
+handler500 = "periscope.errors.json_server_error"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path(
+        "api/webhooks/deployments",
+        PeriscopeDeploymentWebhook.as_view(),
+        name="webhook-periscope",
+    ),
+]

@@ -1,0 +1,48 @@
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tests.factories import OrganizationFactory, make_key
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` run only when the suite runs on PostgreSQL."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_org(db):
+    """A second organization whose data must never show up for `org`."""
+    return OrganizationFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def key(org):
+    return make_key(org)
+
+
+@pytest.fixture
+def other_key(other_org):
+    return make_key(other_org)
+
+
+@pytest.fixture
+def api(db):
+    return Client()
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
