@@ -72,3 +72,34 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class Provider(models.TextChoices):
+    GITHUB = "github", "GitHub"
+    GITLAB = "gitlab", "GitLab"
+    PAGERDUTY = "pagerduty", "PagerDuty"
+
+
+class WebhookSecret(models.Model):
+    """The shared secret that signs one provider's webhooks for one organization.
+
+    Kept in plaintext because verifying an HMAC needs it; the admin never shows it back.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="webhook_secrets"
+    )
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    secret = models.CharField(max_length=500)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider"], name="uniq_webhook_secret"
+            ),
+            models.CheckConstraint(condition=~Q(secret=""), name="webhook_secret_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} secret of {self.organization}"

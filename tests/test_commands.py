@@ -70,3 +70,16 @@ def test_demo_prints_a_working_key_and_curl(db):
     assert find_active_key(plaintext=plaintext).organization.slug == "demo"
     assert f"Authorization: Bearer {plaintext}" in out
     assert "curl" in out
+
+
+def test_set_webhook_secret_sets_and_replaces(db):
+    from periscope.secrets import webhook_secret
+
+    run("create_organization", "acme")
+    org = Organization.objects.get(slug="acme")
+    assert "github" in run("set_webhook_secret", "acme", "github", "--secret", "s3cret")
+    run("set_webhook_secret", "acme", "github", "--secret", "n3w")
+    assert webhook_secret(organization=org, provider="github") == "n3w"
+    assert webhook_secret(organization=org, provider="gitlab") is None
+    with pytest.raises(CommandError):
+        run("set_webhook_secret", "nope", "github", "--secret", "x")
