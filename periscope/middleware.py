@@ -1,9 +1,14 @@
 """Request size limits for every URL, answered in JSON before anything reads the body."""
 
+import logging
 from io import BytesIO
 
 from django.conf import settings
 from django.http import JsonResponse
+
+from periscope.errors import ServiceUnavailable
+
+logger = logging.getLogger("periscope.errors")
 
 _CHUNK = 64 * 1024
 
@@ -62,3 +67,26 @@ class RequestBodyLimitMiddleware:
             request.META["CONTENT_LENGTH"] = str(len(body))
             request._stream = BytesIO(body)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Outside DRF (admin, plain views) a lost database answers 503 JSON too, not a 500 page.
+
+    DRF views get the same answer from periscope.errors.json_exception_handler.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.warning("database unavailable: %s", exception)
+            response = JsonResponse({"error": ServiceUnavailable.default_detail}, status=503)
+            response["Retry-After"] = "5"
+            return response
+        return None

@@ -195,3 +195,5 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["periscope.throttling.ApiKeyRateTh
 # Checked first, for every URL (API, admin, health), so an oversized body gets a JSON 413
 # before anything reads it; see periscope/middleware.py.
 MIDDLEWARE.insert(1, "periscope.middleware.RequestBodyLimitMiddleware")
+# Last, so it sees exceptions from views: a lost database is 503 JSON on every URL.
+MIDDLEWARE.append("periscope.middleware.DatabaseUnavailableMiddleware")
