@@ -197,3 +197,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["periscope.throttling.ApiKeyRateTh
 MIDDLEWARE.insert(1, "periscope.middleware.RequestBodyLimitMiddleware")
 # Last, so it sees exceptions from views: a lost database is 503 JSON on every URL.
 MIDDLEWARE.append("periscope.middleware.DatabaseUnavailableMiddleware")
+
+# --- Production (hardening): see docs/deploy.md ---
+# Load balancers probe over plain HTTP from inside the network; do not redirect their probes.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

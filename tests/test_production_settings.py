@@ -108,3 +108,11 @@ def test_debug_is_off_and_cookies_secure_by_default(tmp_path):
         tmp_path=tmp_path,
     )
     assert result.stdout.splitlines()[-1].split() == ["False", "True", "True", "[]"], result.stderr
+
+
+def test_probes_are_not_redirected_to_https(client, db, settings):
+    """A load balancer probes over plain HTTP; a redirect would mark every server down."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/admin/login/").status_code == 301
