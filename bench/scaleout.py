@@ -137,8 +137,9 @@ def main() -> int:
 
     key = prepare_database(args.database_url, org="scaleout")
     sends = deliveries(args.deployments)
-    # A day-long window so one counter row holds the whole run (limit high enough not to bite).
-    limits = {"PERISCOPE_RATE_LIMIT_INGEST": "1000000/day"}
+    # The database counter (the default), with a day-long window so one row holds the whole
+    # run and a limit high enough not to bite.
+    limits = {"PERISCOPE_RATE_LIMIT_INGEST": "1000000/day", "REDIS_URL": ""}
     try:
         with (
             gunicorn(args.database_url, workers=args.workers, **limits) as first,

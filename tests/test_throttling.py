@@ -1,6 +1,7 @@
 """Rate limits: per API key, per endpoint class (ingest, read), on the shared counter store."""
 
 import json
+import os
 import threading
 
 import pytest
@@ -175,6 +176,41 @@ def test_concurrent_hits_on_the_database_never_lose_a_count(settings):
                 decisions.append(decision)
         finally:
             connections.close_all()
+
+    threads = [threading.Thread(target=one) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(d.count for d in decisions) == list(range(1, 25))
+    assert sum(d.allowed for d in decisions) == 10
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (set REDIS_URL)")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_hits_on_redis_never_lose_a_count(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"periscope-test-{os.getpid()}",
+        },
+    }
+    settings.RATE_LIMIT_STORE = "cache"
+    settings.RATE_LIMIT_CACHE = "redis"
+    caches["redis"].clear()
+    rate = Rate(requests=10, seconds=3600)
+    barrier = threading.Barrier(24)
+    decisions = []
+    lock = threading.Lock()
+
+    def one():
+        barrier.wait()
+        decision = hit(name="ingest:redis", rate=rate, now=7200.0)
+        with lock:
+            decisions.append(decision)
 
     threads = [threading.Thread(target=one) for _ in range(24)]
     for thread in threads:
