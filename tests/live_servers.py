@@ -28,6 +28,15 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def url_beside(settings_dict: dict, suffix: str) -> str:
+    """A URL on the same server as a Django database, for a database named NAME_suffix."""
+    d = settings_dict
+    return (
+        f"postgres://{d['USER']}:{d['PASSWORD'] or ''}@{d['HOST'] or '127.0.0.1'}:"
+        f"{d['PORT'] or 5432}/{d['NAME']}_{suffix}"
+    )
+
+
 def admin_connection(url: str) -> psycopg.Connection:
     """Autocommit connection to the server's maintenance database."""
     return psycopg.connect(with_database(url, "postgres"), autocommit=True)

@@ -116,3 +116,35 @@ def test_the_limit_is_a_setting(api, key, settings):
     )
     assert response.status_code == 413
     assert response.json() == {"error": "Request body exceeds 100 bytes"}
+
+
+@pytest.mark.postgres
+def test_chunked_bodies_through_a_real_gunicorn():
+    """gunicorn de-chunks bodies without Content-Length; the limit holds for them too."""
+    import httpx
+    from django.conf import settings
+
+    from tests import live_servers
+
+    url = live_servers.url_beside(settings.DATABASES["default"], "chunked")
+    key = live_servers.prepare_database(url)
+
+    def pieces(body: bytes, size: int = 64 * 1024):
+        for start in range(0, len(body), size):
+            yield body[start : start + size]
+
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    try:
+        with live_servers.gunicorn(url, workers=1) as server:
+            small = httpx.post(
+                f"{server}{URL}", content=pieces(json.dumps(PAYLOAD).encode()), headers=headers
+            )
+            large = httpx.post(f"{server}{URL}", content=pieces(padded(LIMIT + 1)), headers=headers)
+    finally:
+        live_servers.drop_database(url)
+
+    assert small.request.headers["Transfer-Encoding"] == "chunked"
+    assert small.status_code == 201
+    assert small.json()["action"] == "created"
+    assert large.status_code == 413
+    assert large.json() == {"error": f"Request body exceeds {LIMIT} bytes"}

@@ -121,13 +121,7 @@ class Pipeline(threading.Thread):
 @pytest.fixture
 def outage_database():
     """A database of its own, so taking it away touches nothing else."""
-    from django.db import connection as test_connection
-
-    base = test_connection.settings_dict
-    url = (
-        f"postgres://{base['USER']}:{base['PASSWORD']}@{base['HOST'] or '127.0.0.1'}:"
-        f"{base['PORT'] or 5432}/{settings.DATABASES['default']['NAME']}_outage"
-    )
+    url = live_servers.url_beside(settings.DATABASES["default"], "outage")
     key = live_servers.prepare_database(url, org="outage")
     try:
         yield url, key
