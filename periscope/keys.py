@@ -5,6 +5,7 @@ SHA-256 is a safe, fast fingerprint (as GitHub and Sentry do); no slow password 
 """
 
 import hashlib
+import hmac
 import secrets
 import string
 from dataclasses import dataclass
@@ -79,9 +80,13 @@ def find_active_key(*, plaintext: str) -> ApiKey | None:
     """
     if not looks_like_key(plaintext):
         return None
-    return (
-        active_keys().select_related("organization").filter(secret_hash=hash_key(plaintext)).first()
-    )
+    digest = hash_key(plaintext)
+    api_key = active_keys().select_related("organization").filter(secret_hash=digest).first()
+    # Belt and braces: a database collation that compared case- or accent-insensitively could
+    # return a near match, so the stored hash must equal ours, compared in constant time.
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, digest):
+        return None
+    return api_key
 
 
 def touch_last_used(*, api_key: ApiKey, now: datetime | None = None) -> None:

@@ -103,3 +103,22 @@ class WebhookSecret(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} secret of {self.organization}"
+
+
+class RateLimitCounter(models.Model):
+    """One fixed window of one rate limit: the shared counter when no Redis is configured.
+
+    Rows are written only through `periscope.ratelimit` (one atomic upsert per request) and
+    deleted once their window has ended.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    # Unix time (seconds) at which the window ends and the row may be deleted.
+    window_end = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        verbose_name = "rate limit counter"
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.count}"

@@ -172,3 +172,32 @@ CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0" if DEBUG else "1")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD")
+
+# --- Rate limits and the shared cache (hardening) ---
+# Limits are per API key and per endpoint class: "ingest" (views requiring the ingest scope)
+# and "read" (every other API view). "N/second|minute|hour|day", "N/10s"; "off" disables.
+RATE_LIMITS = {
+    "ingest": os.environ.get("PERISCOPE_RATE_LIMIT_INGEST", "1200/minute"),
+    "read": os.environ.get("PERISCOPE_RATE_LIMIT_READ", "600/minute"),
+}
+# Counters must be shared by every app server: Redis when REDIS_URL is set, otherwise the
+# database (one atomic upsert per request into periscope_ratelimitcounter, made by `migrate`).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+RATE_LIMIT_STORE = "cache" if REDIS_URL else "database"
+RATE_LIMIT_CACHE = "default"
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["periscope.throttling.ApiKeyRateThrottle"]
+
+# --- Request size limits (hardening) ---
+# Checked first, for every URL (API, admin, health), so an oversized body gets a JSON 413
+# before anything reads it; see periscope/middleware.py.
+MIDDLEWARE.insert(1, "periscope.middleware.RequestBodyLimitMiddleware")
+# Last, so it sees exceptions from views: a lost database is 503 JSON on every URL.
+MIDDLEWARE.append("periscope.middleware.DatabaseUnavailableMiddleware")
+
+# --- Production (hardening): see docs/deploy.md ---
+# Load balancers probe over plain HTTP from inside the network; do not redirect their probes.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

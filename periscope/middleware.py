@@ -1,0 +1,92 @@
+"""Request size limits for every URL, answered in JSON before anything reads the body."""
+
+import logging
+from io import BytesIO
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from periscope.errors import ServiceUnavailable
+
+logger = logging.getLogger("periscope.errors")
+
+_CHUNK = 64 * 1024
+
+
+def _too_large() -> JsonResponse:
+    return JsonResponse(
+        {"error": f"Request body exceeds {settings.MAX_BODY_BYTES} bytes"}, status=413
+    )
+
+
+def _read_at_most(stream, limit: int) -> bytes:
+    """Up to `limit` bytes of a stream that ends where the body ends."""
+    parts, size = [], 0
+    while size < limit:
+        chunk = stream.read(min(_CHUNK, limit - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+class RequestBodyLimitMiddleware:
+    """Bodies over settings.MAX_BODY_BYTES → 413 JSON, with or without a Content-Length.
+
+    Django would otherwise answer an oversized admin form with an HTML 400, and under WSGI it
+    silently reads a chunked body (no Content-Length) as empty. Chunked bodies are read here,
+    up to the limit, when the server has de-chunked them (gunicorn sets
+    `wsgi.input_terminated`); a server that cannot gets 411 instead of a silently empty body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.MAX_BODY_BYTES
+        declared = request.META.get("CONTENT_LENGTH")
+        if declared not in (None, ""):
+            try:
+                length = int(declared)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return JsonResponse({"error": "Invalid Content-Length header"}, status=400)
+            if length > limit:
+                return _too_large()
+        elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            if not request.META.get("wsgi.input_terminated"):
+                return JsonResponse(
+                    {"error": "A Content-Length header is required for a request body"},
+                    status=411,
+                )
+            body = _read_at_most(request.META["wsgi.input"], limit + 1)
+            if len(body) > limit:
+                return _too_large()
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            request._stream = BytesIO(body)
+        return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Outside DRF (admin, plain views) a lost database answers 503 JSON too, not a 500 page.
+
+    DRF views get the same answer from periscope.errors.json_exception_handler.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.warning("database unavailable: %s", exception)
+            response = JsonResponse({"error": ServiceUnavailable.default_detail}, status=503)
+            response["Retry-After"] = "5"
+            return response
+        return None
