@@ -1,23 +1,29 @@
 from django.contrib import admin
 from django.db.models import Count
+from django.template.loader import render_to_string
 
+from deployments.delivery_log import delivery_log
 from deployments.models import Delivery, Deployment, EnvironmentAlias
+from periscope.admin_scoping import OrganizationScopedAdmin
 
 
-class DeliveryInline(admin.TabularInline):
-    model = Delivery
-    fields = ["received_at", "source", "action", "body"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["received_at", "id"]
+class DeliveredMoreThanOnce(admin.SimpleListFilter):
+    title = "deliveries"
+    parameter_name = "delivered"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def lookups(self, request, model_admin):
+        return [("many", "delivered more than once"), ("once", "delivered once")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "many":
+            return queryset.filter(_deliveries__gt=1)
+        if self.value() == "once":
+            return queryset.filter(_deliveries=1)
+        return queryset
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(OrganizationScopedAdmin):
     list_display = [
         "external_id",
         "organization",
@@ -28,11 +34,18 @@ class DeploymentAdmin(admin.ModelAdmin):
         "source",
         "delivery_count",
     ]
-    list_filter = ["organization", "environment", "status", "source", "service"]
+    list_filter = [
+        "organization",
+        "environment",
+        "status",
+        "source",
+        "service",
+        DeliveredMoreThanOnce,
+    ]
     search_fields = ["external_id", "service_name", "commit_sha", "change_id"]
     date_hierarchy = "completed_at"
     list_select_related = ["organization", "service"]
-    inlines = [DeliveryInline]
+    autocomplete_fields = ["service"]
     readonly_fields = [
         "organization",
         "source",
@@ -45,10 +58,23 @@ class DeploymentAdmin(admin.ModelAdmin):
         "updated_at",
         "raw_payload",
         "metadata",
+        "delivery_log",
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        fields = [f for f in fieldsets[0][1]["fields"] if f != "delivery_log"]
+        return [
+            (None, {"fields": fields}),
+            ("Delivery log", {"fields": ["delivery_log"], "classes": ["wide"]}),
+        ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_deliveries=Count("deliveries"))
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The suggestion list links here filtered by the normalized name a deployment was sent with.
+        return lookup == "service_key" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="deliveries", ordering="_deliveries")
     def delivery_count(self, obj) -> int:
@@ -58,9 +84,18 @@ class DeploymentAdmin(admin.ModelAdmin):
     def service_display(self, obj) -> str:
         return obj.service.name if obj.service else f"{obj.service_name or '—'} (unmatched)"
 
+    @admin.display(description="deliveries, oldest first")
+    def delivery_log(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        return render_to_string(
+            "admin/deployments/deployment/delivery_log.html",
+            {"entries": delivery_log(deployment=obj)},
+        )
+
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(OrganizationScopedAdmin):
     list_display = ["received_at", "organization", "source", "action", "deployment"]
     list_filter = ["organization", "source", "action"]
     date_hierarchy = "received_at"
@@ -75,7 +110,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(EnvironmentAlias)
-class EnvironmentAliasAdmin(admin.ModelAdmin):
+class EnvironmentAliasAdmin(OrganizationScopedAdmin):
     list_display = ["name", "environment", "organization"]
     list_filter = ["organization", "environment"]
     search_fields = ["name", "environment"]

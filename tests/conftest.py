@@ -46,3 +46,20 @@ def api(db):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def staff_user(org, django_user_model):
+    """A non-superuser admin of `org` only, with the "Periscope admins" group's permissions."""
+    from periscope.staff import make_organization_admin
+
+    user = django_user_model.objects.create_user(username="alice", password="pw-alice-1")
+    make_organization_admin(user=user, organizations=[org])
+    return user
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    client = Client()
+    client.force_login(staff_user)
+    return client
