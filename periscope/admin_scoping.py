@@ -67,7 +67,7 @@ class SameOrganizationForm(forms.ModelForm):
         organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
         if organization is None or not isinstance(organization, Organization):
             return cleaned
-        for name, value in cleaned.items():
+        for name, value in list(cleaned.items()):
             if name == "organization" or not isinstance(value, models.Model):
                 continue
             related_org = getattr(value, "organization_id", None)
