@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.db.models import Count
-from django.template.loader import render_to_string
 
 from deployments.delivery_log import delivery_log
 from deployments.models import Delivery, Deployment, EnvironmentAlias
@@ -58,16 +57,17 @@ class DeploymentAdmin(OrganizationScopedAdmin):
         "updated_at",
         "raw_payload",
         "metadata",
-        "delivery_log",
     ]
+    # The delivery log is shown full width under the form (see change_view).
+    change_form_template = "admin/deployments/deployment/change_form.html"
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        fields = [f for f in fieldsets[0][1]["fields"] if f != "delivery_log"]
-        return [
-            (None, {"fields": fields}),
-            ("Delivery log", {"fields": ["delivery_log"], "classes": ["wide"]}),
-        ]
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        deployment = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "delivery_log": delivery_log(deployment=deployment),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_deliveries=Count("deliveries"))
@@ -83,15 +83,6 @@ class DeploymentAdmin(OrganizationScopedAdmin):
     @admin.display(description="service", ordering="service__name")
     def service_display(self, obj) -> str:
         return obj.service.name if obj.service else f"{obj.service_name or '—'} (unmatched)"
-
-    @admin.display(description="deliveries, oldest first")
-    def delivery_log(self, obj) -> str:
-        if obj is None or obj.pk is None:
-            return "—"
-        return render_to_string(
-            "admin/deployments/deployment/delivery_log.html",
-            {"entries": delivery_log(deployment=obj)},
-        )
 
 
 @admin.register(Delivery)

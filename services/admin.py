@@ -255,6 +255,10 @@ def _aggregate_same_name(expression):
     return Subquery(same_name.values("organization").annotate(v=expression).values("v")[:1])
 
 
+def _compact(moment) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "—"
+
+
 def _deployments_with_same_name():
     return Coalesce(_aggregate_same_name(Count("pk")), 0)
 
@@ -309,12 +313,12 @@ class ServiceSuggestionAdmin(OrganizationScopedAdmin):
         return format_html('<a href="{}?{}">{}</a>', url, query, obj.deployment_count)
 
     @admin.display(description="first seen", ordering="first_seen_at")
-    def first_seen(self, obj):
-        return obj.first_seen_at
+    def first_seen(self, obj) -> str:
+        return _compact(obj.first_seen_at)
 
     @admin.display(description="last seen", ordering="last_seen_at")
-    def last_seen(self, obj):
-        return obj.last_seen_at
+    def last_seen(self, obj) -> str:
+        return _compact(obj.last_seen_at)
 
     @admin.display(description="formats seen")
     def formats_seen(self, obj) -> str:
