@@ -166,3 +166,13 @@ def test_ignore_keeps_storing_deployments_without_reopening(admin_client, api, o
     assert Deployment.objects.filter(service_key="noise").count() == 2
     assert suggestion(org, "noise").status == SuggestionStatus.IGNORED
     assert ServiceSuggestion.objects.filter(organization=org).count() == 1
+
+
+def test_columns_sort_by_the_aggregates(admin_client, api, org, key):
+    deliver(api, key, "a-1", service="alpha")
+    for n in range(2):
+        deliver(api, key, f"b-{n}", service="beta")
+    by_count = admin_client.get(CHANGELIST, {"o": "3"})  # the deployments column, ascending
+    assert [s.key for s in by_count.context["cl"].result_list] == ["alpha", "beta"]
+    for column in ["4", "-5", "6", "7"]:
+        assert admin_client.get(CHANGELIST, {"o": column}).status_code == 200
