@@ -9,10 +9,14 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from periscope.admin_scoping import OrganizationScopedAdmin, SameOrganizationForm
-from periscope.keys import issue_api_key, revoke_api_key, rotate_api_key
+from periscope.keys import active_keys, issue_api_key, revoke_api_key, rotate_api_key
 from periscope.models import ApiKey, Membership, Organization, Scope, WebhookSecret
 from periscope.secrets import masked
 from periscope.tenancy import ensure_organization
+
+admin.site.site_header = "Periscope"
+admin.site.site_title = "Periscope admin"
+admin.site.index_title = "Deployment catalog"
 
 
 @admin.register(Organization)
@@ -144,9 +148,9 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
 
     @admin.action(description="Rotate selected keys (choose a grace period)")
     def rotate_keys(self, request, queryset):
-        keys = list(queryset.filter(revoked_at__isnull=True).select_related("organization"))
+        keys = list(active_keys().filter(pk__in=queryset).select_related("organization"))
         if not keys:
-            self.message_user(request, "Revoked keys cannot be rotated.", messages.ERROR)
+            self.message_user(request, "Revoked or expired keys cannot be rotated.", messages.ERROR)
             return None
         form = RotateForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():

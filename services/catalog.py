@@ -143,6 +143,12 @@ def create_service_from_suggestion(*, suggestion: ServiceSuggestion) -> tuple[Se
     if owner is not None:
         raise CatalogError(f"'{suggestion.name}' already matches service {owner.service}")
     name, repository_url = _name_for_service(suggestion.name)
+    named = owner_of_key(organization_id=suggestion.organization_id, key=normalize_key(name))
+    if named is not None:
+        raise CatalogError(
+            f"Service {named.service} already answers to '{name}': attach "
+            f"'{suggestion.name}' to it instead"
+        )
     service = create_service(
         organization=suggestion.organization, name=name, repository_url=repository_url
     )

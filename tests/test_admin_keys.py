@@ -136,7 +136,7 @@ def test_rotate_rejects_a_negative_grace_and_revoked_keys(admin_client, org):
     assert ApiKey.objects.count() == 1
     ApiKey.objects.update(revoked_at=timezone.now())
     response = run_action(admin_client, CHANGELIST, "rotate_keys", [old.api_key.pk])
-    assert "Revoked keys cannot be rotated." in messages_of(response)
+    assert "Revoked or expired keys cannot be rotated." in messages_of(response)
 
 
 def test_webhook_secret_is_set_in_a_form_and_never_shown_back(admin_client, org):
@@ -160,3 +160,26 @@ def test_webhook_secret_is_set_in_a_form_and_never_shown_back(admin_client, org)
     )
     stored.refresh_from_db()
     assert stored.secret == secret
+
+
+def test_rotating_again_never_extends_or_revives_the_old_key(admin_client, api, org):
+    old = issue_api_key(organization=org, name="ci")
+    soon = timezone.now() + timedelta(minutes=5)
+    ApiKey.objects.filter(pk=old.api_key.pk).update(expires_at=soon)
+    admin_client.post(
+        CHANGELIST,
+        {
+            "action": "rotate_keys",
+            "_selected_action": [old.api_key.pk],
+            "apply": "1",
+            "grace_hours": "48",
+        },
+    )
+    old.api_key.refresh_from_db()
+    assert old.api_key.expires_at == soon
+    ApiKey.objects.filter(pk=old.api_key.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = run_action(admin_client, CHANGELIST, "rotate_keys", [old.api_key.pk])
+    assert "Revoked or expired keys cannot be rotated." in messages_of(response)
+    assert not works(api, old.plaintext)

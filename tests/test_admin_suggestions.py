@@ -176,3 +176,17 @@ def test_columns_sort_by_the_aggregates(admin_client, api, org, key):
     assert [s.key for s in by_count.context["cl"].result_list] == ["alpha", "beta"]
     for column in ["4", "-5", "6", "7"]:
         assert admin_client.get(CHANGELIST, {"o": column}).status_code == 200
+
+
+def test_create_refuses_a_name_another_service_has(admin_client, api, org, key):
+    ledger = make_service(org, "Ledger", repository_url="acme/ledger-v1")
+    deliver(api, key, "l-1", service="git@github.com:acme/ledger.git")
+    response = run_action(
+        admin_client, CHANGELIST, "create_services", [suggestion(org, "acme/ledger").pk]
+    )
+    assert (
+        "Service Ledger already answers to 'ledger': attach 'git@github.com:acme/ledger.git' to it instead"
+        in messages_of(response)
+    )
+    assert list(Service.objects.filter(organization=org)) == [ledger]
+    assert suggestion(org, "acme/ledger").status == SuggestionStatus.OPEN
