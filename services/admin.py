@@ -179,11 +179,13 @@ class ServiceAdmin(OrganizationScopedAdmin):
             for alias in aliases:
                 moved += save_alias(alias=alias)
         request._periscope_moved = getattr(request, "_periscope_moved", 0) + moved
+        request._periscope_aliases_saved = len(aliases)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         moved = getattr(request, "_periscope_moved", 0)
-        if moved:
+        # Say it whenever aliases were added or changed, even when nothing moved.
+        if moved or getattr(request, "_periscope_aliases_saved", 0):
             self.message_user(
                 request,
                 f"Re-attributed {moved} past deployment(s) to {form.instance}.",

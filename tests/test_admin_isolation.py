@@ -247,3 +247,9 @@ def test_users_and_groups_are_for_superusers_only(two_catalogs, staff_client, ad
     for path in ("/admin/auth/user/", "/admin/auth/group/"):
         assert staff_client.get(path).status_code == 403
         assert admin_client.get(path).status_code == 200
+
+
+def test_the_index_lists_only_what_staff_may_use(two_catalogs, staff_client):
+    html = staff_client.get("/admin/").content.decode()
+    assert "/admin/services/servicesuggestion/" in html and "/admin/periscope/apikey/" in html
+    assert "/admin/auth/user/" not in html and "globex" not in html.lower()
