@@ -63,3 +63,9 @@ def staff_client(staff_user):
     client = Client()
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Admin tests log users in; a real password hash costs ~0.5 s per user on a busy machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
