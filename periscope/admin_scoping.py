@@ -44,8 +44,13 @@ def _organization_lookup(model) -> str | None:
     return None
 
 
-def scope_queryset(queryset, request):
-    """Limit any queryset of an organization-owned model to what the user may see."""
+def scope_queryset(queryset, request, *, lookup: str | None = None):
+    """Limit any queryset of an organization-owned model to what the user may see.
+
+    `lookup` is the path to the organization (e.g. "deployment__organization") for a model
+    without its own `organization` field; a model with neither is left as is (form choices
+    of unowned models, such as users' groups).
+    """
     allowed = allowed_organization_ids(request)
     if allowed is None:
         return queryset
@@ -53,7 +58,7 @@ def scope_queryset(queryset, request):
     if model is get_user_model():
         # Users are offered (e.g. in a membership form) only if they share an organization.
         return queryset.filter(memberships__organization_id__in=allowed).distinct()
-    lookup = _organization_lookup(model)
+    lookup = lookup or _organization_lookup(model)
     if lookup is None:
         return queryset
     return queryset.filter(**{f"{lookup}__in": allowed})
@@ -80,9 +85,17 @@ class OrganizationScopedMixin:
     """Mix into every ModelAdmin and InlineModelAdmin of an organization-owned model."""
 
     form = SameOrganizationForm
+    # The path from the model to its organization when it has no `organization` field.
+    organization_lookup: str | None = None
+
+    def organization_path(self) -> str | None:
+        return self.organization_lookup or _organization_lookup(self.model)
 
     def get_queryset(self, request):
-        return scope_queryset(super().get_queryset(request), request)
+        queryset = super().get_queryset(request)
+        if self.organization_path() is None and allowed_organization_ids(request) is not None:
+            return queryset.none()  # fail closed: an admin that cannot be scoped shows nothing
+        return scope_queryset(queryset, request, lookup=self.organization_path())
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
