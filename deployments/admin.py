@@ -1,23 +1,28 @@
 from django.contrib import admin
 from django.db.models import Count
 
+from deployments.delivery_log import delivery_log
 from deployments.models import Delivery, Deployment, EnvironmentAlias
+from periscope.admin_scoping import OrganizationScopedAdmin
 
 
-class DeliveryInline(admin.TabularInline):
-    model = Delivery
-    fields = ["received_at", "source", "action", "body"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["received_at", "id"]
+class DeliveredMoreThanOnce(admin.SimpleListFilter):
+    title = "deliveries"
+    parameter_name = "delivered"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def lookups(self, request, model_admin):
+        return [("many", "delivered more than once"), ("once", "delivered once")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "many":
+            return queryset.filter(_deliveries__gt=1)
+        if self.value() == "once":
+            return queryset.filter(_deliveries=1)
+        return queryset
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(OrganizationScopedAdmin):
     list_display = [
         "external_id",
         "organization",
@@ -28,11 +33,18 @@ class DeploymentAdmin(admin.ModelAdmin):
         "source",
         "delivery_count",
     ]
-    list_filter = ["organization", "environment", "status", "source", "service"]
+    list_filter = [
+        "organization",
+        "environment",
+        "status",
+        "source",
+        "service",
+        DeliveredMoreThanOnce,
+    ]
     search_fields = ["external_id", "service_name", "commit_sha", "change_id"]
     date_hierarchy = "completed_at"
     list_select_related = ["organization", "service"]
-    inlines = [DeliveryInline]
+    autocomplete_fields = ["service"]
     readonly_fields = [
         "organization",
         "source",
@@ -46,9 +58,23 @@ class DeploymentAdmin(admin.ModelAdmin):
         "raw_payload",
         "metadata",
     ]
+    # The delivery log is shown full width under the form (see change_view).
+    change_form_template = "admin/deployments/deployment/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        deployment = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "delivery_log": delivery_log(deployment=deployment),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_deliveries=Count("deliveries"))
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The suggestion list links here filtered by the normalized name a deployment was sent with.
+        return lookup == "service_key" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="deliveries", ordering="_deliveries")
     def delivery_count(self, obj) -> int:
@@ -60,7 +86,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(OrganizationScopedAdmin):
     list_display = ["received_at", "organization", "source", "action", "deployment"]
     list_filter = ["organization", "source", "action"]
     date_hierarchy = "received_at"
@@ -75,7 +101,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(EnvironmentAlias)
-class EnvironmentAliasAdmin(admin.ModelAdmin):
+class EnvironmentAliasAdmin(OrganizationScopedAdmin):
     list_display = ["name", "environment", "organization"]
     list_filter = ["organization", "environment"]
     search_fields = ["name", "environment"]

@@ -115,6 +115,10 @@ def rotate_api_key(*, api_key: ApiKey, grace: timedelta, now: datetime | None = 
     issued = issue_api_key(
         organization=api_key.organization, name=api_key.name, scopes=api_key.scopes
     )
-    ApiKey.objects.filter(pk=api_key.pk).update(expires_at=now + grace)
+    # Rotating a key already in its grace period never extends (or revives) it.
+    expires_at = now + grace
+    if api_key.expires_at is not None:
+        expires_at = min(expires_at, api_key.expires_at)
+    ApiKey.objects.filter(pk=api_key.pk).update(expires_at=expires_at)
     api_key.refresh_from_db(fields=["expires_at"])
     return issued

@@ -1,6 +1,7 @@
 """Changing the catalog: services, their aliases, and re-attributing past deployments."""
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.text import slugify
 
 from periscope.models import Organization
@@ -94,3 +95,133 @@ def add_alias(*, service: Service, name: str) -> int:
     if alias.service_id != service.pk:
         raise ValueError(f"'{name}' is already an alias of {alias.service}")
     return reattribute_deployments(service=service, keys={key})
+
+
+class CatalogError(ValueError):
+    """A catalog change that cannot be made; the message is meant for the admin user."""
+
+
+def owner_of_key(*, organization_id: int, key: str) -> ServiceAlias | None:
+    """The alias (with its service) that already claims this normalized key, if any."""
+    return (
+        ServiceAlias.objects.select_related("service")
+        .filter(organization_id=organization_id, key=key)
+        .first()
+    )
+
+
+@transaction.atomic
+def save_alias(*, alias: ServiceAlias) -> int:
+    """Save a hand-made alias of `alias.service` and re-attribute past deployments to it.
+
+    The key is normalized from the name; returns how many deployments moved.
+    """
+    alias.organization_id = alias.service.organization_id
+    alias.key = normalize_key(alias.name)
+    alias.kind = AliasKind.ALIAS
+    alias.save()
+    return reattribute_deployments(service=alias.service, keys={alias.key})
+
+
+def _name_for_service(raw: str) -> tuple[str, str]:
+    """(service name, repository URL) for a name as sent: a repository form names its repo."""
+    cleaned = raw.strip()
+    if "/" not in normalize_key(cleaned):
+        return cleaned, ""
+    last = cleaned.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return last or cleaned, cleaned
+
+
+@transaction.atomic
+def create_service_from_suggestion(*, suggestion: ServiceSuggestion) -> tuple[Service, int]:
+    """Create a service named after the suggestion; returns it and the deployments moved.
+
+    A repository form (`https://github.com/acme/api.git`, `acme/api`) becomes service `api`
+    with that repository, so the raw form still matches.
+    """
+    owner = owner_of_key(organization_id=suggestion.organization_id, key=suggestion.key)
+    if owner is not None:
+        raise CatalogError(f"'{suggestion.name}' already matches service {owner.service}")
+    name, repository_url = _name_for_service(suggestion.name)
+    named = owner_of_key(organization_id=suggestion.organization_id, key=normalize_key(name))
+    if named is not None:
+        raise CatalogError(
+            f"Service {named.service} already answers to '{name}': attach "
+            f"'{suggestion.name}' to it instead"
+        )
+    service = create_service(
+        organization=suggestion.organization, name=name, repository_url=repository_url
+    )
+    if not service.aliases.filter(key=suggestion.key).exists():
+        ServiceAlias.objects.create(
+            organization_id=service.organization_id,
+            service=service,
+            name=suggestion.name,
+            key=suggestion.key,
+        )
+    _accept(suggestion=suggestion, service=service)
+    # A new service has no deployments but the ones just re-attributed to it.
+    return service, service.deployments.count()
+
+
+@transaction.atomic
+def attach_suggestion(*, suggestion: ServiceSuggestion, service: Service) -> int:
+    """Make the suggestion's name an alias of an existing service; returns deployments moved."""
+    if service.organization_id != suggestion.organization_id:
+        raise CatalogError(f"{service} belongs to another organization")
+    owner = owner_of_key(organization_id=suggestion.organization_id, key=suggestion.key)
+    if owner is not None and owner.service_id != service.pk:
+        raise CatalogError(f"'{suggestion.name}' already matches service {owner.service}")
+    if owner is None:
+        ServiceAlias.objects.create(
+            organization_id=service.organization_id,
+            service=service,
+            name=suggestion.name,
+            key=suggestion.key,
+        )
+    return _accept(suggestion=suggestion, service=service)
+
+
+def _accept(*, suggestion: ServiceSuggestion, service: Service) -> int:
+    moved = reattribute_deployments(service=service, keys={suggestion.key})
+    ServiceSuggestion.objects.filter(pk=suggestion.pk).update(
+        status=SuggestionStatus.ACCEPTED, service=service
+    )
+    suggestion.refresh_from_db(fields=["status", "service"])
+    return moved
+
+
+def ignore_suggestion(*, suggestion: ServiceSuggestion) -> None:
+    """Future deployments with this name are still stored, but the suggestion stays closed."""
+    ServiceSuggestion.objects.filter(pk=suggestion.pk).update(
+        status=SuggestionStatus.IGNORED, service=None
+    )
+    suggestion.refresh_from_db(fields=["status", "service"])
+
+
+@transaction.atomic
+def delete_service(*, service: Service) -> int:
+    """Delete a service but never its deployments: they return to unmatched.
+
+    Their suggestions reopen (one is created for a name that matched directly and so never
+    had one). Returns how many deployments became unmatched.
+    """
+    from deployments.models import Deployment
+
+    deployments = Deployment.objects.filter(service=service)
+    names = dict(
+        deployments.exclude(service_key="").values_list("service_key", "service_name").distinct()
+    )
+    ServiceSuggestion.objects.bulk_create(
+        [
+            ServiceSuggestion(organization_id=service.organization_id, name=name, key=key)
+            for key, name in names.items()
+        ],
+        ignore_conflicts=True,
+    )
+    ServiceSuggestion.objects.filter(
+        Q(service=service) | Q(organization_id=service.organization_id, key__in=names.keys())
+    ).exclude(status=SuggestionStatus.IGNORED).update(status=SuggestionStatus.OPEN, service=None)
+    unmatched = deployments.update(service=None)
+    service.delete()
+    return unmatched

@@ -46,3 +46,26 @@ def api(db):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def staff_user(org, django_user_model):
+    """A non-superuser admin of `org` only, with the "Periscope admins" group's permissions."""
+    from periscope.staff import make_organization_admin
+
+    user = django_user_model.objects.create_user(username="alice", password="pw-alice-1")
+    make_organization_admin(user=user, organizations=[org])
+    return user
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Admin tests log users in; a real password hash costs ~0.5 s per user on a busy machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
