@@ -3,7 +3,6 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -95,10 +94,13 @@ class PagerDutyWebhook(APIView):
         secret = webhook_secret(organization=organization, provider="pagerduty")
         header = request.headers.get("X-PagerDuty-Signature", "")
         body = request.body
+        # 401 directly: with no authenticator DRF would turn AuthenticationFailed into 403.
         if not secret or not header:
-            raise AuthenticationFailed("Missing X-PagerDuty-Signature or no PagerDuty secret set")
+            return Response(
+                {"error": "Missing X-PagerDuty-Signature or no PagerDuty secret set"}, status=401
+            )
         if not pagerduty.signature_valid(secret=secret, body=body, header=header):
-            raise AuthenticationFailed("Invalid X-PagerDuty-Signature")
+            return Response({"error": "Invalid X-PagerDuty-Signature"}, status=401)
         payload, _text = read_json_object(request)
         kind = pagerduty.event_type(payload)
         if kind not in pagerduty.HANDLED:

@@ -146,6 +146,8 @@ class OrganizationScoped:
     model = None
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no key
+            return self.model.objects.none()
         return self.model.objects.filter(organization=self.request.auth.organization)
 
 
@@ -191,18 +193,13 @@ class IncidentDetail(OrganizationScoped, generics.RetrieveAPIView):
     serializer_class = IncidentSerializer
 
 
-_CHANGE = inline_serializer(
-    "Change",
-    {"id": serializers.IntegerField()},
-)
-
-
 class ChangeList(APIView):
     """Pull requests with their lead times (empty until the lead-time models exist)."""
 
     pagination_class = CursorPage
 
     @extend_schema(
+        operation_id="changes_list",
         responses=inline_serializer(
             "ChangePage",
             {
@@ -210,7 +207,7 @@ class ChangeList(APIView):
                 "previous": serializers.URLField(allow_null=True),
                 "results": serializers.ListField(child=serializers.DictField()),
             },
-        )
+        ),
     )
     def get(self, request):
         from metrics.changes import _as_json

@@ -1,7 +1,9 @@
 """OpenAPI: the API-key security scheme, and the schema/docs views (open, served offline)."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
+from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 
@@ -27,3 +29,30 @@ class DocsView(SpectacularSwaggerView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+
+
+class PeriscopeWebhookSchema(OpenApiViewExtension):
+    """The deployment webhook reads its body by hand; describe it for the schema."""
+
+    target_class = "deployments.views.PeriscopeDeploymentWebhook"
+
+    def view_replacement(self):
+        result = inline_serializer(
+            "DeploymentRecorded",
+            {
+                "action": serializers.ChoiceField(choices=["created", "updated"]),
+                "deploymentId": serializers.IntegerField(),
+                "linkedPRs": serializers.IntegerField(),
+            },
+        )
+
+        class Fixed(self.target_class):
+            @extend_schema(
+                summary="Record a deployment (Periscope format; see README)",
+                request={"application/json": {"type": "object"}},
+                responses={201: result, 200: result},
+            )
+            def post(self, request, *args, **kwargs):
+                return super().post(request, *args, **kwargs)
+
+        return Fixed
