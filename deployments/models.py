@@ -94,6 +94,8 @@ class Deployment(models.Model):
             models.Index(fields=["organization", "environment", "completed_at"]),
             models.Index(fields=["organization", "service", "environment", "completed_at"]),
             models.Index(fields=["organization", "service_key"]),
+            # Metrics: the next success of an unmatched service (recovery time).
+            models.Index(fields=["organization", "service_key", "environment", "completed_at"]),
             models.Index(fields=["organization", "change_id"]),
             models.Index(fields=["organization", "commit_sha"]),
         ]

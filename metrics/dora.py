@@ -394,24 +394,25 @@ def _lead_time(stats: LeadTimeStats) -> LeadTime:
     )
 
 
-def dora_report(*, scope: Scope, interval: str = "week") -> DoraReport:
-    """The summary of [start, end) and the series per interval, each from grouped queries."""
-    periods = buckets(start=scope.start, end=scope.end, interval=interval)
+def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) -> DoraReport:
+    """The summary of [start, end) and (unless `series` is False) the series per interval,
+    each from grouped queries."""
+    periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
     deployments = deployments_in(scope)
     successful = deployments.filter(status=Status.SUCCESS)
     bucket_of = Trunc("completed_at", interval, tzinfo=UTC)
 
-    counts = {as_utc(k): v for k, v in _counts(deployments, group=bucket_of).items()}
     summary_counts = _counts(deployments, group=Value(0)).get(0)
-    recovery = _recovery(deployments, scope=scope, group=bucket_of, temporal=True)
     summary_recovery = _recovery(deployments, scope=scope, group=Value(0), temporal=False).get(0)
     days = deployment_days(scope)
-    restore = [
-        *_time_to_restore(scope, [(scope.start, scope.end)]),
-        *_time_to_restore(scope, periods),
-    ]
+    restore = _time_to_restore(scope, [(scope.start, scope.end)])
     lead_summary = lead_time_stats(deployments=successful)
-    lead_series = lead_time_series(deployments=successful, buckets=periods)
+    counts, recovery, lead_series = {}, {}, []
+    if periods:
+        counts = {as_utc(k): v for k, v in _counts(deployments, group=bucket_of).items()}
+        recovery = _recovery(deployments, scope=scope, group=bucket_of, temporal=True)
+        restore += _time_to_restore(scope, periods)
+        lead_series = lead_time_series(deployments=successful, buckets=periods)
 
     def metrics(start, end, row, recovery_values, restore_values, lead) -> DoraMetrics:
         return DoraMetrics(

@@ -45,19 +45,22 @@ def distribution(queryset: QuerySet, *, value: Expression, group: Expression | N
     """
     inner = (
         queryset.annotate(dist_group=group if group is not None else Value(0), dist_value=value)
-        .filter(dist_value__isnull=False)
         .values("dist_group", "dist_value")
         .order_by()
     )
     sql, params = inner.query.sql_with_params()
+    # MATERIALIZED: computed once. Inlined, PostgreSQL would re-evaluate the value (often a
+    # correlated subquery) at every reference below.
     wrapped = f"""
+        WITH q AS MATERIALIZED ({sql})
         SELECT g, COUNT(*), AVG(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN v END),
                MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN v END), AVG(v)
         FROM (
             SELECT q.dist_group AS g, q.dist_value AS v,
                    ROW_NUMBER() OVER (PARTITION BY q.dist_group ORDER BY q.dist_value) AS rn,
                    COUNT(*) OVER (PARTITION BY q.dist_group) AS n
-            FROM ({sql}) q
+            FROM q
+            WHERE q.dist_value IS NOT NULL
         ) w
         GROUP BY g
     """
