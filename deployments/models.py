@@ -94,8 +94,21 @@ class Deployment(models.Model):
             models.Index(fields=["organization", "environment", "completed_at"]),
             models.Index(fields=["organization", "service", "environment", "completed_at"]),
             models.Index(fields=["organization", "service_key"]),
-            # Metrics: the next success of an unmatched service (recovery time).
-            models.Index(fields=["organization", "service_key", "environment", "completed_at"]),
+            # Metrics (issue 6). Counting a range reads only this index (covering on both DBs).
+            models.Index(
+                fields=["organization", "environment", "completed_at", "status", "service"],
+                name="deployment_metrics_range",
+            ),
+            # Recovery time: the next success of a service, or of an unmatched name, is one
+            # index descent.
+            models.Index(
+                fields=["organization", "service", "environment", "status", "completed_at"],
+                name="deployment_next_success",
+            ),
+            models.Index(
+                fields=["organization", "service_key", "environment", "status", "completed_at"],
+                name="deployment_next_success_key",
+            ),
             models.Index(fields=["organization", "change_id"]),
             models.Index(fields=["organization", "commit_sha"]),
         ]

@@ -46,7 +46,9 @@ def organization_samples(
     scope = dora.Scope(organization_id=organization.pk, start=now - WINDOW, end=now)
     deployments = dora.deployments_in(scope)
     group = dora.service_group()
-    counts = dora._counts(deployments, group=group)
+    counts = dora._counts(
+        deployments, group=group, incident_group=dora.service_group("deployment__")
+    )
     recovery = dora._recovery(deployments, scope=scope, group=group, temporal=False)
     slugs = dict(Service.objects.filter(organization=organization).values_list("id", "slug"))
     days = WINDOW.total_seconds() / 86400
@@ -63,7 +65,7 @@ def organization_samples(
         )
         lead = lead_time_stats(deployments=successful)
         cfr = dora._cfr(row)
-        median_recovery = (recovery.get(key) or (0, 0, None, None))[2]
+        median_recovery = (recovery.get(key) or (0, None, None))[1]
         values = {
             "periscope_dora_deployments": row["reached"],
             "periscope_dora_deployments_per_day": row["reached"] / days,
