@@ -281,3 +281,15 @@ def test_other_organization_sees_none_of_it(api, other_key, history):
     assert body["deploymentFrequency"]["deployments"] == 0
     assert body["changeFailureRate"]["failed"] == 3
     assert body["incidentTimeToRestore"]["resolved"] == 1
+
+
+def test_median_of_even_count_and_nearest_rank_p90(api, key, org):
+    # Ten failures recovered after 1, 2, ..., 10 hours (one pair per day, out of order).
+    for day, hours in enumerate([3, 1, 4, 10, 5, 9, 2, 6, 8, 7], start=4):
+        deploy(org, "p", "failure", f"2024-03-{day:02d}T00:00")
+        deploy(org, "p", "success", f"2024-03-{day:02d}T{hours:02d}:00")
+    body = get(api, key, **RANGE).json()["summary"]["failedDeploymentRecoveryTime"]
+    # Median of 1..10 h = (5 + 6) / 2 h; p90 = the ceil(0.9 * 10) = 9th smallest = 9 h.
+    assert body["medianSeconds"] == 5.5 * 3600
+    assert body["p90Seconds"] == 9 * 3600
+    assert body["level"] == "high"
