@@ -73,18 +73,19 @@ def select_service(*, organization: Organization, value: str) -> ServiceSelector
     return ServiceSelector(service_id=found.pk, alias_keys=tuple(keys))
 
 
-def _service_q(scope: Scope, *, incidents: bool = False) -> Q:
+def _service_q(scope: Scope, *, incidents: bool = False, path: str = "") -> Q:
+    """The service/team filter, on a deployment or (with `path`) on a related deployment."""
     q = Q()
     selector = scope.service
     if selector is not None:
         if selector.service_id is not None:
-            q &= Q(service_id=selector.service_id)
+            q &= Q(**{f"{path}service_id": selector.service_id})
             if incidents and selector.alias_keys:
                 q |= Q(service__isnull=True, service_key__in=selector.alias_keys)
         else:
-            q &= Q(service__isnull=True, service_key=selector.key)
+            q &= Q(**{f"{path}service__isnull": True, f"{path}service_key": selector.key})
     if scope.team:
-        q &= Q(service__team__iexact=scope.team)
+        q &= Q(**{f"{path}service__team__iexact": scope.team})
     return q
 
 
@@ -218,11 +219,11 @@ class DoraReport:
 # --- selectors -------------------------------------------------------------------------
 
 
-def _counts(deployments: QuerySet, *, group, incident_group) -> dict:
+def _counts(deployments: QuerySet, *, scope: Scope, group, incident_group) -> dict:
     """Per group: reached, failed, rolled back, incident-caused, terminal.
 
-    Incident-caused is counted from the incidents side (few rows, joined to their deployment
-    by primary key) rather than by an EXISTS per deployment of the range.
+    `deployments` is deployments_in(scope). Incident-caused is counted from the incidents
+    side rather than by an EXISTS per deployment of the range.
     """
     # COUNT(status), not COUNT(id): the range index covers every column read (index-only).
     rows = {
@@ -237,9 +238,15 @@ def _counts(deployments: QuerySet, *, group, incident_group) -> dict:
             total=Count("status", filter=Q(status__in=TERMINAL)),
         )
     }
+    # Joined from the incidents side: few rows, each to its deployment by primary key.
     caused = (
         Incident.objects.filter(
-            deployment__in=deployments.filter(status=Status.SUCCESS).values("pk")
+            _service_q(scope, path="deployment__"),
+            organization_id=scope.organization_id,
+            deployment__environment=scope.environment,
+            deployment__status=Status.SUCCESS,
+            deployment__completed_at__gte=scope.start,
+            deployment__completed_at__lt=scope.end,
         )
         .annotate(g=incident_group)
         .values("g")
@@ -414,7 +421,9 @@ def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) ->
     successful = deployments.filter(status=Status.SUCCESS)
     bucket_of = Trunc("completed_at", interval, tzinfo=UTC)
 
-    summary_counts = _counts(deployments, group=Value(0), incident_group=Value(0)).get(0)
+    summary_counts = _counts(deployments, scope=scope, group=Value(0), incident_group=Value(0)).get(
+        0
+    )
     summary_recovery = _recovery(deployments, scope=scope, group=Value(0), temporal=False).get(0)
     days = deployment_days(scope)
     restore = _time_to_restore(scope, [(scope.start, scope.end)])
@@ -425,7 +434,7 @@ def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) ->
         counts = {
             as_utc(k): v
             for k, v in _counts(
-                deployments, group=bucket_of, incident_group=incident_bucket
+                deployments, scope=scope, group=bucket_of, incident_group=incident_bucket
             ).items()
         }
         recovery = _recovery(deployments, scope=scope, group=bucket_of, temporal=True)

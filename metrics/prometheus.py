@@ -47,7 +47,7 @@ def organization_samples(
     deployments = dora.deployments_in(scope)
     group = dora.service_group()
     counts = dora._counts(
-        deployments, group=group, incident_group=dora.service_group("deployment__")
+        deployments, scope=scope, group=group, incident_group=dora.service_group("deployment__")
     )
     recovery = dora._recovery(deployments, scope=scope, group=group, temporal=False)
     slugs = dict(Service.objects.filter(organization=organization).values_list("id", "slug"))

@@ -190,6 +190,7 @@ def test_service_filter_and_team(api, key, history):
     body = get(api, key, service="api", **RANGE).json()["summary"]
     assert body["deploymentFrequency"]["deployments"] == 4  # d1 d3 d4 d6
     assert body["changeFailureRate"]["total"] == 6
+    assert body["changeFailureRate"]["incidentCaused"] == 1  # d1
     assert body["failedDeploymentRecoveryTime"]["recovered"] == 2
     assert body["failedDeploymentRecoveryTime"]["medianSeconds"] == pytest.approx(10800)
     assert body["incidentTimeToRestore"] == {"medianSeconds": 5400, "resolved": 1, "open": 1}
@@ -197,6 +198,7 @@ def test_service_filter_and_team(api, key, history):
     assert team == body
     worker = get(api, key, service="worker", **RANGE).json()["summary"]
     assert worker["deploymentFrequency"]["deployments"] == 2
+    assert worker["changeFailureRate"]["incidentCaused"] == 1  # w1
     assert worker["failedDeploymentRecoveryTime"]["medianSeconds"] == 21600
     assert worker["incidentTimeToRestore"]["resolved"] == 1
 
