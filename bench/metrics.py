@@ -9,6 +9,8 @@ the summary and the summary + weekly series for 90 days and 2 years, one service
 
 The data is loaded once (COPY on PostgreSQL, executemany on SQLite) and reused while the
 organization holds the same number of deployments. Figures go to bench/results/.
+Changes (commits, pull requests) are not loaded: their models come with the lead-time work,
+and lead time is timed by that work's own benchmark.
 """
 
 import argparse
