@@ -5,77 +5,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0001_initial'),
-        ('periscope', '0002_webhook_secret'),
-        ('services', '0001_initial'),
+        ("deployments", "0001_initial"),
+        ("periscope", "0002_webhook_secret"),
+        ("services", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(default='periscope', max_length=16)),
-                ('external_id', models.CharField(max_length=255, verbose_name='incident id')),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('service_name', models.CharField(blank=True, max_length=500, verbose_name='service as sent')),
-                ('service_key', models.CharField(blank=True, editable=False, max_length=500)),
-                ('environment', models.CharField(default='production', max_length=100)),
-                ('severity', models.CharField(blank=True, max_length=64)),
-                ('started_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('url', models.CharField(blank=True, max_length=2000)),
-                ('attributed_by', models.CharField(blank=True, max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source", models.CharField(default="periscope", max_length=16)),
+                ("external_id", models.CharField(max_length=255, verbose_name="incident id")),
+                ("title", models.CharField(blank=True, max_length=500)),
+                (
+                    "service_name",
+                    models.CharField(blank=True, max_length=500, verbose_name="service as sent"),
+                ),
+                ("service_key", models.CharField(blank=True, editable=False, max_length=500)),
+                ("environment", models.CharField(default="production", max_length=100)),
+                ("severity", models.CharField(blank=True, max_length=64)),
+                ("started_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("url", models.CharField(blank=True, max_length=2000)),
+                ("attributed_by", models.CharField(blank=True, max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['organization', 'environment', 'completed_at', 'status', 'service', 'id'], name='deployment_metrics_range'),
+            model_name="deployment",
+            index=models.Index(
+                fields=["organization", "environment", "completed_at", "status", "service", "id"],
+                name="deployment_metrics_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['organization', 'service', 'environment', 'status', 'completed_at'], name='deployment_next_success'),
+            model_name="deployment",
+            index=models.Index(
+                fields=["organization", "service", "environment", "status", "completed_at"],
+                name="deployment_next_success",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['organization', 'service_key', 'environment', 'status', 'completed_at'], name='deployment_next_success_key'),
+            model_name="deployment",
+            index=models.Index(
+                fields=["organization", "service_key", "environment", "status", "completed_at"],
+                name="deployment_next_success_key",
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='deployment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='deployments.deployment'),
+            model_name="incident",
+            name="deployment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="incidents",
+                to="deployments.deployment",
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='periscope.organization'),
+            model_name="incident",
+            name="organization",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="incidents",
+                to="periscope.organization",
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='service',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='services.service'),
+            model_name="incident",
+            name="service",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="incidents",
+                to="services.service",
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['organization', 'environment', 'started_at'], name='deployments_organiz_e7e609_idx'),
+            model_name="incident",
+            index=models.Index(
+                fields=["organization", "environment", "started_at"],
+                name="deployments_organiz_e7e609_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['organization', 'environment', 'resolved_at'], name='deployments_organiz_773340_idx'),
+            model_name="incident",
+            index=models.Index(
+                fields=["organization", "environment", "resolved_at"],
+                name="deployments_organiz_773340_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.UniqueConstraint(fields=('organization', 'external_id'), name='uniq_incident_id'),
+            model_name="incident",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "external_id"), name="uniq_incident_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.CheckConstraint(condition=models.Q(('resolved_at__isnull', True), ('resolved_at__gte', models.F('started_at')), _connector='OR'), name='incident_resolved_after_started'),
+            model_name="incident",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("resolved_at__isnull", True),
+                    ("resolved_at__gte", models.F("started_at")),
+                    _connector="OR",
+                ),
+                name="incident_resolved_after_started",
+            ),
         ),
     ]
