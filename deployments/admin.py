@@ -105,3 +105,6 @@ class EnvironmentAliasAdmin(OrganizationScopedAdmin):
     list_display = ["name", "environment", "organization"]
     list_filter = ["organization", "environment"]
     search_fields = ["name", "environment"]
+
+
+from deployments import admin_incidents  # noqa: E402,F401  (incidents, issue 6)

@@ -94,6 +94,22 @@ class Deployment(models.Model):
             models.Index(fields=["organization", "environment", "completed_at"]),
             models.Index(fields=["organization", "service", "environment", "completed_at"]),
             models.Index(fields=["organization", "service_key"]),
+            # Metrics (issue 6). Counting a range, and joining its deployments to their
+            # incidents, reads only this index (covering on both databases).
+            models.Index(
+                fields=["organization", "environment", "completed_at", "status", "service", "id"],
+                name="deployment_metrics_range",
+            ),
+            # Recovery time: the next success of a service, or of an unmatched name, is one
+            # index descent.
+            models.Index(
+                fields=["organization", "service", "environment", "status", "completed_at"],
+                name="deployment_next_success",
+            ),
+            models.Index(
+                fields=["organization", "service_key", "environment", "status", "completed_at"],
+                name="deployment_next_success_key",
+            ),
             models.Index(fields=["organization", "change_id"]),
             models.Index(fields=["organization", "commit_sha"]),
         ]
@@ -156,3 +172,54 @@ class EnvironmentAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.environment}"
+
+
+# --- Incidents (issue 6) ---------------------------------------------------------------
+
+
+class Incident(models.Model):
+    """A production incident, reported by an API call or an incident tool's webhook."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="incidents"
+    )
+    source = models.CharField(max_length=16, default="periscope")
+    # The idempotency key: a repeat of the id updates the incident (that is how it resolves).
+    external_id = models.CharField("incident id", max_length=255)
+    title = models.CharField(max_length=500, blank=True)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    service_name = models.CharField("service as sent", max_length=500, blank=True)
+    service_key = models.CharField(max_length=500, blank=True, editable=False)
+    environment = models.CharField(max_length=100, default="production")
+    severity = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    url = models.CharField(max_length=2000, blank=True)
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    # How the deployment was chosen: deployment_id, change_id, window or "" (none).
+    attributed_by = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"], name="uniq_incident_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("started_at")),
+                name="incident_resolved_after_started",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "environment", "started_at"]),
+            models.Index(fields=["organization", "environment", "resolved_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.title}"

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from deployments.views import PeriscopeDeploymentWebhook
 from periscope.health import healthz, readyz
@@ -17,4 +17,5 @@ urlpatterns = [
         PeriscopeDeploymentWebhook.as_view(),
         name="webhook-periscope",
     ),
+    path("", include("metrics.urls")),  # metrics, lists, incidents, schema, /metrics
 ]

@@ -1,0 +1,473 @@
+"""DORA metrics, aggregated in the database. Definitions: docs/metrics.md.
+
+Selectors take a `Scope` (organization, environment, [start, end), service/team filter) and
+return plain dataclasses. Every count, median and percentile is computed in SQL; Python only
+assembles the rows the database returns (one per bucket or group).
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Concat, Trunc, TruncDate
+
+from deployments.models import Deployment, Incident, Status
+from metrics import benchmarks
+from metrics.lead_time import LeadTimeStats, lead_time_series, lead_time_stats
+from metrics.sql import EpochSeconds, as_utc, distribution
+from periscope.models import Organization
+from services.matching import normalize_key
+from services.models import Service, ServiceAlias
+
+REACHED = (Status.SUCCESS, Status.ROLLED_BACK)  # reached the environment: counted as deployed
+FAILED = (Status.FAILURE, Status.ROLLED_BACK)
+TERMINAL = (Status.SUCCESS, Status.FAILURE, Status.ROLLED_BACK)  # CFR denominator
+INTERVALS = ("day", "week", "month")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSelector:
+    """A `service=` filter: a catalogued service, or an unmatched name (its normalized key)."""
+
+    service_id: int | None = None
+    key: str = ""
+    # The catalogued service's alias keys: incidents sent under them before it existed match it.
+    alias_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    organization_id: int
+    start: datetime
+    end: datetime
+    environment: str = "production"
+    service: ServiceSelector | None = None
+    team: str = ""
+
+
+def select_service(*, organization: Organization, value: str) -> ServiceSelector:
+    """A service by id, slug, name or alias; else the unmatched name as sent (normalized)."""
+    services = Service.objects.filter(organization=organization)
+    found = None
+    if value.isdigit():
+        found = services.filter(pk=int(value)).first()
+    found = found or services.filter(slug=value).first()
+    key = normalize_key(value)
+    if found is None and key:
+        alias = ServiceAlias.objects.filter(organization=organization, key=key).first()
+        found = alias.service if alias else None
+    if found is None:
+        return ServiceSelector(key=key)
+    keys = ServiceAlias.objects.filter(service=found).values_list("key", flat=True)
+    return ServiceSelector(service_id=found.pk, alias_keys=tuple(keys))
+
+
+def _service_q(scope: Scope, *, incidents: bool = False, path: str = "") -> Q:
+    """The service/team filter, on a deployment or (with `path`) on a related deployment."""
+    q = Q()
+    selector = scope.service
+    if selector is not None:
+        if selector.service_id is not None:
+            q &= Q(**{f"{path}service_id": selector.service_id})
+            if incidents and selector.alias_keys:
+                q |= Q(service__isnull=True, service_key__in=selector.alias_keys)
+        else:
+            q &= Q(**{f"{path}service__isnull": True, f"{path}service_key": selector.key})
+    if scope.team:
+        q &= Q(**{f"{path}service__team__iexact": scope.team})
+    return q
+
+
+def deployments_in(scope: Scope) -> QuerySet:
+    """Deployments of the scope that completed in [start, end)."""
+    return Deployment.objects.filter(
+        _service_q(scope),
+        organization_id=scope.organization_id,
+        environment=scope.environment,
+        completed_at__gte=scope.start,
+        completed_at__lt=scope.end,
+    )
+
+
+def service_group(path: str = "") -> Case:
+    """The pairing/grouping key of a deployment (reached through `path`, e.g. "deployment__"
+    from an incident): its service id, or while unmatched its normalized name."""
+    return Case(
+        When(
+            **{f"{path}service_id__isnull": False},
+            then=Concat(Value("s:"), Cast(f"{path}service_id", CharField())),
+        ),
+        default=Concat(Value("k:"), F(f"{path}service_key")),
+        output_field=CharField(),
+    )
+
+
+# --- buckets ---------------------------------------------------------------------------
+
+
+def _period_start(moment: datetime, interval: str) -> datetime:
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _next_period(start: datetime, interval: str) -> datetime:
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "week":
+        return start + timedelta(days=7)
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+def buckets(*, start: datetime, end: datetime, interval: str) -> list[tuple[datetime, datetime]]:
+    """UTC days, ISO weeks (Monday) or calendar months covering [start, end), first and last
+    clipped to the range."""
+    result = []
+    period = _period_start(start, interval)
+    while period < end:
+        following = _next_period(period, interval)
+        result.append((max(period, start), min(following, end)))
+        period = following
+    return result
+
+
+def bucket_count(*, start: datetime, end: datetime, interval: str) -> int:
+    """An upper bound of len(buckets(...)), without building them."""
+    days = (end - start).total_seconds() / 86400
+    per_bucket = {"day": 1, "week": 7, "month": 28}[interval]
+    return int(days / per_bucket) + 2
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frequency:
+    deployments: int
+    deployment_days: int
+    per_day: float
+    level: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadTime:
+    median_seconds: float | None
+    p90_seconds: float | None
+    mean_seconds: float | None
+    changes: int
+    level: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeFailureRate:
+    rate: float | None
+    failed: int
+    rolled_back: int
+    incident_caused: int
+    total: int
+    level: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recovery:
+    median_seconds: float | None
+    p90_seconds: float | None
+    recovered: int
+    open: int
+    level: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeToRestore:
+    median_seconds: float | None
+    resolved: int
+    open: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoraMetrics:
+    start: datetime
+    end: datetime
+    deployment_frequency: Frequency
+    lead_time: LeadTime
+    change_failure_rate: ChangeFailureRate
+    failed_deployment_recovery_time: Recovery
+    incident_time_to_restore: TimeToRestore
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoraReport:
+    benchmarks: str
+    summary: DoraMetrics
+    series: list[DoraMetrics] = field(default_factory=list)
+
+
+# --- selectors -------------------------------------------------------------------------
+
+
+def _counts(deployments: QuerySet, *, scope: Scope, group, incident_group) -> dict:
+    """Per group: reached, failed, rolled back, incident-caused, terminal.
+
+    `deployments` is deployments_in(scope). Incident-caused is counted from the incidents
+    side rather than by an EXISTS per deployment of the range.
+    """
+    # COUNT(status), not COUNT(id): the range index covers every column read (index-only).
+    rows = {
+        row["g"]: row
+        for row in deployments.annotate(g=group)
+        .values("g")
+        .order_by()
+        .annotate(
+            reached=Count("status", filter=Q(status__in=REACHED)),
+            failed=Count("status", filter=Q(status=Status.FAILURE)),
+            rolled_back=Count("status", filter=Q(status=Status.ROLLED_BACK)),
+            total=Count("status", filter=Q(status__in=TERMINAL)),
+        )
+    }
+    # Joined from the incidents side: few rows, each to its deployment by primary key.
+    caused = (
+        Incident.objects.filter(
+            _service_q(scope, path="deployment__"),
+            organization_id=scope.organization_id,
+            deployment__environment=scope.environment,
+            deployment__status=Status.SUCCESS,
+            deployment__completed_at__gte=scope.start,
+            deployment__completed_at__lt=scope.end,
+        )
+        .annotate(g=incident_group)
+        .values("g")
+        .order_by()
+        .annotate(n=Count("deployment_id", distinct=True))
+    )
+    caused = {row["g"]: row["n"] for row in caused}
+    for key, row in rows.items():
+        row["incident_caused"] = caused.get(key, 0)
+    return rows
+
+
+def deployment_days(scope: Scope) -> set[date]:
+    """The distinct UTC days with a deployment that reached the environment."""
+    days = (
+        deployments_in(scope)
+        .filter(status__in=REACHED)
+        .annotate(day=TruncDate("completed_at", tzinfo=UTC))
+        .values_list("day", flat=True)
+        .distinct()
+        .order_by()
+    )
+    return {d if isinstance(d, date) else date.fromisoformat(str(d)[:10]) for d in days}
+
+
+def _median(values: list[int]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[middle])
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _last_day(end: datetime) -> date:
+    """The last UTC day touched by a range ending (exclusively) at `end`."""
+    return (end - timedelta(microseconds=1)).date()
+
+
+def _days_per(days: set[date], *, start: datetime, end: datetime, interval: str) -> float | None:
+    """Median, over the weeks/months overlapping [start, end), of their deployment days."""
+    counts = [
+        sum(1 for d in days if p_start.date() <= d <= _last_day(p_end))
+        for p_start, p_end in buckets(start=start, end=end, interval=interval)
+    ]
+    return _median(counts)
+
+
+def _frequency(*, reached: int, days: set[date], start: datetime, end: datetime) -> Frequency:
+    inside = {d for d in days if start.date() <= d <= _last_day(end)}
+    per_week = _days_per(inside, start=start, end=end, interval="week")
+    per_month = _days_per(inside, start=start, end=end, interval="month")
+    return Frequency(
+        deployments=reached,
+        deployment_days=len(inside),
+        per_day=reached / ((end - start).total_seconds() / 86400),
+        level=benchmarks.frequency_level(days_per_week=per_week, days_per_month=per_month),
+    )
+
+
+def _cfr(row: dict | None) -> ChangeFailureRate:
+    row = row or {"failed": 0, "rolled_back": 0, "incident_caused": 0, "total": 0}
+    numerator = row["failed"] + row["rolled_back"] + row["incident_caused"]
+    rate = numerator / row["total"] if row["total"] else None
+    return ChangeFailureRate(
+        rate=rate,
+        failed=row["failed"],
+        rolled_back=row["rolled_back"],
+        incident_caused=row["incident_caused"],
+        total=row["total"],
+        level=benchmarks.level("change_failure_rate", rate),
+    )
+
+
+def _recovered_at(scope: Scope):
+    """Completion time of the next successful deployment of the same service and environment."""
+    later = Deployment.objects.filter(
+        organization_id=scope.organization_id,
+        environment=scope.environment,
+        status=Status.SUCCESS,
+        completed_at__gt=OuterRef("completed_at"),
+    ).order_by("completed_at")
+    by_service = later.filter(service_id=OuterRef("service_id")).values("completed_at")[:1]
+    by_key = later.filter(service__isnull=True, service_key=OuterRef("service_key")).values(
+        "completed_at"
+    )[:1]
+    return Case(
+        When(service_id__isnull=False, then=Subquery(by_service)),
+        default=Subquery(by_key),
+    )
+
+
+def _recovery(deployments: QuerySet, *, scope: Scope, group, temporal: bool) -> dict:
+    """Per group: (recovered, median, p90) of failed deployments' recovery seconds."""
+    norm = as_utc if temporal else (lambda value: value)
+    failed = deployments.filter(status__in=FAILED).annotate(recovered_at=_recovered_at(scope))
+    seconds = EpochSeconds("recovered_at") - EpochSeconds("completed_at")
+    return {
+        norm(k): (count, median, p90)
+        for k, (count, median, p90, _mean) in distribution(
+            failed, value=seconds, group=group
+        ).items()
+    }
+
+
+def _recovery_result(values: tuple | None, counts: dict | None) -> Recovery:
+    recovered, median, p90 = values or (0, None, None)
+    failed = (counts["failed"] + counts["rolled_back"]) if counts else 0
+    return Recovery(
+        median_seconds=median,
+        p90_seconds=p90,
+        recovered=recovered,
+        open=failed - recovered,
+        level=benchmarks.level("recovery_seconds", median),
+    )
+
+
+def _incidents(scope: Scope) -> QuerySet:
+    return Incident.objects.filter(
+        _service_q(scope, incidents=True),
+        organization_id=scope.organization_id,
+        environment=scope.environment,
+    )
+
+
+def _time_to_restore(scope: Scope, periods: list[tuple[datetime, datetime]]) -> list[TimeToRestore]:
+    """Per period: median resolved - started of incidents resolved in it; open at its end."""
+    incidents = _incidents(scope)
+    whens = [
+        When(resolved_at__gte=p_start, resolved_at__lt=p_end, then=Value(index))
+        for index, (p_start, p_end) in enumerate(periods)
+    ]
+    # Periods must not overlap: a row goes to the first period whose WHEN matches.
+    resolved = incidents.filter(resolved_at__gte=periods[0][0], resolved_at__lt=periods[-1][1])
+    seconds = EpochSeconds("resolved_at") - EpochSeconds("started_at")
+    stats = distribution(resolved, value=seconds, group=Case(*whens, default=Value(-1)))
+    open_counts = incidents.aggregate(
+        **{
+            f"open_{index}": Count(
+                "id",
+                filter=Q(started_at__lt=p_end)
+                & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=p_end)),
+            )
+            for index, (_start, p_end) in enumerate(periods)
+        }
+    )
+    result = []
+    for index in range(len(periods)):
+        count, median, _p90, _mean = stats.get(index, (0, None, None, None))
+        result.append(
+            TimeToRestore(median_seconds=median, resolved=count, open=open_counts[f"open_{index}"])
+        )
+    return result
+
+
+def _lead_time(stats: LeadTimeStats) -> LeadTime:
+    return LeadTime(
+        median_seconds=stats.median_seconds,
+        p90_seconds=stats.p90_seconds,
+        mean_seconds=stats.mean_seconds,
+        changes=stats.changes,
+        level=benchmarks.level("lead_time_seconds", stats.median_seconds),
+    )
+
+
+def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) -> DoraReport:
+    """The summary of [start, end) and (unless `series` is False) the series per interval,
+    each from grouped queries."""
+    periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
+    deployments = deployments_in(scope)
+    successful = deployments.filter(status=Status.SUCCESS)
+    bucket_of = Trunc("completed_at", interval, tzinfo=UTC)
+
+    summary_counts = _counts(deployments, scope=scope, group=Value(0), incident_group=Value(0)).get(
+        0
+    )
+    summary_recovery = _recovery(deployments, scope=scope, group=Value(0), temporal=False).get(0)
+    days = deployment_days(scope)
+    restore = _time_to_restore(scope, [(scope.start, scope.end)])
+    lead_summary = lead_time_stats(deployments=successful)
+    counts, recovery, lead_series = {}, {}, []
+    if periods:
+        incident_bucket = Trunc("deployment__completed_at", interval, tzinfo=UTC)
+        counts = {
+            as_utc(k): v
+            for k, v in _counts(
+                deployments, scope=scope, group=bucket_of, incident_group=incident_bucket
+            ).items()
+        }
+        recovery = _recovery(deployments, scope=scope, group=bucket_of, temporal=True)
+        restore += _time_to_restore(scope, periods)
+        lead_series = lead_time_series(deployments=successful, buckets=periods)
+
+    def metrics(start, end, row, recovery_values, restore_values, lead) -> DoraMetrics:
+        return DoraMetrics(
+            start=start,
+            end=end,
+            deployment_frequency=_frequency(
+                reached=row["reached"] if row else 0, days=days, start=start, end=end
+            ),
+            lead_time=_lead_time(lead),
+            change_failure_rate=_cfr(row),
+            failed_deployment_recovery_time=_recovery_result(recovery_values, row),
+            incident_time_to_restore=restore_values,
+        )
+
+    series = []
+    for index, (p_start, p_end) in enumerate(periods):
+        key = _period_start(p_start, interval)
+        series.append(
+            metrics(
+                p_start,
+                p_end,
+                counts.get(key),
+                recovery.get(key),
+                restore[index + 1],
+                lead_series[index],
+            )
+        )
+    summary = metrics(
+        scope.start, scope.end, summary_counts, summary_recovery, restore[0], lead_summary
+    )
+    return DoraReport(benchmarks=benchmarks.CURRENT, summary=summary, series=series)

@@ -1,0 +1,114 @@
+"""GET /metrics: the four DORA metrics per service over the last 30 days, as Prometheus gauges.
+
+Protected by an API key with the `read` scope (that organization only), unless
+METRICS_PUBLIC=1, when it is open and covers every organization. Samples whose value is
+undefined (no data) are left out rather than exported as 0.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from rest_framework.exceptions import AuthenticationFailed
+
+from deployments.models import Status
+from metrics import dora
+from metrics.lead_time import lead_time_stats
+from periscope.authentication import BearerKeyAuthentication
+from periscope.models import Organization, Scope
+from services.models import Service
+
+WINDOW = timedelta(days=30)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+GAUGES = (
+    ("periscope_dora_deployments", "Deployments that reached production in the last 30 days"),
+    (
+        "periscope_dora_deployments_per_day",
+        "Deployment frequency: deployments per day, last 30 days",
+    ),
+    ("periscope_dora_lead_time_median_seconds", "Median lead time for changes, last 30 days"),
+    ("periscope_dora_change_failure_rate", "Change failure rate (fraction), last 30 days"),
+    (
+        "periscope_dora_failed_deployment_recovery_median_seconds",
+        "Median failed deployment recovery time, last 30 days",
+    ),
+)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def organization_samples(
+    *, organization: Organization, now: datetime
+) -> list[tuple[str, dict, float]]:
+    """(metric, labels, value) for each service with production deployments in the window."""
+    scope = dora.Scope(organization_id=organization.pk, start=now - WINDOW, end=now)
+    deployments = dora.deployments_in(scope)
+    group = dora.service_group()
+    counts = dora._counts(
+        deployments, scope=scope, group=group, incident_group=dora.service_group("deployment__")
+    )
+    recovery = dora._recovery(deployments, scope=scope, group=group, temporal=False)
+    slugs = dict(Service.objects.filter(organization=organization).values_list("id", "slug"))
+    days = WINDOW.total_seconds() / 86400
+    samples = []
+    for key, row in sorted(counts.items()):
+        kind, _, ident = key.partition(":")
+        service = slugs.get(int(ident), ident) if kind == "s" else ident
+        labels = {"organization": organization.slug, "service": service}
+        successful = deployments.filter(status=Status.SUCCESS)
+        successful = (
+            successful.filter(service_id=int(ident))
+            if kind == "s"
+            else successful.filter(service__isnull=True, service_key=ident)
+        )
+        lead = lead_time_stats(deployments=successful)
+        cfr = dora._cfr(row)
+        median_recovery = (recovery.get(key) or (0, None, None))[1]
+        values = {
+            "periscope_dora_deployments": row["reached"],
+            "periscope_dora_deployments_per_day": row["reached"] / days,
+            "periscope_dora_lead_time_median_seconds": lead.median_seconds,
+            "periscope_dora_change_failure_rate": cfr.rate,
+            "periscope_dora_failed_deployment_recovery_median_seconds": median_recovery,
+        }
+        samples.extend((name, labels, value) for name, value in values.items() if value is not None)
+    return samples
+
+
+def render(samples: list[tuple[str, dict, float]]) -> str:
+    lines = []
+    for name, help_text in GAUGES:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} gauge")
+        for metric, labels, value in samples:
+            if metric == name:
+                label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+                lines.append(f"{name}{{{label_text}}} {float(value)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def prometheus_metrics(request):
+    if request.method != "GET":
+        return JsonResponse({"error": "Method not allowed"}, status=405)
+    if getattr(settings, "METRICS_PUBLIC", False):
+        organizations = list(Organization.objects.order_by("slug"))
+    else:
+        try:
+            found = BearerKeyAuthentication().authenticate(request)
+        except AuthenticationFailed as exc:
+            return JsonResponse({"error": str(exc.detail)}, status=401)
+        if found is None:
+            return JsonResponse({"error": "Invalid or missing API key"}, status=401)
+        api_key = found[1]
+        if not api_key.has_scope(Scope.READ):
+            return JsonResponse({"error": "This API key lacks the 'read' scope"}, status=403)
+        organizations = [api_key.organization]
+    now = datetime.now(UTC)
+    samples = [
+        sample
+        for organization in organizations
+        for sample in organization_samples(organization=organization, now=now)
+    ]
+    return HttpResponse(render(samples), content_type=CONTENT_TYPE)

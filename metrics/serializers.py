@@ -1,0 +1,148 @@
+"""JSON shapes of the metrics and list APIs (camelCase, durations in seconds)."""
+
+from rest_framework import serializers
+
+from deployments.models import Deployment, Incident
+from services.models import Service
+
+
+class FrequencySerializer(serializers.Serializer):
+    deployments = serializers.IntegerField()
+    deploymentDays = serializers.IntegerField(source="deployment_days")
+    perDay = serializers.FloatField(source="per_day")
+    level = serializers.CharField(allow_null=True)
+
+
+class LeadTimeSerializer(serializers.Serializer):
+    medianSeconds = serializers.FloatField(source="median_seconds", allow_null=True)
+    p90Seconds = serializers.FloatField(source="p90_seconds", allow_null=True)
+    meanSeconds = serializers.FloatField(source="mean_seconds", allow_null=True)
+    changes = serializers.IntegerField()
+    level = serializers.CharField(allow_null=True)
+
+
+class ChangeFailureRateSerializer(serializers.Serializer):
+    rate = serializers.FloatField(allow_null=True, help_text="A fraction: 0.125, not 12.5")
+    failed = serializers.IntegerField()
+    rolledBack = serializers.IntegerField(source="rolled_back")
+    incidentCaused = serializers.IntegerField(source="incident_caused")
+    total = serializers.IntegerField()
+    level = serializers.CharField(allow_null=True)
+
+
+class RecoverySerializer(serializers.Serializer):
+    medianSeconds = serializers.FloatField(source="median_seconds", allow_null=True)
+    p90Seconds = serializers.FloatField(source="p90_seconds", allow_null=True)
+    recovered = serializers.IntegerField()
+    open = serializers.IntegerField()
+    level = serializers.CharField(allow_null=True)
+
+
+class TimeToRestoreSerializer(serializers.Serializer):
+    medianSeconds = serializers.FloatField(source="median_seconds", allow_null=True)
+    resolved = serializers.IntegerField()
+    open = serializers.IntegerField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    deploymentFrequency = FrequencySerializer(source="deployment_frequency")
+    leadTime = LeadTimeSerializer(source="lead_time")
+    changeFailureRate = ChangeFailureRateSerializer(source="change_failure_rate")
+    failedDeploymentRecoveryTime = RecoverySerializer(source="failed_deployment_recovery_time")
+    incidentTimeToRestore = TimeToRestoreSerializer(source="incident_time_to_restore")
+
+
+class BucketSerializer(MetricsSerializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+    class Meta:
+        fields = ["start", "end"]
+
+
+class RangeSerializer(serializers.Serializer):
+    # "from" is a Python keyword: declared in __init__ below.
+    to = serializers.DateTimeField()
+    environment = serializers.CharField()
+    service = serializers.CharField(allow_null=True)
+    team = serializers.CharField(allow_null=True)
+    interval = serializers.ChoiceField(choices=["day", "week", "month"])
+
+    def get_fields(self):
+        fields = super().get_fields()
+        return {"from": serializers.DateTimeField(), **fields}
+
+
+class DoraReportSerializer(serializers.Serializer):
+    range = RangeSerializer()
+    benchmarks = serializers.CharField()
+    summary = MetricsSerializer()
+    series = BucketSerializer(many=True)
+
+
+# --- lists -----------------------------------------------------------------------------
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "name", "slug", "team", "repository_url", "description", "created_at"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    deployment = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "external_id",
+            "source",
+            "title",
+            "service",
+            "service_name",
+            "environment",
+            "severity",
+            "started_at",
+            "resolved_at",
+            "url",
+            "deployment",
+            "attributed_by",
+        ]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "external_id",
+            "source",
+            "service",
+            "service_name",
+            "environment",
+            "status",
+            "commit_sha",
+            "branch",
+            "change_id",
+            "started_at",
+            "completed_at",
+            "pipeline_name",
+            "pipeline_url",
+        ]
+
+
+class DeploymentDetailSerializer(DeploymentSerializer):
+    incidents = IncidentSerializer(many=True, read_only=True)
+    changes = serializers.SerializerMethodField()
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [*DeploymentSerializer.Meta.fields, "metadata", "incidents", "changes"]
+
+    def get_changes(self, deployment) -> list[dict]:
+        from metrics.changes import changes_of_deployment
+
+        return changes_of_deployment(deployment=deployment)
