@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from deployments.models import Incident
+from periscope.admin_scoping import OrganizationScopedAdmin
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(OrganizationScopedAdmin):
     list_display = [
         "external_id",
         "title",

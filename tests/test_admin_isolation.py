@@ -57,6 +57,18 @@ def two_catalogs(api, org, other_org, staff_user):
         deliver(api, plaintext, f"{slug}-deploy", service=f"{slug}-web")
         deliver(api, plaintext, f"{slug}-deploy", service=f"{slug}-web", status="failure")
         deliver(api, plaintext, f"{slug}-other", service=f"{slug}-unknown")
+        incident = api.post(
+            "/api/incidents",
+            data={
+                "id": f"{slug}-incident",
+                "title": f"{slug} outage",
+                "service": f"{slug}-web",
+                "startedAt": "2024-01-15T10:40:00Z",
+            },
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {plaintext}",
+        )
+        assert incident.status_code == 201, incident.content
     return org, other_org
 
 
@@ -108,6 +120,7 @@ def test_matrix_every_list_and_object_url(two_catalogs, staff_client, admin_clie
         "deployment",
         "delivery",
         "environmentalias",
+        "incident",
     } - {"servicealias"}  # aliases have no admin of their own: they are an inline
 
 
