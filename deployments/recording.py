@@ -9,15 +9,21 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from deployments.environments import normalize_environment
+from deployments.environments import canonical_environment, environment_key
 from deployments.events import DeploymentEvent, DuplicatePolicy, RecordResult
-from deployments.models import TERMINAL_STATUSES, Delivery, DeliveryAction, Deployment
+from deployments.models import (
+    TERMINAL_STATUSES,
+    Delivery,
+    DeliveryAction,
+    Deployment,
+    EnvironmentAlias,
+)
 from periscope.models import Organization
-from services.matching import normalize_key, resolve_service_id
-from services.models import ServiceSuggestion
+from services.matching import normalize_key
+from services.models import ServiceAlias, ServiceSuggestion
 
 # Fields a later delivery may change. Identity (organization, source, id) never changes.
 _MUTABLE_FIELDS = (
@@ -58,23 +64,47 @@ def _link(deployment: Deployment) -> int:
     return sum(linker(deployment) for linker in _link_changes)
 
 
+# The lookups every delivery needs, in one round trip: the service by the name sent, by the
+# repository URL, and the environment alias. Each is one probe of a unique index; an empty
+# key matches nothing (alias keys are never empty).
+_LOOKUP_SQL = """
+SELECT
+    (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s),
+    (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s),
+    (SELECT environment FROM {environment} WHERE organization_id = %s AND name = %s)
+"""
+
+
+def _lookup(
+    *, organization_id: int, name_key: str, repository_key: str, environment_name: str
+) -> tuple[int | None, int | None, str | None]:
+    """(service id by name, service id by repository, environment alias target)."""
+    sql = _LOOKUP_SQL.format(
+        alias=connection.ops.quote_name(ServiceAlias._meta.db_table),
+        key=connection.ops.quote_name("key"),
+        environment=connection.ops.quote_name(EnvironmentAlias._meta.db_table),
+    )
+    params = [organization_id, name_key, organization_id, repository_key]
+    params += [organization_id, environment_name]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def _field_values(*, organization: Organization, event: DeploymentEvent) -> dict:
     # The service is resolved by the name, else by the repository URL (Hivel sends only that).
     sent_name = event.service_name or event.repository_url
-    service_id = None
-    if sent_name:
-        service_id = resolve_service_id(organization_id=organization.pk, name=sent_name)
-        if service_id is None and event.service_name and event.repository_url:
-            service_id = resolve_service_id(
-                organization_id=organization.pk, name=event.repository_url
-            )
+    by_name, by_repository, environment_alias = _lookup(
+        organization_id=organization.pk,
+        name_key=normalize_key(sent_name),
+        repository_key=normalize_key(event.repository_url) if event.service_name else "",
+        environment_name=environment_key(event.environment),
+    )
     return {
-        "service_id": service_id,
+        "service_id": by_name if by_name is not None else by_repository,
         "service_name": sent_name,
         "service_key": normalize_key(sent_name),
-        "environment": normalize_environment(
-            organization_id=organization.pk, raw=event.environment
-        ),
+        "environment": canonical_environment(raw=event.environment, alias_target=environment_alias),
         "environment_raw": event.environment,
         "status": event.status,
         "status_raw": event.status_raw or event.status,
