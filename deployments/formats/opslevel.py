@@ -45,7 +45,7 @@ def _required(payload: dict, name: str, *, max_length: int = 255) -> str:
 
 
 def _deployer(value: Any) -> dict[str, str]:
-    if value is None or value == {}:
+    if value in (None, {}, "") or (isinstance(value, str) and not value.strip()):
         raise _missing("deployer")
     if not isinstance(value, dict):
         raise InvalidPayload("deployer must be an object", field="deployer")
