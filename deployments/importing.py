@@ -23,11 +23,19 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from psycopg import IntegrityError as DriverIntegrityError
 
 from deployments import recording
+from deployments.bulk_insert import (
+    DEPLOYMENT_COLUMNS,
+    allocate_ids,
+    existing_ids,
+    insert_deliveries,
+    insert_deployments,
+)
 from deployments.events import DeploymentEvent, DuplicatePolicy
 from deployments.formats import devgrid, hivel, opslevel, periscope
-from deployments.models import Delivery, DeliveryAction, Deployment, EnvironmentAlias
+from deployments.models import DeliveryAction, Deployment, EnvironmentAlias
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization
 from services.matching import normalize_key
@@ -169,6 +177,8 @@ class _Lookups:
 
 
 _COMPARED = recording._MUTABLE_FIELDS
+# The columns after (organization, source, external_id), in bulk_insert order.
+_VALUE_COLUMNS = DEPLOYMENT_COLUMNS[3:-2]
 
 
 def _unchanged(existing: dict[str, Any], values: dict[str, Any], policy: DuplicatePolicy) -> bool:
@@ -194,6 +204,7 @@ class Importer:
         self.lookups = _Lookups(organization)
         self.report = ImportReport()
         self._batch: list[_Item] = []
+        self._suggested: set[str] = set()
 
     def add_line(self, number: int, text: str) -> None:
         self.report.lines += 1
@@ -228,17 +239,23 @@ class Importer:
     def _store(self, batch: list[_Item]) -> None:
         org = self.organization
         source = batch[0].event.source
-        keys = {item.event.external_id for item in batch}
-        stored = {
-            row["external_id"]: row
-            for row in Deployment.objects.filter(
-                organization=org, source=source, external_id__in=keys
-            ).values("id", "external_id", *_COMPARED)
-        }
+        known = existing_ids(
+            organization_id=org.pk,
+            source=source,
+            external_ids=list({item.event.external_id for item in batch}),
+        )
+        stored = {}
+        if known:  # a re-import: compare what is stored with what the lines say
+            stored = {
+                row["external_id"]: row
+                for row in Deployment.objects.filter(pk__in=known.values()).values(
+                    "id", "external_id", *_COMPARED
+                )
+            }
         fresh: list[tuple[_Item, dict]] = []
         later: list[_Item] = []
         seen: set[str] = set()
-        deliveries: list[Delivery] = []
+        deliveries: list[tuple] = []
         for item in batch:
             key = item.event.external_id
             if key in seen:
@@ -253,65 +270,73 @@ class Importer:
                 deliveries.append(self._delivery(existing["id"], item, DeliveryAction.DUPLICATE))
             else:
                 later.append(item)
-        deliveries.extend(self._insert(fresh, later))
-        Delivery.objects.bulk_create(deliveries, batch_size=self.batch_size)
+        deliveries.extend(self._insert(source, fresh, later))
+        insert_deliveries(deliveries)
         for delivery in deliveries:
-            self.report.count(delivery.action)
+            self.report.count(delivery[4])
         for item in later:
             result = recording.record_deployment(
                 organization=org, event=item.event, body=item.body, received_at=self.received_at
             )
             self.report.count(result.action)
 
-    def _insert(self, fresh: list[tuple[_Item, dict]], later: list[_Item]) -> list[Delivery]:
-        """Bulk-insert new deployments; returns their `created` deliveries. If another writer
+    def _insert(self, source: str, fresh: list[tuple[_Item, dict]], later: list[_Item]) -> list:
+        """Insert new deployments; returns their `created` delivery rows. If another writer
         stored one of them meanwhile, the whole group goes through record_deployment."""
         if not fresh:
             return []
+        now = timezone.now()
+        org_id = self.organization.pk
         rows = [
-            Deployment(
-                organization=self.organization,
-                source=item.event.source,
-                external_id=item.event.external_id,
-                **values,
-            )
+            (org_id, source, item.event.external_id, *(values[c] for c in _VALUE_COLUMNS), now, now)
             for item, values in fresh
         ]
+        keys = [item.event.external_id for item, _ in fresh]
         try:
             with transaction.atomic():
-                Deployment.objects.bulk_create(rows, batch_size=self.batch_size)
-        except IntegrityError:
+                allocated = allocate_ids(len(rows))
+                insert_deployments(rows, ids=allocated)
+        except (IntegrityError, DriverIntegrityError):
             later[:0] = [item for item, _ in fresh]
             return []
-        self._suggest(rows)
+        if allocated is None:
+            ids = existing_ids(organization_id=org_id, source=source, external_ids=keys)
+        else:
+            ids = dict(zip(keys, allocated, strict=True))
+        self._suggest([values for _, values in fresh])
         if recording._link_changes:  # PR linking hooks, as record_deployment runs them
-            for row in rows:
-                recording._link(row)
+            for deployment in Deployment.objects.filter(pk__in=ids.values()):
+                recording._link(deployment)
         return [
-            self._delivery(row.pk, item, DeliveryAction.CREATED)
-            for row, (item, _) in zip(rows, fresh, strict=True)
+            self._delivery(ids[item.event.external_id], item, DeliveryAction.CREATED)
+            for item, _ in fresh
         ]
 
-    def _suggest(self, rows: list[Deployment]) -> None:
-        unmatched = {r.service_key: r.service_name for r in rows if r.service_id is None}
-        unmatched.pop("", None)
-        if unmatched:
+    def _suggest(self, rows: list[dict]) -> None:
+        unmatched = {
+            r["service_key"]: r["service_name"]
+            for r in rows
+            if r["service_id"] is None and r["service_key"]
+        }
+        new = unmatched.keys() - self._suggested
+        if new:
             ServiceSuggestion.objects.bulk_create(
                 [
-                    ServiceSuggestion(organization=self.organization, name=name, key=key)
-                    for key, name in unmatched.items()
+                    ServiceSuggestion(organization=self.organization, name=unmatched[key], key=key)
+                    for key in new
                 ],
                 ignore_conflicts=True,
             )
+            self._suggested |= new
 
-    def _delivery(self, deployment_id: int, item: _Item, action: str) -> Delivery:
-        return Delivery(
-            organization=self.organization,
-            deployment_id=deployment_id,
-            source=item.event.source,
-            received_at=self.received_at,
-            action=action,
-            body=item.body,
+    def _delivery(self, deployment_id: int, item: _Item, action: str) -> tuple:
+        return (
+            self.organization.pk,
+            deployment_id,
+            item.event.source,
+            self.received_at,
+            action,
+            item.body,
         )
 
 
