@@ -206,8 +206,14 @@ class Importer:
         self._batch: list[_Item] = []
         self._suggested: set[str] = set()
 
-    def add_line(self, number: int, text: str) -> None:
+    def add_line(self, number: int, text: str | bytes) -> None:
         self.report.lines += 1
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                self.report.invalid.append((number, "line is not valid UTF-8"))
+                return
         if not text.strip():
             return
         try:
@@ -344,7 +350,7 @@ def import_lines(
     *,
     organization: Organization,
     fmt: str,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_line: Callable[[], None] | None = None,
 ) -> ImportReport:

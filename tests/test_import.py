@@ -133,6 +133,15 @@ def test_invalid_lines_are_reported_with_their_numbers_and_skipped(tmp_path, org
     assert "6 lines: 2 created" in out and "3 invalid" in out
 
 
+def test_a_line_that_is_not_utf8_is_reported(tmp_path, org):
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps(periscope_seed.SEED_MINIMAL).encode()
+    path.write_bytes(good.replace(b"production", b"produc\xe9") + b"\n" + good + b"\n")
+    _, err = run(path, no_progress=True)
+    assert err.strip() == "line 1: line is not valid UTF-8"
+    assert Deployment.objects.count() == 1
+
+
 def test_an_invalid_devgrid_event_rejects_its_whole_line(tmp_path, org):
     bad = devgrid_seed.batch(
         devgrid_seed.WORKFLOW_4_FAILED, {**devgrid_seed.REQUIRED_FIELDS, "type": "event-other"}
@@ -144,7 +153,7 @@ def test_an_invalid_devgrid_event_rejects_its_whole_line(tmp_path, org):
 
 def test_stdin(monkeypatch, org):
     lines = "\n".join(json.dumps(p) for p in SEEDS["hivel"]) + "\n"
-    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
     out, _ = run("-", fmt="hivel")
     assert Deployment.objects.filter(organization=org).count() == 2
     assert "2 created" in out

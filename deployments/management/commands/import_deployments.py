@@ -42,12 +42,12 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         if file == "-":
-            handle, total = sys.stdin, None
+            handle, total = sys.stdin.buffer, None
         else:
             path = Path(file)
             if not path.is_file():
                 raise CommandError(f"No such file: {file}")
-            handle, total = path.open(encoding="utf-8", errors="replace"), _count_lines(path)
+            handle, total = path.open("rb"), _count_lines(path)
         # tqdm draws on stderr, and only when it is a terminal unless asked otherwise.
         progress = tqdm(
             total=total,
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             )
         finally:
             progress.close()
-            if handle is not sys.stdin:
+            if file != "-":
                 handle.close()
         for number, message in report.invalid:
             self.stderr.write(f"line {number}: {message}")
