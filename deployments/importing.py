@@ -35,6 +35,7 @@ from deployments.bulk_insert import (
 )
 from deployments.events import DeploymentEvent, DuplicatePolicy
 from deployments.formats import devgrid, hivel, opslevel, periscope
+from deployments.http import _has_nul as has_nul
 from deployments.models import DeliveryAction, Deployment, EnvironmentAlias
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization
@@ -82,8 +83,8 @@ def parse_json_line(text: str) -> dict[str, Any]:
         raise InvalidPayload("line is not valid JSON", field="body") from None
     if not isinstance(data, dict):
         raise InvalidPayload("line must be a JSON object", field="body")
-    # A NUL can only arrive escaped; PostgreSQL cannot store it.
-    if "\\u0000" in text and "\x00" in json.dumps(data, ensure_ascii=False):
+    # A NUL can only arrive escaped (\u0000); PostgreSQL cannot store it. Same rule as webhooks.
+    if "\\u0000" in text and has_nul(data):
         raise InvalidPayload("line contains a NUL character", field="body")
     return data
 

@@ -122,6 +122,7 @@ def test_invalid_lines_are_reported_with_their_numbers_and_skipped(tmp_path, org
         "",
         "[1, 2]",
         periscope_seed.SEED_MINIMAL | {"deploymentId": "three"},
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "four", "branch": "a\u0000b"},
     ]
     out, err = run(write_lines(tmp_path, lines))
     assert sorted(Deployment.objects.values_list("external_id", flat=True)) == ["one", "three"]
@@ -129,8 +130,9 @@ def test_invalid_lines_are_reported_with_their_numbers_and_skipped(tmp_path, org
     assert reported[0].startswith("line 2: ")
     assert reported[1].startswith("line 3: ") and "commitSha" in reported[1]
     assert reported[2].startswith("line 5: ")
-    assert len(reported) == 3
-    assert "6 lines: 2 created" in out and "3 invalid" in out
+    assert reported[3] == "line 7: line contains a NUL character"
+    assert len(reported) == 4
+    assert "7 lines: 2 created" in out and "4 invalid" in out
 
 
 def test_a_line_that_is_not_utf8_is_reported(tmp_path, org):

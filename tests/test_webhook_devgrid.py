@@ -120,23 +120,21 @@ def bash_template_body(*, status="success", description="Deployment successful",
     """The generic bash template's -d "..." as bash renders it, with DEVGRID_ENTITY_ID=my-app
     and BUILD_ID, COMMIT_SHA, BUILD_URL, INITIATOR unset (their defaults apply)."""
     build_id = "unknown" if build_id is None else build_id
-    return (
-        "{\n"
-        '\n"events": [{\n'
-        '\n"type": "event-deploy",\n'
-        '\n"entityId": "my-app",\n'
-        '\n"attributes": {\n'
-        '\n"env": "production",\n'
-        f'\n"status": "{status}",\n'
-        f'\n"build_id": "{build_id}",\n'
-        '\n"build_commit_sha": "unknown",\n'
-        '\n"build_url": "unknown",\n'
-        f'\n"description": "{description}",\n'
-        '\n"initiator": "system"\n'
-        "}\n"
-        "}]\n"
-        "}"
-    ).replace("\n\n", "\n")
+    return f"""{{
+"events": [{{
+"type": "event-deploy",
+"entityId": "my-app",
+"attributes": {{
+"env": "production",
+"status": "{status}",
+"build_id": "{build_id}",
+"build_commit_sha": "unknown",
+"build_url": "unknown",
+"description": "{description}",
+"initiator": "system"
+}}
+}}]
+}}"""
 
 
 # The GitHub Actions step's body once Actions has substituted ${{ ... }} and bash has
