@@ -8,6 +8,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deployments import schema as doc
 from deployments.formats import devgrid, hivel, opslevel, periscope
 from deployments.http import read_json_object
 from deployments.recording import record_deployment, record_deployments
@@ -35,6 +36,11 @@ class PeriscopeDeploymentWebhook(IngestView):
     authentication_classes = [BearerKeyAuthentication]
     format_module = periscope
 
+    @extend_schema(
+        summary="Record a deployment (Periscope format; see README)",
+        request={"application/json": doc.PERISCOPE_IN},
+        responses=doc.PERISCOPE_RESPONSES,
+    )
     def post(self, request):
         payload, body = read_json_object(request)
         organization = request.auth.organization
@@ -52,8 +58,8 @@ class DevGridEvents(IngestView):
 
     @extend_schema(
         summary="Record deployment events (DevGrid format; see README)",
-        request={"application/json": {"type": "object"}},
-        responses={201: {"type": "object"}},
+        request={"application/json": doc.DEVGRID_IN},
+        responses=doc.DEVGRID_RESPONSES,
     )
     def post(self, request):
         payload, body = read_json_object(request)
@@ -83,8 +89,8 @@ class HivelDeployment(IngestView):
 
     @extend_schema(
         summary="Record a completed deployment (Hivel format; see README)",
-        request={"application/json": {"type": "object"}},
-        responses={200: {"type": "object"}},
+        request={"application/json": doc.HIVEL_IN},
+        responses=doc.HIVEL_RESPONSES,
     )
     def post(self, request):
         payload, body = read_json_object(request)
@@ -104,8 +110,8 @@ class OpsLevelDeploy(IngestView):
 
     @extend_schema(
         summary="Record a deploy (OpsLevel format; the key is the URL; see README)",
-        request={"application/json": {"type": "object"}},
-        responses={202: {"type": "object"}},
+        request={"application/json": doc.OPSLEVEL_IN},
+        responses=doc.OPSLEVEL_RESPONSES,
     )
     def post(self, request, key: str):
         api_key = find_active_key(plaintext=key)

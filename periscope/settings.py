@@ -153,6 +153,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The webhook's status subset would collide with the Deployment status enum.
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookStatusEnum": "deployments.schema.WEBHOOK_STATUSES",
+        "DeploymentStatusEnum": "deployments.models.Status",
+        "PagerDutyActionEnum": "deployments.schema.PAGERDUTY_ACTIONS",
+        "RecordActionEnum": "deployments.schema.RECORD_ACTIONS",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "metrics.schema.add_error_responses",
+    ],
 }
 
 LOGGING = {
