@@ -2,6 +2,7 @@
 
 import json
 
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
@@ -20,6 +21,7 @@ from periscope.authentication import (
 from periscope.keys import find_active_key, touch_last_used
 from periscope.models import Scope
 from periscope.permissions import HasIngestScope
+from periscope.throttling import INGEST
 
 
 class IngestView(APIView):
@@ -106,7 +108,14 @@ class OpsLevelDeploy(IngestView):
 
     authentication_classes = []
     permission_classes = []
+    rate_limit_class = INGEST
     format_module = opslevel
+
+    def perform_authentication(self, request):
+        """The key is found here, before throttling, so the per-key rate limit counts it."""
+        api_key = find_active_key(plaintext=self.kwargs.get("key", ""))
+        request.user = AnonymousUser()
+        request.auth = api_key if api_key is not None and api_key.has_scope(Scope.INGEST) else None
 
     @extend_schema(
         summary="Record a deploy (OpsLevel format; the key is the URL; see README)",
@@ -114,8 +123,8 @@ class OpsLevelDeploy(IngestView):
         responses=doc.OPSLEVEL_RESPONSES,
     )
     def post(self, request, key: str):
-        api_key = find_active_key(plaintext=key)
-        if api_key is None or not api_key.has_scope(Scope.INGEST):
+        api_key = request.auth
+        if api_key is None:
             raise NotFound("No deploy integration at this URL")
         touch_last_used(api_key=api_key)
         payload, body = read_json_object(request)
