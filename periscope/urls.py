@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from deployments.forge_views import GitHubWebhook, GitLabWebhook
 from deployments.views import PeriscopeDeploymentWebhook
 from periscope.health import healthz, readyz
 
@@ -17,4 +18,7 @@ urlpatterns = [
         PeriscopeDeploymentWebhook.as_view(),
         name="webhook-periscope",
     ),
+    # Forge webhooks (lead time): the organization is in the URL, its secret signs the body.
+    path("api/webhooks/github/<slug:org_slug>", GitHubWebhook.as_view(), name="webhook-github"),
+    path("api/webhooks/gitlab/<slug:org_slug>", GitLabWebhook.as_view(), name="webhook-gitlab"),
 ]
