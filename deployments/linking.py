@@ -184,16 +184,33 @@ def _assign(prs: list[PullRequest], shas: set[str], repository: Repository) -> d
     for pr in sorted(prs, key=lambda p: p.number):
         if pr.merge_commit_sha in shas:
             owner.setdefault(pr.merge_commit_sha, pr.pk)
+        # A true merge commit: the PR's commits are the head's ancestors that the target
+        # branch (the merge's first parent) did not already have.
+        merge_parents = parents.get(pr.merge_commit_sha, [])
+        excluded = (
+            _ancestors_within(merge_parents[:1], shas, parents) if len(merge_parents) > 1 else set()
+        )
         stack = [pr.head_sha] if pr.head_sha in shas else []
         seen: set[str] = set()
         while stack:
             sha = stack.pop()
-            if sha in seen or owner.get(sha, pr.pk) != pr.pk:
+            if sha in seen or sha in excluded or owner.get(sha, pr.pk) != pr.pk:
                 continue
             seen.add(sha)
             owner[sha] = pr.pk
             stack.extend(p for p in parents.get(sha, ()) if p in shas)
     return owner
+
+
+def _ancestors_within(starts, shas: set[str], parents: dict[str, list[str]]) -> set[str]:
+    found: set[str] = set()
+    stack = [s for s in starts if s in shas]
+    while stack:
+        sha = stack.pop()
+        if sha not in found:
+            found.add(sha)
+            stack.extend(p for p in parents.get(sha, ()) if p in shas)
+    return found
 
 
 def _seconds(end: datetime | None, start: datetime | None) -> float | None:
@@ -222,6 +239,9 @@ def link_deployment(deployment: Deployment) -> int:
     group = service_group(deployment)
     completed = deployment.completed_at
 
+    # Each PR's start is computed from this deployment's commits alone (never a running
+    # minimum), so relinking after late data gives the same result in any arrival order.
+    starts: dict[int, datetime | None] = {}
     for pr in prs:
         merge_only = {pr.merge_commit_sha} if pr.head_sha in owner else set()
         times = [
@@ -229,8 +249,9 @@ def link_deployment(deployment: Deployment) -> int:
             for sha, pk in owner.items()
             if pk == pr.pk and sha in commits and commits[sha].authored_at and sha not in merge_only
         ]
-        if times and (pr.first_commit_at is None or min(times) < pr.first_commit_at):
-            pr.first_commit_at = min(times)
+        starts[pr.pk] = min(times) if times else None
+        if starts[pr.pk] and pr.first_commit_at != starts[pr.pk]:
+            pr.first_commit_at = starts[pr.pk]
             pr.save(update_fields=["first_commit_at"])
 
     DeploymentPullRequest.objects.bulk_create(
@@ -240,9 +261,9 @@ def link_deployment(deployment: Deployment) -> int:
                 deployment=deployment,
                 pull_request=pr,
                 service_group=group,
-                started_at=pr.first_commit_at or pr.created_at,
-                lead_seconds=_seconds(completed, pr.first_commit_at or pr.created_at),
-                coding_seconds=_seconds(pr.created_at, pr.first_commit_at),
+                started_at=starts[pr.pk] or pr.created_at,
+                lead_seconds=_seconds(completed, starts[pr.pk] or pr.created_at),
+                coding_seconds=_seconds(pr.created_at, starts[pr.pk]),
                 review_seconds=_seconds(pr.merged_at, pr.created_at),
                 waiting_seconds=_seconds(completed, pr.merged_at),
             )

@@ -5,168 +5,365 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0001_initial'),
-        ('periscope', '0002_webhook_secret'),
-        ('services', '0001_initial'),
+        ("deployments", "0001_initial"),
+        ("periscope", "0002_webhook_secret"),
+        ("services", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Repository',
+            name="Repository",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=500)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('url', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='repositories', to='periscope.organization')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='repositories', to='services.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=500)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("url", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="repositories",
+                        to="periscope.organization",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="repositories",
+                        to="services.service",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'repositories',
-                'ordering': ['key'],
+                "verbose_name_plural": "repositories",
+                "ordering": ["key"],
             },
         ),
         migrations.CreateModel(
-            name='PullRequest',
+            name="PullRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('author', models.CharField(blank=True, max_length=255)),
-                ('state', models.CharField(blank=True, max_length=32)),
-                ('created_at', models.DateTimeField(blank=True, null=True)),
-                ('merged_at', models.DateTimeField(blank=True, null=True)),
-                ('merge_commit_sha', models.CharField(blank=True, max_length=64)),
-                ('head_sha', models.CharField(blank=True, max_length=64)),
-                ('base_branch', models.CharField(blank=True, max_length=255)),
-                ('first_commit_at', models.DateTimeField(blank=True, null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='periscope.organization')),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pull_requests', to='deployments.repository')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("author", models.CharField(blank=True, max_length=255)),
+                ("state", models.CharField(blank=True, max_length=32)),
+                ("created_at", models.DateTimeField(blank=True, null=True)),
+                ("merged_at", models.DateTimeField(blank=True, null=True)),
+                ("merge_commit_sha", models.CharField(blank=True, max_length=64)),
+                ("head_sha", models.CharField(blank=True, max_length=64)),
+                ("base_branch", models.CharField(blank=True, max_length=255)),
+                ("first_commit_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="periscope.organization",
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pull_requests",
+                        to="deployments.repository",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-number'],
+                "ordering": ["-number"],
             },
         ),
         migrations.CreateModel(
-            name='DeploymentCommit',
+            name="DeploymentCommit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha', models.CharField(max_length=64)),
-                ('service_group', models.CharField(max_length=520)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('lead_seconds', models.FloatField(blank=True, null=True)),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shipped_commits', to='deployments.deployment')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='periscope.organization')),
-                ('pull_request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='deployments.pullrequest')),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='deployments.repository')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sha", models.CharField(max_length=64)),
+                ("service_group", models.CharField(max_length=520)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("lead_seconds", models.FloatField(blank=True, null=True)),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="shipped_commits",
+                        to="deployments.deployment",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="periscope.organization",
+                    ),
+                ),
+                (
+                    "pull_request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="deployments.pullrequest",
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="deployments.repository",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CommitParent',
+            name="CommitParent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('child_sha', models.CharField(max_length=64)),
-                ('parent_sha', models.CharField(max_length=64)),
-                ('inferred', models.BooleanField(default=False)),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='deployments.repository')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("child_sha", models.CharField(max_length=64)),
+                ("parent_sha", models.CharField(max_length=64)),
+                ("inferred", models.BooleanField(default=False)),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="deployments.repository",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Commit',
+            name="Commit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha', models.CharField(max_length=64)),
-                ('authored_at', models.DateTimeField(blank=True, null=True)),
-                ('committed_at', models.DateTimeField(blank=True, null=True)),
-                ('author', models.CharField(blank=True, max_length=255)),
-                ('message', models.CharField(blank=True, max_length=500, verbose_name='message (first line)')),
-                ('generation', models.IntegerField(default=0)),
-                ('parents_exact', models.BooleanField(default=False)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='periscope.organization')),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='commits', to='deployments.repository')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sha", models.CharField(max_length=64)),
+                ("authored_at", models.DateTimeField(blank=True, null=True)),
+                ("committed_at", models.DateTimeField(blank=True, null=True)),
+                ("author", models.CharField(blank=True, max_length=255)),
+                (
+                    "message",
+                    models.CharField(
+                        blank=True, max_length=500, verbose_name="message (first line)"
+                    ),
+                ),
+                ("generation", models.IntegerField(default=0)),
+                ("parents_exact", models.BooleanField(default=False)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="periscope.organization",
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="commits",
+                        to="deployments.repository",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-committed_at', '-id'],
+                "ordering": ["-committed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ForgeDelivery',
+            name="ForgeDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('periscope', 'Periscope'), ('devgrid', 'DevGrid'), ('hivel', 'Hivel'), ('opslevel', 'OpsLevel'), ('github', 'GitHub'), ('gitlab', 'GitLab'), ('import', 'Import')], max_length=16)),
-                ('delivery_id', models.CharField(blank=True, max_length=255)),
-                ('event', models.CharField(max_length=100)),
-                ('outcome', models.CharField(max_length=32)),
-                ('received_at', models.DateTimeField(db_index=True)),
-                ('body', models.TextField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='forge_deliveries', to='periscope.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("periscope", "Periscope"),
+                            ("devgrid", "DevGrid"),
+                            ("hivel", "Hivel"),
+                            ("opslevel", "OpsLevel"),
+                            ("github", "GitHub"),
+                            ("gitlab", "GitLab"),
+                            ("import", "Import"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("delivery_id", models.CharField(blank=True, max_length=255)),
+                ("event", models.CharField(max_length=100)),
+                ("outcome", models.CharField(max_length=32)),
+                ("received_at", models.DateTimeField(db_index=True)),
+                ("body", models.TextField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="forge_deliveries",
+                        to="periscope.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'forge deliveries',
-                'ordering': ['received_at', 'id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('delivery_id', ''), _negated=True), fields=('organization', 'source', 'delivery_id'), name='uniq_forge_delivery')],
+                "verbose_name_plural": "forge deliveries",
+                "ordering": ["received_at", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("delivery_id", ""), _negated=True),
+                        fields=("organization", "source", "delivery_id"),
+                        name="uniq_forge_delivery",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DeploymentPullRequest',
+            name="DeploymentPullRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service_group', models.CharField(max_length=520)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('lead_seconds', models.FloatField(blank=True, null=True)),
-                ('coding_seconds', models.FloatField(blank=True, null=True)),
-                ('review_seconds', models.FloatField(blank=True, null=True)),
-                ('waiting_seconds', models.FloatField(blank=True, null=True)),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shipped_pull_requests', to='deployments.deployment')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='periscope.organization')),
-                ('pull_request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='deployments.pullrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("service_group", models.CharField(max_length=520)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("lead_seconds", models.FloatField(blank=True, null=True)),
+                ("coding_seconds", models.FloatField(blank=True, null=True)),
+                ("review_seconds", models.FloatField(blank=True, null=True)),
+                ("waiting_seconds", models.FloatField(blank=True, null=True)),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="shipped_pull_requests",
+                        to="deployments.deployment",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="periscope.organization",
+                    ),
+                ),
+                (
+                    "pull_request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="deployments.pullrequest",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['pull_request', 'service_group'], name='deployments_pull_re_297954_idx')],
-                'constraints': [models.UniqueConstraint(fields=('deployment', 'pull_request'), name='uniq_deployment_pull_request')],
+                "indexes": [
+                    models.Index(
+                        fields=["pull_request", "service_group"],
+                        name="deployments_pull_re_297954_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("deployment", "pull_request"), name="uniq_deployment_pull_request"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='repository',
-            index=models.Index(fields=['organization', 'name'], name='deployments_organiz_a56fa3_idx'),
+            model_name="repository",
+            index=models.Index(
+                fields=["organization", "name"], name="deployments_organiz_a56fa3_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='repository',
-            constraint=models.UniqueConstraint(fields=('organization', 'key'), name='uniq_repository_key'),
+            model_name="repository",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "key"), name="uniq_repository_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='repository',
-            constraint=models.CheckConstraint(condition=models.Q(('key', ''), _negated=True), name='repository_key_not_empty'),
+            model_name="repository",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("key", ""), _negated=True), name="repository_key_not_empty"
+            ),
         ),
         migrations.AddIndex(
-            model_name='pullrequest',
-            index=models.Index(fields=['repository', 'merge_commit_sha'], name='deployments_reposit_414d05_idx'),
+            model_name="pullrequest",
+            index=models.Index(
+                fields=["repository", "merge_commit_sha"], name="deployments_reposit_414d05_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='pullrequest',
-            index=models.Index(fields=['repository', 'head_sha'], name='deployments_reposit_772680_idx'),
+            model_name="pullrequest",
+            index=models.Index(
+                fields=["repository", "head_sha"], name="deployments_reposit_772680_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pullrequest',
-            constraint=models.UniqueConstraint(fields=('repository', 'number'), name='uniq_pull_request'),
+            model_name="pullrequest",
+            constraint=models.UniqueConstraint(
+                fields=("repository", "number"), name="uniq_pull_request"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deploymentcommit',
-            index=models.Index(fields=['repository', 'sha', 'service_group'], name='deployments_reposit_9cd130_idx'),
+            model_name="deploymentcommit",
+            index=models.Index(
+                fields=["repository", "sha", "service_group"], name="deployments_reposit_9cd130_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deploymentcommit',
-            constraint=models.UniqueConstraint(fields=('deployment', 'sha'), name='uniq_deployment_commit'),
+            model_name="deploymentcommit",
+            constraint=models.UniqueConstraint(
+                fields=("deployment", "sha"), name="uniq_deployment_commit"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='commitparent',
-            constraint=models.UniqueConstraint(fields=('repository', 'child_sha', 'parent_sha'), name='uniq_commit_parent'),
+            model_name="commitparent",
+            constraint=models.UniqueConstraint(
+                fields=("repository", "child_sha", "parent_sha"), name="uniq_commit_parent"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='commit',
-            constraint=models.UniqueConstraint(fields=('repository', 'sha'), name='uniq_commit_sha'),
+            model_name="commit",
+            constraint=models.UniqueConstraint(
+                fields=("repository", "sha"), name="uniq_commit_sha"
+            ),
         ),
     ]
