@@ -4,7 +4,7 @@ secret authenticates the delivery, and every accepted delivery is logged (ForgeD
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,8 +19,10 @@ from periscope.secrets import hmac_sha256_hex, signatures_match, webhook_secret
 _REJECTED = "Webhook signature verification failed"
 
 
-class NotAuthenticated401(AuthenticationFailed):
+class SignatureRejected(APIException):
+    # Not AuthenticationFailed: DRF turns that into 403 when a view has no authenticators.
     status_code = 401
+    default_detail = _REJECTED
 
 
 class ForgeWebhook(APIView):
@@ -54,7 +56,7 @@ class ForgeWebhook(APIView):
             raise PayloadTooLarge() from None
         # Unknown organization, no secret set, or a wrong signature all look the same.
         if not secret or not self.verify(request, secret, raw):
-            raise NotAuthenticated401(_REJECTED)
+            raise SignatureRejected()
         payload, body = read_json_object(request)
         event = request.headers.get(self.event_header, "").strip()
         if not event:

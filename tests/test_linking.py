@@ -77,21 +77,6 @@ def deploy(
     return result
 
 
-def shipped(org, ident) -> set[str]:
-    names = {}
-    rows = DeploymentCommit.objects.filter(
-        deployment__organization=org, deployment__external_id=ident
-    )
-    for row in rows:
-        names[row.sha] = row.sha
-    return {
-        bytes.fromhex(s.rstrip("0") + ("0" if len(s.rstrip("0")) % 2 else "")).decode(
-            errors="ignore"
-        )
-        for s in names
-    }
-
-
 def shipped_shas(org, ident) -> set[str]:
     return set(
         DeploymentCommit.objects.filter(
