@@ -34,7 +34,9 @@ def real_headers(name: str) -> dict[str, str]:
     return headers
 
 
-def post(api, body: bytes, *, event: str, delivery: str = "", slug="acme", secret=SECRET, signature=None):
+def post(
+    api, body: bytes, *, event: str, delivery: str = "", slug="acme", secret=SECRET, signature=None
+):
     headers = {"HTTP_X_GITHUB_EVENT": event}
     if delivery:
         headers["HTTP_X_GITHUB_DELIVERY"] = delivery
@@ -138,7 +140,9 @@ def test_redelivery_is_idempotent(api, signed):
 
 
 @pytest.mark.parametrize(
-    "signature", [None, "sha256=" + "0" * 64, "sha1=abc", ""], ids=["missing", "wrong", "sha1", "empty"]
+    "signature",
+    [None, "sha256=" + "0" * 64, "sha1=abc", ""],
+    ids=["missing", "wrong", "sha1", "empty"],
 )
 def test_bad_or_missing_signature_is_401(api, signed, signature):
     body = fixture("push.after-merge.real-capture.json")
@@ -165,7 +169,9 @@ def test_ping(api, signed):
     assert ForgeDelivery.objects.get().outcome == "ping"
 
 
-@pytest.mark.parametrize("name,event", [("release.published.json", "release"), ("push.json", "check_run")])
+@pytest.mark.parametrize(
+    "name,event", [("release.published.json", "release"), ("push.json", "check_run")]
+)
 def test_other_events_are_accepted_and_ignored(api, signed, name, event):
     response = post(api, fixture(name), event=event, delivery=f"x-{event}")
     assert response.status_code == 202
