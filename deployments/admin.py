@@ -79,3 +79,6 @@ class EnvironmentAliasAdmin(admin.ModelAdmin):
     list_display = ["name", "environment", "organization"]
     list_filter = ["organization", "environment"]
     search_fields = ["name", "environment"]
+
+
+import deployments.admin_changes  # noqa: E402,F401  (lead-time models)
