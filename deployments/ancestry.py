@@ -1,5 +1,8 @@
 """Which commits a deployment shipped: `git log base..head` as recursive SQL queries.
 
+The joins are CROSS JOINs because SQLite then keeps the written order (walk outward from
+the rows found so far); PostgreSQL plans them as inner joins either way.
+
 Both walks are bounded by generation numbers (every parent has a lower generation than its
 child), so linking cost follows the size of the change, not the size of the history."""
 
@@ -21,10 +24,10 @@ def _walk(*, repository_id: int, start: str, floor: int) -> dict[str, int]:
             SELECT sha, generation FROM {_COMMIT} WHERE repository_id = %s AND sha = %s
             UNION
             SELECT c.sha, c.generation
-            FROM reach r
-            JOIN {_EDGE} e ON e.repository_id = %s AND e.child_sha = r.sha
-            JOIN {_COMMIT} c ON c.repository_id = %s AND c.sha = e.parent_sha
-            WHERE r.generation >= %s
+            FROM reach r CROSS JOIN {_EDGE} e CROSS JOIN {_COMMIT} c
+            WHERE e.repository_id = %s AND e.child_sha = r.sha
+              AND c.repository_id = %s AND c.sha = e.parent_sha
+              AND r.generation >= %s
         )
         SELECT sha, generation FROM reach
     """
@@ -73,10 +76,10 @@ def commits_since(*, repository_id: int, head: str, since: datetime) -> set[str]
             SELECT sha FROM {_COMMIT} WHERE repository_id = %s AND sha = %s
             UNION
             SELECT c.sha
-            FROM reach r
-            JOIN {_EDGE} e ON e.repository_id = %s AND e.child_sha = r.sha
-            JOIN {_COMMIT} c ON c.repository_id = %s AND c.sha = e.parent_sha
-            WHERE COALESCE(c.committed_at, c.authored_at) >= %s
+            FROM reach r CROSS JOIN {_EDGE} e CROSS JOIN {_COMMIT} c
+            WHERE e.repository_id = %s AND e.child_sha = r.sha
+              AND c.repository_id = %s AND c.sha = e.parent_sha
+              AND COALESCE(c.committed_at, c.authored_at) >= %s
         )
         SELECT sha FROM reach
     """
