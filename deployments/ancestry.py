@@ -16,7 +16,7 @@ _COMMIT = Commit._meta.db_table
 _EDGE = CommitParent._meta.db_table
 
 
-def _walk(*, repository_id: int, start: str, floor: int) -> dict[str, int]:
+def walk(*, repository_id: int, start: str, floor: int) -> dict[str, int]:
     """{sha: generation} of `start` and its ancestors, expanding only commits whose
     generation is >= floor (their parents are included, not expanded)."""
     sql = f"""
@@ -59,8 +59,8 @@ def commits_between(*, repository_id: int, head: str, base: str) -> set[str]:
     floor = min(head_gen, base_gen)
     step = 64
     while True:
-        from_head = _walk(repository_id=repository_id, start=head, floor=floor)
-        from_base = _walk(repository_id=repository_id, start=base, floor=floor)
+        from_head = walk(repository_id=repository_id, start=head, floor=floor)
+        from_base = walk(repository_id=repository_id, start=base, floor=floor)
         boundary = {sha for sha, gen in from_head.items() if gen < floor}
         if floor <= 0 or boundary <= from_base.keys():
             return set(from_head) - set(from_base)

@@ -67,6 +67,24 @@ def _upsert_commits(repository: Repository, commits: Sequence[CommitData]) -> No
     )
 
 
+def _would_cycle(repository: Repository, *, child: str, parent: str) -> bool:
+    """Whether an inferred edge child → parent closes a cycle (parent already descends from
+    child), as a force-push listing old commits can suggest. Only a child that already has
+    descendants can close one; the walk stops at the child's generation."""
+    from deployments.ancestry import walk
+
+    if child == parent:
+        return True
+    if not CommitParent.objects.filter(repository=repository, parent_sha=child).exists():
+        return False
+    floor = (
+        Commit.objects.filter(repository=repository, sha=child)
+        .values_list("generation", flat=True)
+        .first()
+    )
+    return child in walk(repository_id=repository.pk, start=parent, floor=floor or 0)
+
+
 def _record_edges(repository: Repository, commits: Sequence[CommitData]) -> None:
     exact = [c for c in commits if c.parents is not None and c.parents_exact]
     inferred = [c for c in commits if c.parents is not None and not c.parents_exact]
@@ -90,6 +108,7 @@ def _record_edges(repository: Repository, commits: Sequence[CommitData]) -> None
         for c in inferred
         if c.sha not in already_exact
         for p in c.parents
+        if not _would_cycle(repository, child=c.sha, parent=p)
     ]
     CommitParent.objects.bulk_create(edges, batch_size=_CHUNK, ignore_conflicts=True)
 
@@ -134,14 +153,21 @@ def update_generations(*, repository: Repository, shas: Iterable[str]) -> None:
         rows = _existing(repository, sorted(frontier))
         computed: dict[str, int] = {}
         for start in frontier:
-            stack = [start]
+            stack, visiting = [start], set()
             while stack:  # iterative depth-first: a 100,000-commit chain must not recurse
                 sha = stack[-1]
                 if sha in computed:
                     stack.pop()
                     continue
-                pending = [p for p in parents.get(sha, ()) if p in frontier and p not in computed]
-                if pending:
+                # A parent already being visited would be a cycle (only an inconsistent
+                # inferred push chain can make one): it counts with its stored generation.
+                pending = [
+                    p
+                    for p in parents.get(sha, ())
+                    if p in frontier and p not in computed and p not in visiting
+                ]
+                if pending and sha not in visiting:
+                    visiting.add(sha)
                     stack.extend(pending)
                     continue
                 stack.pop()

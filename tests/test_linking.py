@@ -283,3 +283,22 @@ def test_webhook_order_does_not_change_links(org, shop, order):
         "d2": (names("c", "e", "f"), [(1, 17 * 3600.0)]),
     }
     assert Deployment.objects.filter(organization=org).count() == 2
+
+
+def test_a_cycle_from_inconsistent_pushes_does_not_hang(org, shop):
+    store_push(
+        organization=org,
+        url=URL,
+        before=sha("a"),
+        after=sha("b"),
+        commits=[CommitData(sha=sha("b"), authored_at=at(2))],
+    )
+    store_push(
+        organization=org,
+        url=URL,
+        before=sha("b"),
+        after=sha("a"),
+        commits=[CommitData(sha=sha("a"), authored_at=at(1))],
+    )
+    deploy(org, "d1", "b", 10)
+    assert shipped_shas(org, "d1") == names("a", "b")

@@ -69,9 +69,7 @@ def store_push(
     repository = get_or_create_repository(organization=organization, url=url)
     if commits and commits[-1].sha != after and commits[0].sha == after:
         commits = commits[::-1]  # newest first: put oldest first
-    if not commits and after and before:
-        commits = [CommitData(sha=after)]
-    if not commits:
+    if not commits:  # a tag, a deletion or a force-push to known commits: no new history
         return 0
     record_commits(repository=repository, commits=chained(commits, before=before))
     since = _earliest([c.committed_at or c.authored_at for c in commits])
