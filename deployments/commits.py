@@ -39,6 +39,18 @@ def _existing(repository: Repository, shas: Sequence[str]) -> dict[str, Commit]:
 
 
 def _upsert_commits(repository: Repository, commits: Sequence[CommitData]) -> None:
+    # New commits are inserted with their generation already computed, so a large first
+    # sync needs no second pass of updates.
+    parents = {c.sha: list(c.parents) for c in commits if c.parents is not None}
+    outside = sorted({p for ps in parents.values() for p in ps if p not in parents})
+    known = {
+        sha: gen
+        for chunk in _chunks(outside)
+        for sha, gen in Commit.objects.filter(repository=repository, sha__in=chunk).values_list(
+            "sha", "generation"
+        )
+    }
+    generations = _compute_generations(set(parents), parents, known)
     referenced = {c.sha for c in commits}
     for c in commits:
         referenced.update(c.parents or ())
@@ -49,7 +61,12 @@ def _upsert_commits(repository: Repository, commits: Sequence[CommitData]) -> No
         data = by_sha.get(sha)
         row = existing.get(sha)
         if row is None:
-            row = Commit(organization_id=repository.organization_id, repository=repository, sha=sha)
+            row = Commit(
+                organization_id=repository.organization_id,
+                repository=repository,
+                sha=sha,
+                generation=generations.get(sha, 0),
+            )
             new_rows.append(row)
         elif data is None:
             continue
@@ -134,6 +151,38 @@ def _children_of(repository: Repository, shas: Sequence[str]) -> set[str]:
     return children
 
 
+def _compute_generations(
+    frontier: set[str], parents: dict[str, list[str]], generation: dict[str, int]
+) -> dict[str, int]:
+    """Generations of `frontier` in memory, parents first; parents outside it count with
+    their stored `generation` (0 when unknown)."""
+    computed: dict[str, int] = {}
+    for start in frontier:
+        stack, visiting = [start], set()
+        while stack:  # iterative depth-first: a 100,000-commit chain must not recurse
+            sha = stack[-1]
+            if sha in computed:
+                stack.pop()
+                continue
+            # A parent already being visited would be a cycle (only an inconsistent
+            # inferred push chain can make one): it counts with its stored generation.
+            pending = [
+                p
+                for p in parents.get(sha, ())
+                if p in frontier and p not in computed and p not in visiting
+            ]
+            if pending and sha not in visiting:
+                visiting.add(sha)
+                stack.extend(pending)
+                continue
+            stack.pop()
+            computed[sha] = 1 + max(
+                (computed.get(p, generation.get(p, 0)) for p in parents.get(sha, ())),
+                default=-1,
+            )
+    return computed
+
+
 def update_generations(*, repository: Repository, shas: Iterable[str]) -> None:
     """Restore generation(child) > generation(parent) after edges of `shas` changed.
 
@@ -151,30 +200,7 @@ def update_generations(*, repository: Repository, shas: Iterable[str]) -> None:
             )
         }
         rows = _existing(repository, sorted(frontier))
-        computed: dict[str, int] = {}
-        for start in frontier:
-            stack, visiting = [start], set()
-            while stack:  # iterative depth-first: a 100,000-commit chain must not recurse
-                sha = stack[-1]
-                if sha in computed:
-                    stack.pop()
-                    continue
-                # A parent already being visited would be a cycle (only an inconsistent
-                # inferred push chain can make one): it counts with its stored generation.
-                pending = [
-                    p
-                    for p in parents.get(sha, ())
-                    if p in frontier and p not in computed and p not in visiting
-                ]
-                if pending and sha not in visiting:
-                    visiting.add(sha)
-                    stack.extend(pending)
-                    continue
-                stack.pop()
-                computed[sha] = 1 + max(
-                    (computed.get(p, generation.get(p, 0)) for p in parents.get(sha, ())),
-                    default=-1,
-                )
+        computed = _compute_generations(frontier, parents, generation)
         changed = []
         for sha, gen in computed.items():
             row = rows.get(sha)

@@ -302,3 +302,31 @@ def test_a_cycle_from_inconsistent_pushes_does_not_hang(org, shop):
     )
     deploy(org, "d1", "b", 10)
     assert shipped_shas(org, "d1") == names("a", "b")
+
+
+def test_opslevel_commit_object_in_metadata_feeds_the_commit(org, shop):
+    commit = {
+        "sha": sha("z"),
+        "message": "Fix checkout\n\nlong",
+        "author_name": "Ada",
+        "date": "2026-01-01T02:00:00Z",
+    }
+    deploy(org, "d1", "z", 10, metadata={"commit": commit})
+    row = DeploymentCommit.objects.get(deployment__external_id="d1")
+    assert row.sha == sha("z") and row.lead_seconds == 8 * 3600
+    from deployments.models import Commit
+
+    stored = Commit.objects.get(organization=org, sha=sha("z"))
+    assert (stored.message, stored.author) == ("Fix checkout", "Ada")
+
+
+def test_late_opened_redelivery_keeps_the_merge(org, shop):
+    merged = PullRequestData(number=4, created_at=at(1), merged_at=at(2), merge_commit_sha=sha("m"))
+    store_pull_request(organization=org, url=URL, data=merged)
+    store_pull_request(
+        organization=org, url=URL, data=PullRequestData(number=4, state="open", created_at=at(1))
+    )
+    from deployments.models import PullRequest
+
+    pr = PullRequest.objects.get(organization=org, number=4)
+    assert (pr.state, pr.merged_at, pr.merge_commit_sha) == ("merged", at(2), sha("m"))

@@ -103,6 +103,8 @@ def store_pull_request(*, organization: Organization, url: str, data: PullReques
                 setattr(pr, name, value)
         if data.merged_at:
             pr.merged_at = data.merged_at
+        elif pr.merged_at:
+            pr.state = "merged"  # a merge is final; a late "opened" does not undo it
         pr.save()
     since = _earliest([pr.first_commit_at, pr.created_at, pr.merged_at])
     return relink_repository(repository=repository, since=since)
