@@ -131,20 +131,36 @@ def _ensure_commit(repository: Repository, sha: str) -> None:
     )
 
 
-def _has_history(repository: Repository, sha: str) -> bool:
-    return CommitParent.objects.filter(repository=repository, child_sha=sha).exists()
+def _in_graph(repository: Repository, sha: str) -> bool:
+    return CommitParent.objects.filter(
+        Q(child_sha=sha) | Q(parent_sha=sha), repository=repository
+    ).exists()
+
+
+def full_sha(repository: Repository, sha: str) -> str:
+    """A short sha (Periscope accepts 5-40 hex digits) as the one known commit it abbreviates."""
+    sha = sha.strip().lower()
+    if not sha or len(sha) >= 40:
+        return sha
+    found = list(
+        Commit.objects.filter(repository=repository, sha__startswith=sha).values_list(
+            "sha", flat=True
+        )[:2]
+    )
+    return found[0] if len(found) == 1 else sha
 
 
 def shipped_shas(*, deployment: Deployment, repository: Repository) -> set[str]:
     """git log base..head, where base is previousCommitSha, else the previous successful
     production deployment of the same service; a first deployment (or a base the graph does
     not know) reaches back only to the horizon."""
-    head = deployment.commit_sha.lower()
-    base = deployment.previous_commit_sha.lower()
+    head = full_sha(repository, deployment.commit_sha)
+    base = deployment.previous_commit_sha
     if not base:
         previous = previous_deployment(deployment)
-        base = previous.commit_sha.lower() if previous else ""
-    if base and (base == head or _has_history(repository, base)):
+        base = previous.commit_sha if previous else ""
+    base = full_sha(repository, base)
+    if base and (base == head or _in_graph(repository, base)):
         return commits_between(repository_id=repository.pk, head=head, base=base)
     horizon = timedelta(days=settings.LEAD_TIME_FIRST_DEPLOYMENT_HORIZON_DAYS)
     found = commits_since(
@@ -231,7 +247,7 @@ def link_deployment(deployment: Deployment) -> int:
     payload_commit = _payload_commit(deployment)
     if payload_commit is not None:
         record_commits(repository=repository, commits=[payload_commit])
-    _ensure_commit(repository, deployment.commit_sha.lower())
+    _ensure_commit(repository, full_sha(repository, deployment.commit_sha))
     shas = shipped_shas(deployment=deployment, repository=repository)
     prs = _pull_requests(deployment=deployment, repository=repository, shas=shas)
     owner = _assign(prs, shas, repository)

@@ -229,6 +229,7 @@ class CommitParent(models.Model):
                 fields=["repository", "child_sha", "parent_sha"], name="uniq_commit_parent"
             ),
         ]
+        indexes = [models.Index(fields=["repository", "parent_sha"])]
 
     def __str__(self) -> str:
         return f"{self.child_sha[:12]} → {self.parent_sha[:12]}"

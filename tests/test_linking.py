@@ -330,3 +330,23 @@ def test_late_opened_redelivery_keeps_the_merge(org, shop):
 
     pr = PullRequest.objects.get(organization=org, number=4)
     assert (pr.state, pr.merged_at, pr.merge_commit_sha) == ("merged", at(2), sha("m"))
+
+
+def test_short_shas_resolve_to_the_commit_they_abbreviate(org, shop):
+    graph(org, LINEAR, {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})
+    record_deployment(
+        organization=org,
+        event=DeploymentEvent(
+            source=Source.PERISCOPE,
+            external_id="short",
+            environment="production",
+            status="success",
+            service_name="shop",
+            commit_sha=sha("e")[:4] + "00",  # "650000": e's sha is 65 then zeros
+            previous_commit_sha=sha("c")[:7],
+            started_at=at(10),
+            completed_at=at(10),
+        ),
+        body="{}",
+    )
+    assert shipped_shas(org, "short") == names("d", "e")
