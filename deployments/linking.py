@@ -132,9 +132,9 @@ def _ensure_commit(repository: Repository, sha: str) -> None:
 
 
 def _in_graph(repository: Repository, sha: str) -> bool:
-    return CommitParent.objects.filter(
-        Q(child_sha=sha) | Q(parent_sha=sha), repository=repository
-    ).exists()
+    # Two lookups, one per index: SQLite answers the OR of both with a scan of all edges.
+    edges = CommitParent.objects.filter(repository=repository)
+    return edges.filter(child_sha=sha).exists() or edges.filter(parent_sha=sha).exists()
 
 
 def full_sha(repository: Repository, sha: str) -> str:
