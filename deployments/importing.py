@@ -270,8 +270,10 @@ class Importer:
             if not has_repositories and not candidates.exclude(repository_url="").exists():
                 continue
             for deployment in candidates.order_by("completed_at", "id"):
+                # Not "created": an earlier one's pass may already have linked it as its
+                # successor, so its links are replaced, not assumed absent.
                 with transaction.atomic():
-                    recording.link_changes(deployment, action=DeliveryAction.CREATED)
+                    recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
     def flush(self) -> None:
         batch, self._batch = self._batch, []
