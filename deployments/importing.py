@@ -33,10 +33,17 @@ from deployments.bulk_insert import (
     insert_deliveries,
     insert_deployments,
 )
+from deployments.environments import PRODUCTION
 from deployments.events import DeploymentEvent, DuplicatePolicy
 from deployments.formats import devgrid, hivel, opslevel, periscope
 from deployments.http import _has_nul as has_nul
-from deployments.models import DeliveryAction, Deployment, EnvironmentAlias
+from deployments.models import (
+    DeliveryAction,
+    Deployment,
+    EnvironmentAlias,
+    Repository,
+    Status,
+)
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization
 from services.matching import normalize_key
@@ -44,6 +51,8 @@ from services.models import ServiceAlias, ServiceSuggestion
 
 FORMATS = ("periscope", "devgrid", "hivel", "opslevel")
 DEFAULT_BATCH_SIZE = 1000
+# Imported deployments are linked this many at a time (bounded IN lists on SQLite).
+_LINK_CHUNK = 5000
 
 
 @dataclass
@@ -129,7 +138,7 @@ def events_of(
 class _Lookups:
     """The organization's environment aliases and service keys, read once per import.
 
-    Mirrors recording._field_values without a query per deployment. A service alias added
+    Resolves what recording._field_values resolves, without a query per deployment. A service alias added
     during an import re-attributes the deployments it matches when it is saved.
     """
 
@@ -148,36 +157,16 @@ class _Lookups:
         return (self.environments.get(name) or name).strip().lower()
 
     def values(self, event: DeploymentEvent) -> dict[str, Any]:
-        sent_name = event.service_name or event.repository_url
-        key = normalize_key(sent_name)
+        key = normalize_key(event.service_name or event.repository_url)
         service_id = self.services.get(key) if key else None
         if service_id is None and event.service_name and event.repository_url:
             service_id = self.services.get(normalize_key(event.repository_url))
-        return {
-            "service_id": service_id,
-            "service_name": sent_name,
-            "service_key": key,
-            "environment": self.environment(event.environment),
-            "environment_raw": event.environment,
-            "status": event.status,
-            "status_raw": event.status_raw or event.status,
-            "commit_sha": event.commit_sha,
-            "previous_commit_sha": event.previous_commit_sha,
-            "branch": event.branch,
-            "repository_url": event.repository_url,
-            "change_id": event.change_id,
-            "started_at": event.started_at,
-            "completed_at": event.completed_at,
-            "triggered_by": event.triggered_by,
-            "pipeline_name": event.pipeline_name,
-            "pipeline_url": event.pipeline_url,
-            "description": event.description,
-            "metadata": event.metadata,
-            "raw_payload": event.raw_payload,
-        }
+        return recording.deployment_values(
+            event=event, service_id=service_id, environment=self.environment(event.environment)
+        )
 
 
-_COMPARED = recording._MUTABLE_FIELDS
+_COMPARED = recording.MUTABLE_FIELDS
 # The columns after (organization, source, external_id), in bulk_insert order.
 _VALUE_COLUMNS = DEPLOYMENT_COLUMNS[3:-2]
 
@@ -206,6 +195,7 @@ class Importer:
         self.report = ImportReport()
         self._batch: list[_Item] = []
         self._suggested: set[str] = set()
+        self._created_ids: list[int] = []
 
     def add_line(self, number: int, text: str | bytes) -> None:
         self.report.lines += 1
@@ -236,6 +226,34 @@ class Importer:
         self._batch.extend(_Item(number, e, b) for e, b in zip(events, bodies, strict=True))
         if len(self._batch) >= self.batch_size:
             self.flush()
+
+    def link(self) -> None:
+        """Link the new deployments to the changes they shipped, once every row is in.
+
+        Linking is per deployment (it walks the commit graph), so it runs after the batched
+        writes, oldest first, so each one sees its predecessor as its boundary. When the
+        organization has no repository and no imported deployment names one, nothing can
+        link and the pass is skipped.
+        """
+        if not recording._link_changes or not self._created_ids:
+            return
+        organization_id = self.organization.pk
+        has_repositories = Repository.objects.filter(organization_id=organization_id).exists()
+        for start in range(0, len(self._created_ids), _LINK_CHUNK):
+            chunk = self._created_ids[start : start + _LINK_CHUNK]
+            candidates = Deployment.objects.filter(
+                pk__in=chunk,
+                status=Status.SUCCESS,
+                environment=PRODUCTION,
+                completed_at__isnull=False,
+            ).exclude(commit_sha="")
+            if not has_repositories and not candidates.exclude(repository_url="").exists():
+                continue
+            for deployment in candidates.order_by("completed_at", "id"):
+                # Not "created": an earlier one's pass may already have linked it as its
+                # successor, so its links are replaced, not assumed absent.
+                with transaction.atomic():
+                    recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
     def flush(self) -> None:
         batch, self._batch = self._batch, []
@@ -311,9 +329,7 @@ class Importer:
         else:
             ids = dict(zip(keys, allocated, strict=True))
         self._suggest([values for _, values in fresh])
-        if recording._link_changes:  # PR linking hooks, as record_deployment runs them
-            for deployment in Deployment.objects.filter(pk__in=ids.values()):
-                recording._link(deployment)
+        self._created_ids.extend(ids.values())
         return [
             self._delivery(ids[item.event.external_id], item, DeliveryAction.CREATED)
             for item, _ in fresh
@@ -362,4 +378,5 @@ def import_lines(
         if on_line is not None:
             on_line()
     importer.flush()
+    importer.link()
     return importer.report

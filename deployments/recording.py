@@ -27,7 +27,7 @@ from services.matching import normalize_key
 from services.models import ServiceAlias, ServiceSuggestion
 
 # Fields a later delivery may change. Identity (organization, source, id) never changes.
-_MUTABLE_FIELDS = (
+MUTABLE_FIELDS = (
     "service_id",
     "service_name",
     "service_key",
@@ -51,8 +51,9 @@ _MUTABLE_FIELDS = (
 )
 
 # Hooks run after a deployment is stored, inside the same transaction, returning the
-# number of pull requests linked. The lead-time module registers the real one.
-LinkChanges = Callable[[Deployment], int]
+# number of pull requests linked. They are told the delivery's action, so a new deployment
+# that cannot have links costs them nothing. The lead-time module registers the real one.
+LinkChanges = Callable[..., int]
 _link_changes: list[LinkChanges] = []
 
 
@@ -61,8 +62,9 @@ def register_change_linker(linker: LinkChanges) -> None:
         _link_changes.append(linker)
 
 
-def _link(deployment: Deployment) -> int:
-    return sum(linker(deployment) for linker in _link_changes)
+def link_changes(deployment: Deployment, *, action: str) -> int:
+    """Run the change linkers for a stored deployment; returns the pull requests linked."""
+    return sum(linker(deployment, action=action) for linker in _link_changes)
 
 
 # The lookups every delivery needs, in one round trip: the service by the name sent, by the
@@ -108,15 +110,15 @@ def _lookup(*, organization: Organization, event: DeploymentEvent) -> _Names:
     )
 
 
-def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
+def deployment_values(*, event: DeploymentEvent, service_id: int | None, environment: str) -> dict:
+    """The stored form of an event (the MUTABLE_FIELDS), once its service and canonical
+    environment are resolved. Ingest and import both store exactly this."""
     sent_name = event.service_name or event.repository_url
     return {
-        "service_id": names.service_id,
+        "service_id": service_id,
         "service_name": sent_name,
         "service_key": normalize_key(sent_name),
-        "environment": canonical_environment(
-            raw=event.environment, alias_target=names.environment_alias
-        ),
+        "environment": environment,
         "environment_raw": event.environment,
         "status": event.status,
         "status_raw": event.status_raw or event.status,
@@ -134,6 +136,16 @@ def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
         "metadata": event.metadata,
         "raw_payload": event.raw_payload,
     }
+
+
+def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
+    return deployment_values(
+        event=event,
+        service_id=names.service_id,
+        environment=canonical_environment(
+            raw=event.environment, alias_target=names.environment_alias
+        ),
+    )
 
 
 def _suggest(*, organization: Organization, values: dict, names: _Names) -> None:
@@ -164,7 +176,7 @@ def _apply_repeat(
         candidates = values
     changed = [
         name
-        for name in _MUTABLE_FIELDS
+        for name in MUTABLE_FIELDS
         if name in candidates and getattr(existing, name) != candidates[name]
     ]
     if not changed:
@@ -212,7 +224,7 @@ def _record_one(
         action=action,
         service_id=deployment.service_id,
         service_name=deployment.service_name,
-        linked_prs=_link(deployment),
+        linked_prs=link_changes(deployment, action=action),
     )
 
 
