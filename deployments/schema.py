@@ -4,6 +4,7 @@ Documentation only: the adapters in deployments/formats validate by hand (these 
 never run); the fuzz tests (tests/test_fuzz.py) check that real answers match.
 """
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -30,6 +31,9 @@ HIVEL_ERROR = inline_serializer(
         "message": S.CharField(help_text='"Validation failed", or the HTTP reason'),
         "error": S.CharField(),
     },
+)
+FORGE_ERROR = inline_serializer(
+    "ForgeError", {"error": S.CharField(), "field": S.CharField(required=False)}
 )
 OPSLEVEL_ERROR = inline_serializer(
     "OpsLevelError",
@@ -249,3 +253,16 @@ PAGERDUTY_IN = inline_serializer(
         )
     },
 )
+
+FORGE_RESPONSES = {
+    **{
+        code: OpenApiResponse(OpenApiTypes.OBJECT, description="Handled; see README")
+        for code in (200, 201, 202)
+    },
+    **errors(FORGE_ERROR, 400, 413, 503),
+    401: OpenApiResponse(
+        FORGE_ERROR,
+        description="Bad signature or token, no secret set, or an unknown organization",
+    ),
+    404: OpenApiResponse(FORGE_ERROR, description="Not an organization slug"),
+}

@@ -1,7 +1,8 @@
 """Fuzzing every operation of /api/schema/ with schemathesis, in-process over WSGI.
 
 Three runs per operation: a valid key of the test organization (ingest + read, also as the
-OpsLevel URL key and with the organization's PagerDuty slug), a revoked-looking bad key, and no
+OpsLevel URL key; the organization's slug and signatures for the GitHub, GitLab and PagerDuty
+webhooks), a revoked-looking bad key, and no
 key. Checks: no 5xx, the status code is documented, the content type and body match the schema,
 and every 4xx is JSON. CI runs FUZZ_EXAMPLES (default 25) derandomized examples per operation;
 a longer run: `FUZZ_EXAMPLES=500 .venv/bin/python -m pytest tests/test_fuzz.py`.
@@ -24,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from periscope.secrets import hmac_sha256_hex, set_webhook_secret
 from tests.factories import make_key
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -34,6 +36,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 BAD_KEY = "psk_" + "x" * 40
+SECRET = "fuzz-webhook-secret"
 
 app = get_wsgi_application()
 with override_settings(ALLOWED_HOSTS=["localhost"]):  # schemathesis' WSGI client's host
@@ -67,9 +70,40 @@ def keep_connection():
 
 @pytest.fixture
 def fuzz_key(org, other_org, no_rate_limits, keep_connection):
-    """A key of `org` that can ingest and read; `other_org` exists with a key of its own."""
+    """A key of `org` that can ingest and read, and its webhook secrets; `other_org` exists
+    with a key of its own."""
     make_key(other_org)
+    for provider in ("github", "gitlab", "pagerduty"):
+        set_webhook_secret(organization=org, provider=provider, secret=SECRET)
     return make_key(org)
+
+
+# Signed webhooks: the headers a real sender adds for this body (sent as json.dumps(body)).
+EVENTS = {
+    "github": ("push", "pull_request", "deployment_status", "deployment", "ping"),
+    "gitlab": ("Push Hook", "Merge Request Hook", "Deployment Hook", "Note Hook"),
+}
+
+
+def _signed_headers(case) -> dict[str, str]:
+    provider = case.operation.path.split("/")[3] if "{org_slug}" in case.operation.path else ""
+    if not provider or isinstance(case.body, bytes):
+        return {}
+    try:
+        raw = json.dumps(case.body).encode()
+    except TypeError:  # no body generated
+        return {}
+    signature = hmac_sha256_hex(secret=SECRET, body=raw)
+    pick = sum(raw) % 5
+    if provider == "pagerduty":
+        return {"X-PagerDuty-Signature": f"v1={signature}"}
+    if provider == "github":
+        return {
+            "X-Hub-Signature-256": f"sha256={signature}",
+            "X-GitHub-Event": EVENTS["github"][pick % 5],
+            "X-GitHub-Delivery": f"fuzz-{signature[:16]}",
+        }
+    return {"X-Gitlab-Token": SECRET, "X-Gitlab-Event": EVENTS["gitlab"][pick % 4]}
 
 
 def _headers(key: str | None) -> dict[str, str]:
@@ -78,8 +112,8 @@ def _headers(key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "x-api-key": key, "X-API-Token": key}
 
 
-def _call(case, key: str | None):
-    response = case.call_and_validate(headers=_headers(key), checks=CHECKS)
+def _call(case, key: str | None, extra: dict | None = None):
+    response = case.call_and_validate(headers={**_headers(key), **(extra or {})}, checks=CHECKS)
     if 400 <= response.status_code < 500:
         content_type = next(
             (
@@ -101,7 +135,7 @@ def test_fuzz_with_valid_key(case, fuzz_key, org):
         case.path_parameters["key"] = fuzz_key
     if "org_slug" in (case.path_parameters or {}):
         case.path_parameters["org_slug"] = org.slug
-    _call(case, fuzz_key)
+    _call(case, fuzz_key, _signed_headers(case))
 
 
 def _assert_refused(case, response) -> None:

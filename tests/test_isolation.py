@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -18,15 +19,32 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from deployments.models import Deployment, EnvironmentAlias, Incident
-from periscope.secrets import set_webhook_secret
+from deployments.models import (
+    Deployment,
+    DeploymentCommit,
+    EnvironmentAlias,
+    Incident,
+    PullRequest,
+)
+from periscope.secrets import hmac_sha256_hex, set_webhook_secret
 from periscope.staff import make_organization_admin
 from services.models import Service, ServiceSuggestion
 from tests.factories import make_key, make_service
+from tests.test_webhook_github import deployment_status_of_merge
+
+PR_LIFE = [
+    ("pull_request", "pull_request.opened.real-capture.json"),
+    ("pull_request", "pull_request.closed.merged.real-capture.json"),
+    ("push", "push.after-merge.real-capture.json"),
+]
 
 APPS = ("periscope", "services", "deployments", "metrics")
 # Models that hold no organization data an API could expose.
 NOT_ORGANIZATION_DATA = {"ratelimitcounter"}
+# Models reached through a parent.
+LOOKUPS = {"commitparent": "repository__organization"}
+GITHUB = Path(__file__).resolve().parent / "fixtures" / "github"
+GITLAB = Path(__file__).resolve().parent / "fixtures" / "gitlab"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -50,7 +68,9 @@ class Org:
         set_webhook_secret(
             organization=organization, provider="pagerduty", secret=self.pagerduty_secret
         )
-        set_webhook_secret(organization=organization, provider="github", secret=f"{slug}-gh-secret")
+        self.github_secret, self.gitlab_secret = f"{slug}-gh-secret", f"{slug}-gl-secret"
+        set_webhook_secret(organization=organization, provider="github", secret=self.github_secret)
+        set_webhook_secret(organization=organization, provider="gitlab", secret=self.gitlab_secret)
         self.service = make_service(
             organization, f"{slug}-web", aliases=[f"{slug}-www"], team=f"{slug}-team"
         )
@@ -162,6 +182,27 @@ class Org:
         for answer in answers:
             assert answer.status_code in (200, 201, 202), answer.content
         assert self.pagerduty(api, self.slug, f"{slug}-pd-1").status_code == 200
+        # The same real repository and PR in both organizations: the names collide, nothing else.
+        for event, name in PR_LIFE:
+            answer = self.github(api, self.slug, event, (GITHUB / name).read_bytes())
+            assert answer.status_code == 200, answer.content
+        answer = self.github(api, self.slug, "deployment_status", deployment_status_of_merge())
+        assert answer.status_code in (200, 201), answer.content
+        answer = self.gitlab(api, self.slug, "Push Hook", (GITLAB / "push.json").read_bytes())
+        assert answer.status_code in (200, 201, 202), answer.content
+
+    def github(self, api, slug: str, event: str, body: bytes, secret: str = ""):
+        signature = hmac_sha256_hex(secret=secret or self.github_secret, body=body)
+        return api.post(
+            f"/api/webhooks/github/{slug}", body, content_type="application/json",
+            HTTP_X_GITHUB_EVENT=event, HTTP_X_HUB_SIGNATURE_256=f"sha256={signature}",
+        )  # fmt: skip
+
+    def gitlab(self, api, slug: str, event: str, body: bytes):
+        return api.post(
+            f"/api/webhooks/gitlab/{slug}", body, content_type="application/json",
+            HTTP_X_GITLAB_EVENT=event, HTTP_X_GITLAB_TOKEN=self.gitlab_secret,
+        )  # fmt: skip
 
     def pagerduty(self, api, slug: str, incident_id: str):
         body = json.dumps(
@@ -190,6 +231,9 @@ def organization_models():
     for label in APPS:
         for model in apps.get_app_config(label).get_models():
             if model._meta.model_name in NOT_ORGANIZATION_DATA:
+                continue
+            if model._meta.model_name in LOOKUPS:
+                found.append((model, LOOKUPS[model._meta.model_name]))
                 continue
             if model in admin.site._registry and hasattr(
                 admin.site._registry[model], "organization_path"
@@ -285,12 +329,43 @@ def check_incidents(api, a, b):
 
 def check_changes(api, a, b):
     body = get_json(api, "/api/changes", a)
+    assert body["results"], "A's own changes are listed"
+    ids = {(c.get("kind"), c["id"]) for c in body["results"]}
+    b_prs = set(
+        PullRequest.objects.filter(organization=b.organization).values_list("pk", flat=True)
+    )
+    assert not {pk for kind, pk in ids if kind == "pull_request"} & b_prs
     assert_no_b(json.dumps(body), b)
 
 
 def check_change_detail(api, a, b):
-    for pk in range(1, 20):  # no change model yet: nothing of anyone's is found
+    for pk in PullRequest.objects.filter(organization=b.organization).values_list("pk", flat=True):
         get_json(api, f"/api/changes/{pk}", a, status=404)
+    own = PullRequest.objects.filter(organization=a.organization).first()
+    get_json(api, f"/api/changes/{own.pk}", a, status=200)
+
+
+def check_forge(provider: str):
+    def check(api, a: Org, b: Org):
+        """A's secret does not open B's hook; A's own deliveries stay A's (same repository)."""
+        if provider == "github":
+            body = (GITHUB / "push.after-merge.real-capture.json").read_bytes()
+            assert a.github(api, b.slug, "push", body).status_code == 401
+            assert a.github(api, a.slug, "push", body).status_code == 200
+        else:
+            body = (GITLAB / "push.json").read_bytes()
+            wrong = api.post(
+                f"/api/webhooks/gitlab/{b.slug}", body, content_type="application/json",
+                HTTP_X_GITLAB_EVENT="Push Hook", HTTP_X_GITLAB_TOKEN=a.gitlab_secret,
+            )  # fmt: skip
+            assert wrong.status_code == 401
+            assert a.gitlab(api, a.slug, "Push Hook", body).status_code in (200, 201, 202)
+        # A's repository, commits and links never point into B.
+        for link in DeploymentCommit.objects.filter(organization=a.organization):
+            assert link.deployment.organization_id == a.organization.pk
+            assert link.repository.organization_id == a.organization.pk
+
+    return check
 
 
 def check_dora(api, a, b):
@@ -411,6 +486,8 @@ OPERATIONS = {
     ("POST", "/api/hooks/v2/deployment"): check_hivel,
     ("POST", "/integrations/deploy/{key}"): check_opslevel,
     ("POST", "/api/webhooks/pagerduty/{org_slug}"): check_pagerduty,
+    ("POST", "/api/webhooks/github/{org_slug}"): check_forge("github"),
+    ("POST", "/api/webhooks/gitlab/{org_slug}"): check_forge("gitlab"),
     # Outside the OpenAPI schema.
     ("GET", "/metrics"): check_prometheus,
     ("GET", "/healthz"): check_health("/healthz"),
