@@ -2,9 +2,8 @@
 
 Three runs per operation: a valid key of the test organization (ingest + read, also as the
 OpsLevel URL key; the organization's slug and signatures for the GitHub, GitLab and PagerDuty
-webhooks), a revoked-looking bad key, and no
-key. Checks: no 5xx, the status code is documented, the content type and body match the schema,
-and every 4xx is JSON. CI runs FUZZ_EXAMPLES (default 25) derandomized examples per operation;
+webhooks), a key that does not exist, and no key. Checks: no 5xx, the status code is
+documented, the content type and body match the schema, and every 4xx is JSON. CI runs FUZZ_EXAMPLES (default 25) derandomized examples per operation;
 a longer run: `FUZZ_EXAMPLES=500 .venv/bin/python -m pytest tests/test_fuzz.py`.
 """
 
