@@ -219,14 +219,18 @@ class DoraReport:
 # --- selectors -------------------------------------------------------------------------
 
 
-def _counts(deployments: QuerySet, *, scope: Scope, group, incident_group) -> dict:
+def _counts(deployments: QuerySet, *, scope: Scope, group) -> dict:
     """Per group: reached, failed, rolled back, incident-caused, terminal.
 
-    `deployments` is deployments_in(scope). Incident-caused is counted from the incidents
-    side rather than by an EXISTS per deployment of the range.
+    `deployments` is deployments_in(scope). One index-only scan of the range index: the
+    deployments with an incident are a non-correlated `id IN (...)`, which both databases
+    evaluate once (a hash on PostgreSQL, a temporary index on SQLite), not per row.
     """
+    with_incident = Incident.objects.filter(
+        organization_id=scope.organization_id, deployment__isnull=False
+    ).values("deployment_id")
     # COUNT(status), not COUNT(id): the range index covers every column read (index-only).
-    rows = {
+    return {
         row["g"]: row
         for row in deployments.annotate(g=group)
         .values("g")
@@ -235,41 +239,30 @@ def _counts(deployments: QuerySet, *, scope: Scope, group, incident_group) -> di
             reached=Count("status", filter=Q(status__in=REACHED)),
             failed=Count("status", filter=Q(status=Status.FAILURE)),
             rolled_back=Count("status", filter=Q(status=Status.ROLLED_BACK)),
+            incident_caused=Count("status", filter=Q(status=Status.SUCCESS, id__in=with_incident)),
             total=Count("status", filter=Q(status__in=TERMINAL)),
         )
     }
-    # Joined from the incidents side: few rows, each to its deployment by primary key.
-    caused = (
-        Incident.objects.filter(
-            _service_q(scope, path="deployment__"),
-            organization_id=scope.organization_id,
-            deployment__environment=scope.environment,
-            deployment__status=Status.SUCCESS,
-            deployment__completed_at__gte=scope.start,
-            deployment__completed_at__lt=scope.end,
-        )
-        .annotate(g=incident_group)
-        .values("g")
-        .order_by()
-        .annotate(n=Count("deployment_id", distinct=True))
-    )
-    caused = {row["g"]: row["n"] for row in caused}
-    for key, row in rows.items():
-        row["incident_caused"] = caused.get(key, 0)
-    return rows
 
 
-def deployment_days(scope: Scope) -> set[date]:
-    """The distinct UTC days with a deployment that reached the environment."""
-    days = (
-        deployments_in(scope)
-        .filter(status__in=REACHED)
-        .annotate(day=TruncDate("completed_at", tzinfo=UTC))
-        .values_list("day", flat=True)
-        .distinct()
-        .order_by()
-    )
-    return {d if isinstance(d, date) else date.fromisoformat(str(d)[:10]) for d in days}
+def _daily_counts(deployments: QuerySet, *, scope: Scope) -> dict[date, dict]:
+    """_counts per UTC day of completion: the summary, any series (days, weeks and months are
+    unions of days) and the deployment days all come from these rows."""
+    rows = _counts(deployments, scope=scope, group=TruncDate("completed_at", tzinfo=UTC))
+    return {
+        (d if isinstance(d, date) else date.fromisoformat(str(d)[:10])): row
+        for d, row in rows.items()
+    }
+
+
+COUNTS = ("reached", "failed", "rolled_back", "incident_caused", "total")
+
+
+def _sum_days(daily: dict[date, dict], *, start: datetime, end: datetime) -> dict:
+    """The counts of the days in [start, end) (both UTC-day aligned or inside one day)."""
+    first, last = start.date(), _last_day(end)
+    days = [row for d, row in daily.items() if first <= d <= last]
+    return {name: sum(row[name] for row in days) for name in COUNTS}
 
 
 def _median(values: list[int]) -> float | None:
@@ -421,22 +414,13 @@ def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) ->
     successful = deployments.filter(status=Status.SUCCESS)
     bucket_of = Trunc("completed_at", interval, tzinfo=UTC)
 
-    summary_counts = _counts(deployments, scope=scope, group=Value(0), incident_group=Value(0)).get(
-        0
-    )
+    daily = _daily_counts(deployments, scope=scope)
+    days = {d for d, row in daily.items() if row["reached"]}
     summary_recovery = _recovery(deployments, scope=scope, group=Value(0), temporal=False).get(0)
-    days = deployment_days(scope)
     restore = _time_to_restore(scope, [(scope.start, scope.end)])
     lead_summary = lead_time_stats(deployments=successful)
-    counts, recovery, lead_series = {}, {}, []
+    recovery, lead_series = {}, []
     if periods:
-        incident_bucket = Trunc("deployment__completed_at", interval, tzinfo=UTC)
-        counts = {
-            as_utc(k): v
-            for k, v in _counts(
-                deployments, scope=scope, group=bucket_of, incident_group=incident_bucket
-            ).items()
-        }
         recovery = _recovery(deployments, scope=scope, group=bucket_of, temporal=True)
         restore += _time_to_restore(scope, periods)
         lead_series = lead_time_series(deployments=successful, buckets=periods)
@@ -461,12 +445,13 @@ def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) ->
             metrics(
                 p_start,
                 p_end,
-                counts.get(key),
+                _sum_days(daily, start=p_start, end=p_end),
                 recovery.get(key),
                 restore[index + 1],
                 lead_series[index],
             )
         )
+    summary_counts = _sum_days(daily, start=scope.start, end=scope.end)
     summary = metrics(
         scope.start, scope.end, summary_counts, summary_recovery, restore[0], lead_summary
     )
