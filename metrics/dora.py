@@ -2,7 +2,7 @@
 
 Selectors take a `Scope` (organization, environment, [start, end), service/team filter) and
 return plain dataclasses. Every count, median and percentile is computed in SQL; Python only
-assembles the rows the database returns (one per bucket or group).
+assembles the rows the database returns (one per group, UTC day or status).
 """
 
 from dataclasses import dataclass, field
@@ -266,7 +266,8 @@ def _daily_counts(deployments: QuerySet, *, scope: Scope) -> dict[date, dict]:
 
 
 def _sum_days(daily: dict[date, dict], *, start: datetime, end: datetime) -> dict:
-    """The counts of the days in [start, end) (both UTC-day aligned or inside one day)."""
+    """The counts of [start, end) from the days it touches: `daily` holds only deployments
+    of the report's range, and bucket bounds inside it fall on UTC midnights."""
     first, last = start.date(), _last_day(end)
     days = [row for d, row in daily.items() if first <= d <= last]
     return {name: sum(row[name] for row in days) for name in COUNTS}
