@@ -171,6 +171,13 @@ class LeadTime:
     mean_seconds: float | None
     changes: int
     level: str | None
+    # Successful production deployments that shipped no change with a known start time.
+    deployments_without_changes: int = 0
+    # Pull requests only: mean seconds from first commit to opened, opened to merged, merged
+    # to deployed.
+    coding_mean_seconds: float | None = None
+    review_mean_seconds: float | None = None
+    waiting_mean_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -411,6 +418,10 @@ def _lead_time(stats: LeadTimeStats) -> LeadTime:
         mean_seconds=stats.mean_seconds,
         changes=stats.changes,
         level=benchmarks.level("lead_time_seconds", stats.median_seconds),
+        deployments_without_changes=stats.deployments_without_changes,
+        coding_mean_seconds=stats.coding_mean_seconds,
+        review_mean_seconds=stats.review_mean_seconds,
+        waiting_mean_seconds=stats.waiting_mean_seconds,
     )
 
 
