@@ -219,3 +219,6 @@ METRICS_PUBLIC = envbool("METRICS_PUBLIC")
 
 # Lead time: the first production deployment of a service links only changes this recent.
 LEAD_TIME_FIRST_DEPLOYMENT_HORIZON_DAYS = envint("PERISCOPE_FIRST_DEPLOYMENT_HORIZON_DAYS", 30)
+
+# --- Limits on work (hardening): the metrics API refuses longer ranges with 400 ---
+METRICS_MAX_RANGE_DAYS = envint("PERISCOPE_METRICS_MAX_RANGE_DAYS", 3 * 365 + 1)  # 3 years
