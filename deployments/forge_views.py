@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deployments import schema as doc
 from deployments.forges import github, gitlab
 from deployments.http import read_json_object
 from deployments.models import ForgeDelivery, Source
@@ -47,7 +48,7 @@ class ForgeWebhook(APIView):
     @extend_schema(
         summary="A GitHub or GitLab webhook delivery, signed with the organization's secret",
         request={"application/json": {"type": "object"}},
-        responses={200: {"type": "object"}, 201: {"type": "object"}, 202: {"type": "object"}},
+        responses=doc.FORGE_RESPONSES,
     )
     def post(self, request, org_slug: str):
         organization = Organization.objects.filter(slug=org_slug).first()

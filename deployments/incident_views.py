@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deployments import schema as doc
 from deployments.formats import incident_periscope, pagerduty
 from deployments.http import read_json_object
 from deployments.incidents import record_incident
@@ -47,9 +48,9 @@ class IncidentsEndpoint(IncidentList):
         request=inline_serializer(
             "IncidentIn",
             {
-                "id": serializers.CharField(),
-                "title": serializers.CharField(),
-                "service": serializers.CharField(),
+                "id": doc.text(),
+                "title": doc.text(),
+                "service": doc.text(),
                 "environment": serializers.CharField(required=False),
                 "severity": serializers.CharField(required=False),
                 "startedAt": serializers.DateTimeField(),
@@ -77,16 +78,20 @@ class PagerDutyWebhook(APIView):
 
     @extend_schema(
         summary="PagerDuty v3 webhook",
-        request=None,
+        request={"application/json": doc.PAGERDUTY_IN},
         responses={
             200: inline_serializer(
                 "PagerDutyAccepted",
                 {
-                    "action": serializers.CharField(),
+                    "action": serializers.ChoiceField(choices=doc.PAGERDUTY_ACTIONS),
                     "incidentId": serializers.IntegerField(required=False),
                 },
             ),
-            401: OpenApiResponse(description="Missing or invalid X-PagerDuty-Signature"),
+            **doc.errors(doc.PERISCOPE_ERROR, 400, 413, 503),
+            401: OpenApiResponse(
+                doc.PERISCOPE_ERROR, description="Missing or invalid X-PagerDuty-Signature"
+            ),
+            404: OpenApiResponse(doc.PERISCOPE_ERROR, description="No such organization"),
         },
     )
     def post(self, request, org_slug: str):

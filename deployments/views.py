@@ -2,12 +2,14 @@
 
 import json
 
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deployments import schema as doc
 from deployments.formats import devgrid, hivel, opslevel, periscope
 from deployments.http import read_json_object
 from deployments.recording import record_deployment, record_deployments
@@ -19,6 +21,7 @@ from periscope.authentication import (
 from periscope.keys import find_active_key, touch_last_used
 from periscope.models import Scope
 from periscope.permissions import HasIngestScope
+from periscope.throttling import INGEST
 
 
 class IngestView(APIView):
@@ -35,6 +38,11 @@ class PeriscopeDeploymentWebhook(IngestView):
     authentication_classes = [BearerKeyAuthentication]
     format_module = periscope
 
+    @extend_schema(
+        summary="Record a deployment (Periscope format; see README)",
+        request={"application/json": doc.PERISCOPE_IN},
+        responses=doc.PERISCOPE_RESPONSES,
+    )
     def post(self, request):
         payload, body = read_json_object(request)
         organization = request.auth.organization
@@ -52,8 +60,8 @@ class DevGridEvents(IngestView):
 
     @extend_schema(
         summary="Record deployment events (DevGrid format; see README)",
-        request={"application/json": {"type": "object"}},
-        responses={201: {"type": "object"}},
+        request={"application/json": doc.DEVGRID_IN},
+        responses=doc.DEVGRID_RESPONSES,
     )
     def post(self, request):
         payload, body = read_json_object(request)
@@ -83,8 +91,8 @@ class HivelDeployment(IngestView):
 
     @extend_schema(
         summary="Record a completed deployment (Hivel format; see README)",
-        request={"application/json": {"type": "object"}},
-        responses={200: {"type": "object"}},
+        request={"application/json": doc.HIVEL_IN},
+        responses=doc.HIVEL_RESPONSES,
     )
     def post(self, request):
         payload, body = read_json_object(request)
@@ -100,16 +108,23 @@ class OpsLevelDeploy(IngestView):
 
     authentication_classes = []
     permission_classes = []
+    rate_limit_class = INGEST
     format_module = opslevel
+
+    def perform_authentication(self, request):
+        """The key is found here, before throttling, so the per-key rate limit counts it."""
+        api_key = find_active_key(plaintext=self.kwargs.get("key", ""))
+        request.user = AnonymousUser()
+        request.auth = api_key if api_key is not None and api_key.has_scope(Scope.INGEST) else None
 
     @extend_schema(
         summary="Record a deploy (OpsLevel format; the key is the URL; see README)",
-        request={"application/json": {"type": "object"}},
-        responses={202: {"type": "object"}},
+        request={"application/json": doc.OPSLEVEL_IN},
+        responses=doc.OPSLEVEL_RESPONSES,
     )
     def post(self, request, key: str):
-        api_key = find_active_key(plaintext=key)
-        if api_key is None or not api_key.has_scope(Scope.INGEST):
+        api_key = request.auth
+        if api_key is None:
             raise NotFound("No deploy integration at this URL")
         touch_last_used(api_key=api_key)
         payload, body = read_json_object(request)

@@ -6,6 +6,7 @@ Every queryset is scoped to the organization of the request's API key.
 import re
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -58,6 +59,11 @@ def parse_dora_query(*, params, organization) -> tuple[dora.Scope, str, dict]:
     )
     if start >= end:
         raise InvalidPayload("from must be before to", field="from")
+    longest = timedelta(days=settings.METRICS_MAX_RANGE_DAYS)
+    if end - start > longest:
+        raise InvalidPayload(
+            f"the range is longer than {longest.days} days (METRICS_MAX_RANGE_DAYS)", field="from"
+        )
     if dora.bucket_count(start=start, end=end, interval=interval) > MAX_BUCKETS:
         raise InvalidPayload(
             f"the range has more than {MAX_BUCKETS} {interval} intervals; use a longer interval",

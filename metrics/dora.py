@@ -61,7 +61,7 @@ def select_service(*, organization: Organization, value: str) -> ServiceSelector
     """A service by id, slug, name or alias; else the unmatched name as sent (normalized)."""
     services = Service.objects.filter(organization=organization)
     found = None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True, int("²") fails
         found = services.filter(pk=int(value)).first()
     found = found or services.filter(slug=value).first()
     key = normalize_key(value)

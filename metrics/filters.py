@@ -1,12 +1,44 @@
 """django-filter FilterSets of the list APIs. A `service` filter accepts an id, slug, name or
 alias of a catalogued service, or an unmatched name as sent."""
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q
+from django_filters.fields import IsoDateTimeField
 
 from deployments.models import Deployment, Incident, Status
 from metrics.dora import select_service
 from services.models import Service
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """ISO 8601, compared in UTC: PostgreSQL refuses offsets past 15:59 ("-20:53" is valid
+    ISO 8601), and a year-1 time with an offset overflows on SQLite."""
+
+    def to_python(self, value):
+        try:
+            moment = super().to_python(value)
+            return None if moment is None else moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a date/time within range.", code="invalid") from None
+
+
+class MomentFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A whole number (NumberFilter takes decimals, which SQLite cannot compare when huge)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        # Ids are 64-bit: SQLite overflows on a larger number instead of matching nothing.
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 def _service_filter(filterset, queryset, value, *, incidents=False):
@@ -29,8 +61,8 @@ class DeploymentFilter(django_filters.FilterSet):
     source = django_filters.CharFilter()
     change_id = django_filters.CharFilter()
     commit_sha = django_filters.CharFilter(lookup_expr="iexact")
-    completed_after = django_filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="gte")
-    completed_before = django_filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="lt")
+    completed_after = MomentFilter(field_name="completed_at", lookup_expr="gte")
+    completed_before = MomentFilter(field_name="completed_at", lookup_expr="lt")
     has_incident = django_filters.BooleanFilter(method="filter_has_incident")
     unmatched = django_filters.BooleanFilter(field_name="service", lookup_expr="isnull")
 
@@ -53,15 +85,15 @@ class IncidentFilter(django_filters.FilterSet):
     environment = django_filters.CharFilter(field_name="environment", lookup_expr="iexact")
     severity = django_filters.CharFilter(lookup_expr="iexact")
     source = django_filters.CharFilter()
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = MomentFilter(field_name="started_at", lookup_expr="gte")
+    started_before = MomentFilter(field_name="started_at", lookup_expr="lt")
     resolved = django_filters.BooleanFilter(
         field_name="resolved_at", lookup_expr="isnull", exclude=True
     )
     attributed = django_filters.BooleanFilter(
         field_name="deployment", lookup_expr="isnull", exclude=True
     )
-    deployment = django_filters.NumberFilter(field_name="deployment_id")
+    deployment = IdFilter(field_name="deployment_id")
 
     class Meta:
         model = Incident

@@ -153,6 +153,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The webhook's status subset would collide with the Deployment status enum.
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookStatusEnum": "deployments.schema.WEBHOOK_STATUSES",
+        "DeploymentStatusEnum": "deployments.models.Status",
+        "PagerDutyActionEnum": "deployments.schema.PAGERDUTY_ACTIONS",
+        "RecordActionEnum": "deployments.schema.RECORD_ACTIONS",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "metrics.schema.add_error_responses",
+    ],
 }
 
 LOGGING = {
@@ -208,3 +219,6 @@ METRICS_PUBLIC = envbool("METRICS_PUBLIC")
 
 # Lead time: the first production deployment of a service links only changes this recent.
 LEAD_TIME_FIRST_DEPLOYMENT_HORIZON_DAYS = envint("PERISCOPE_FIRST_DEPLOYMENT_HORIZON_DAYS", 30)
+
+# --- Limits on work (hardening): the metrics API refuses longer ranges with 400 ---
+METRICS_MAX_RANGE_DAYS = envint("PERISCOPE_METRICS_MAX_RANGE_DAYS", 3 * 365 + 1)  # 3 years
