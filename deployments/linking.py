@@ -321,6 +321,13 @@ def link_on_record(deployment: Deployment, *, action: str = DeliveryAction.UPDAT
     if action in (DeliveryAction.DUPLICATE, DeliveryAction.STALE):
         # Nothing changed, so the links stand; report their count.
         return DeploymentPullRequest.objects.filter(deployment=deployment).count()
+    if not Repository.objects.filter(organization_id=deployment.organization_id).exists():
+        # Links need a repository. With none in the organization, only a repository URL on
+        # the deployment or its service would create one; without that nothing can link,
+        # here or in a later deployment.
+        service = deployment.service if deployment.service_id else None
+        if not (deployment.repository_url or (service and service.repository_url)):
+            return 0
     count = link_deployment(deployment, fresh=action == DeliveryAction.CREATED)
     following = next_deployment(deployment)
     if following is not None:
