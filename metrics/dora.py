@@ -471,3 +471,103 @@ def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) ->
         scope.start, scope.end, summary_counts, summary_recovery, restore[0], lead_summary
     )
     return DoraReport(benchmarks=benchmarks.CURRENT, summary=summary, series=series)
+
+
+# --- per service -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceDora:
+    """The four metrics of one service (or unmatched name) over a scope's range."""
+
+    service_id: int | None
+    name: str
+    team: str
+    deployment_frequency: Frequency
+    lead_time: LeadTime
+    change_failure_rate: ChangeFailureRate
+    failed_deployment_recovery_time: Recovery
+
+
+def dora_by_service(*, scope: Scope) -> list[ServiceDora]:
+    """Per service with terminal deployments in the scope: the same summary metrics
+    dora_report gives with that `service=` (grouped queries, lead time per service)."""
+    deployments = deployments_in(scope)
+    group = service_group()
+    counts = _counts(
+        deployments, scope=scope, group=group, incident_group=service_group("deployment__")
+    )
+    recovery = _recovery(deployments, scope=scope, group=group, temporal=False)
+    days_by_group: dict[str, set[date]] = {}
+    for key, day in (
+        deployments.filter(status__in=REACHED)
+        .annotate(g=group, day=TruncDate("completed_at", tzinfo=UTC))
+        .values_list("g", "day")
+        .distinct()
+        .order_by()
+    ):
+        parsed = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+        days_by_group.setdefault(key, set()).add(parsed)
+    ids = [int(key[2:]) for key in counts if key.startswith("s:")]
+    services = {
+        s.pk: s for s in Service.objects.filter(organization_id=scope.organization_id, pk__in=ids)
+    }
+    names = dict(
+        deployments.filter(service__isnull=True)
+        .values_list("service_key", "service_name")
+        .order_by()
+        .distinct()[:1000]
+    )
+    result = []
+    for key, row in counts.items():
+        kind, _, ident = key.partition(":")
+        successful = deployments.filter(status=Status.SUCCESS)
+        if kind == "s":
+            service = services.get(int(ident))
+            service_id = int(ident)
+            name, team = getattr(service, "name", ident), getattr(service, "team", "")
+            successful = successful.filter(service_id=service_id)
+        else:
+            service_id, name, team = None, names.get(ident, ident), ""
+            successful = successful.filter(service__isnull=True, service_key=ident)
+        result.append(
+            ServiceDora(
+                service_id=service_id,
+                name=name,
+                team=team,
+                deployment_frequency=_frequency(
+                    reached=row["reached"],
+                    days=days_by_group.get(key, set()),
+                    start=scope.start,
+                    end=scope.end,
+                ),
+                lead_time=_lead_time(lead_time_stats(deployments=successful)),
+                change_failure_rate=_cfr(row),
+                failed_deployment_recovery_time=_recovery_result(recovery.get(key), row),
+            )
+        )
+    result.sort(key=lambda item: (-item.deployment_frequency.deployments, item.name.lower()))
+    return result
+
+
+def unrecovered_failures(*, scope: Scope, limit: int = 20) -> list[Deployment]:
+    """Failed or rolled-back deployments of the scope with no later success of the same
+    service and environment yet, newest first."""
+    return list(
+        deployments_in(scope)
+        .filter(status__in=FAILED)
+        .annotate(recovered_at=_recovered_at(scope))
+        .filter(recovered_at__isnull=True)
+        .select_related("service")
+        .order_by("-completed_at", "-id")[:limit]
+    )
+
+
+def open_incidents(*, scope: Scope, limit: int = 20) -> list[Incident]:
+    """Incidents of the scope's environment and service/team filter not resolved yet."""
+    return list(
+        _incidents(scope)
+        .filter(resolved_at__isnull=True)
+        .select_related("service")
+        .order_by("-started_at", "-id")[:limit]
+    )

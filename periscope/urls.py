@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from deployments.views import PeriscopeDeploymentWebhook
+from metrics.dashboard import dashboard
 from periscope.health import healthz, readyz
 
 handler400 = "periscope.errors.json_bad_request"
@@ -11,6 +12,8 @@ handler500 = "periscope.errors.json_server_error"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # Before admin.site.urls, whose catch-all would answer 404.
+    path("admin/metrics/dora/", dashboard, name="dora-dashboard"),
     path("admin/", admin.site.urls),
     path(
         "api/webhooks/deployments",
