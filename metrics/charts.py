@@ -4,6 +4,7 @@ Each chart scales to its container (viewBox, width 100%). Values that are None (
 a bucket) leave a gap rather than a zero.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -24,11 +25,12 @@ class Marker:
 
 
 def _nice_max(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above `value`."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1
+    magnitude = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
+        if value <= step * magnitude * (1 + 1e-9):
             return step * magnitude
     return value
 
@@ -67,12 +69,12 @@ def chart(
         f'<svg class="chart chart-{kind}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">'
     ]
-    for fraction in (0, 0.5, 1):
+    for fraction in (0, 0.5, 1) if known else (0,):
         gy = y(top * fraction)
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{gy:.1f}" y2="{gy:.1f}"/>'
             f'<text class="axis" x="{LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end">'
-            f"{escape(fmt(top * fraction))}</text>"
+            f"{escape(fmt(top * fraction)) if known else ''}</text>"
         )
     for index in _x_labels(labels):
         parts.append(

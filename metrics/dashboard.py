@@ -232,9 +232,7 @@ def api_params(query) -> dict:
             try:
                 params["to"] = (date.fromisoformat(raw_to) + timedelta(days=1)).isoformat()
             except ValueError:
-                raise InvalidPayload(
-                    "to must be a date (YYYY-MM-DD)", field="to"
-                ) from None
+                raise InvalidPayload("to must be a date (YYYY-MM-DD)", field="to") from None
         days = None
     elif preset.isdigit() and int(preset) in PRESETS:
         end = _tomorrow()
