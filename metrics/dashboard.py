@@ -144,6 +144,15 @@ def _label(moment: datetime, interval: str) -> str:
     return moment.strftime("%b %Y" if interval == "month" else "%b %d")
 
 
+def _hours(seconds: float | None) -> float | None:
+    # Durations are charted in hours so that the axis gets round numbers of hours.
+    return None if seconds is None else seconds / 3600
+
+
+def _from_hours(hours: float) -> str:
+    return "0" if hours == 0 else duration(hours * 3600)
+
+
 def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
     labels = [_label(m.start, interval) for m in series]
     cfr = [m.change_failure_rate for m in series]
@@ -177,8 +186,8 @@ def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
                 kind="line",
                 title="Median lead time per " + interval,
                 labels=labels,
-                values=[m.lead_time.median_seconds for m in series],
-                fmt=duration,
+                values=[_hours(m.lead_time.median_seconds) for m in series],
+                fmt=_from_hours,
             ),
         },
         {
@@ -188,7 +197,7 @@ def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
                 title="Change failure rate per " + interval,
                 labels=labels,
                 values=[c.rate for c in cfr],
-                fmt=lambda v: f"{v * 100:.0f} %",
+                fmt=lambda v: f"{round(v * 100, 1):g} %",
             ),
         },
         {
@@ -197,8 +206,8 @@ def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
                 kind="line",
                 title="Median recovery time per " + interval,
                 labels=labels,
-                values=[m.failed_deployment_recovery_time.median_seconds for m in series],
-                fmt=duration,
+                values=[_hours(m.failed_deployment_recovery_time.median_seconds) for m in series],
+                fmt=_from_hours,
             ),
         },
     ]

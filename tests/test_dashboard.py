@@ -182,3 +182,27 @@ def test_team_and_environment_filters(history, staff_client):
     staging = staff_client.get(URL, {"environment": "staging"})
     assert staging.status_code == 200
     assert staging.context["scope"].environment == "staging"
+
+
+@pytest.mark.parametrize("service", [None, "checkout", "legacy-batch"])
+def test_unrecovered_failures_are_those_without_a_later_success(history, service):
+    """The per-service shortcut equals the definition: no success completed after it."""
+    selector = dora.select_service(organization=history, value=service) if service else None
+    scope = dora.Scope(
+        organization_id=history.pk,
+        start=TODAY - timedelta(days=30),
+        end=TODAY + timedelta(days=1),
+        service=selector,
+    )
+    expected = list(
+        dora.deployments_in(scope)
+        .filter(status__in=dora.FAILED)
+        .annotate(recovered_at=dora._recovered_at(scope))
+        .filter(recovered_at__isnull=True)
+        .order_by("-completed_at", "-id")
+        .values_list("external_id", flat=True)
+    )
+    found = [d.external_id for d in dora.unrecovered_failures(scope=scope, limit=100)]
+    assert found == expected
+    if service != "legacy-batch":
+        assert f"payments-api-{TODAY:%Y%m%d}-open" in found or service == "checkout"

@@ -45,6 +45,13 @@ def test_the_same_seed_gives_the_same_history(org, other_org):
     assert len(snapshot(org)[0]) > 50
 
 
+def test_running_again_stores_nothing_new(org):
+    seed_history(organization=org, days=10, seed=5, until=UNTIL)
+    first = snapshot(org)
+    seed_history(organization=org, days=10, seed=5, until=UNTIL)
+    assert snapshot(org) == first
+
+
 def test_another_seed_gives_another_history(org, other_org):
     seed_history(organization=org, days=30, seed=5, until=UNTIL)
     seed_history(organization=other_org, days=30, seed=6, until=UNTIL)
