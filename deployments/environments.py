@@ -26,13 +26,22 @@ def seed_default_environment_aliases(*, organization: Organization) -> None:
     )
 
 
+def environment_key(raw: str) -> str:
+    """An environment name as sent, in the form aliases are stored under."""
+    return raw.strip().lower()
+
+
+def canonical_environment(*, raw: str, alias_target: str | None) -> str:
+    """The environment a delivery counts under, given the alias its name maps to (if any)."""
+    return (alias_target or environment_key(raw)).strip().lower()
+
+
 def normalize_environment(*, organization_id: int, raw: str) -> str:
     from deployments.models import EnvironmentAlias
 
-    name = raw.strip().lower()
-    mapped = (
-        EnvironmentAlias.objects.filter(organization_id=organization_id, name=name)
+    alias_target = (
+        EnvironmentAlias.objects.filter(organization_id=organization_id, name=environment_key(raw))
         .values_list("environment", flat=True)
         .first()
     )
-    return (mapped or name).strip().lower()
+    return canonical_environment(raw=raw, alias_target=alias_target)

@@ -8,16 +8,23 @@ and suggestions.
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from deployments.environments import normalize_environment
+from deployments.environments import canonical_environment, environment_key
 from deployments.events import DeploymentEvent, DuplicatePolicy, RecordResult
-from deployments.models import TERMINAL_STATUSES, Delivery, DeliveryAction, Deployment
+from deployments.models import (
+    TERMINAL_STATUSES,
+    Delivery,
+    DeliveryAction,
+    Deployment,
+    EnvironmentAlias,
+)
 from periscope.models import Organization
-from services.matching import normalize_key, resolve_service_id
-from services.models import ServiceSuggestion
+from services.matching import normalize_key
+from services.models import ServiceAlias, ServiceSuggestion
 
 # Fields a later delivery may change. Identity (organization, source, id) never changes.
 _MUTABLE_FIELDS = (
@@ -58,22 +65,57 @@ def _link(deployment: Deployment) -> int:
     return sum(linker(deployment) for linker in _link_changes)
 
 
-def _field_values(*, organization: Organization, event: DeploymentEvent) -> dict:
+# The lookups every delivery needs, in one round trip: the service by the name sent, by the
+# repository URL, the environment alias, and whether the name is already a suggestion. Each
+# is one probe of a unique index; an empty key matches nothing (alias keys are never empty).
+_LOOKUP_SQL = """
+SELECT
+    (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s),
+    (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s),
+    (SELECT environment FROM {environment} WHERE organization_id = %s AND name = %s),
+    (SELECT 1 FROM {suggestion} WHERE organization_id = %s AND {key} = %s)
+"""
+
+
+class _Names(NamedTuple):
+    """What the organization's catalog says about the names a delivery carries."""
+
+    service_id: int | None
+    environment_alias: str | None
+    suggested: bool
+
+
+def _lookup(*, organization: Organization, event: DeploymentEvent) -> _Names:
     # The service is resolved by the name, else by the repository URL (Hivel sends only that).
+    name_key = normalize_key(event.service_name or event.repository_url)
+    repository_key = normalize_key(event.repository_url) if event.service_name else ""
+    sql = _LOOKUP_SQL.format(
+        alias=connection.ops.quote_name(ServiceAlias._meta.db_table),
+        key=connection.ops.quote_name("key"),
+        environment=connection.ops.quote_name(EnvironmentAlias._meta.db_table),
+        suggestion=connection.ops.quote_name(ServiceSuggestion._meta.db_table),
+    )
+    org = organization.pk
+    params = [org, name_key, org, repository_key, org, environment_key(event.environment)]
+    params += [org, name_key]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        by_name, by_repository, environment_alias, suggested = cursor.fetchone()
+    return _Names(
+        service_id=by_name if by_name is not None else by_repository,
+        environment_alias=environment_alias,
+        suggested=suggested is not None,
+    )
+
+
+def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
     sent_name = event.service_name or event.repository_url
-    service_id = None
-    if sent_name:
-        service_id = resolve_service_id(organization_id=organization.pk, name=sent_name)
-        if service_id is None and event.service_name and event.repository_url:
-            service_id = resolve_service_id(
-                organization_id=organization.pk, name=event.repository_url
-            )
     return {
-        "service_id": service_id,
+        "service_id": names.service_id,
         "service_name": sent_name,
         "service_key": normalize_key(sent_name),
-        "environment": normalize_environment(
-            organization_id=organization.pk, raw=event.environment
+        "environment": canonical_environment(
+            raw=event.environment, alias_target=names.environment_alias
         ),
         "environment_raw": event.environment,
         "status": event.status,
@@ -94,8 +136,9 @@ def _field_values(*, organization: Organization, event: DeploymentEvent) -> dict
     }
 
 
-def _suggest(*, organization: Organization, values: dict) -> None:
-    if values["service_id"] is None and values["service_key"]:
+def _suggest(*, organization: Organization, values: dict, names: _Names) -> None:
+    # A name already suggested needs no insert (it would be a no-op on the unique key).
+    if values["service_id"] is None and values["service_key"] and not names.suggested:
         ServiceSuggestion.objects.bulk_create(
             [
                 ServiceSuggestion(
@@ -134,7 +177,8 @@ def _apply_repeat(
 def _record_one(
     *, organization: Organization, event: DeploymentEvent, body: str, received_at: datetime
 ) -> RecordResult:
-    values = _field_values(organization=organization, event=event)
+    names = _lookup(organization=organization, event=event)
+    values = _field_values(event=event, names=names)
     external_id = event.external_id if event.external_id is not None else uuid.uuid4().hex
     deployment = Deployment(
         organization=organization, source=event.source, external_id=external_id, **values
@@ -153,7 +197,7 @@ def _record_one(
         )
         if changed:
             deployment.save(update_fields=[*changed, "updated_at"])
-    _suggest(organization=organization, values=values)
+    _suggest(organization=organization, values=values, names=names)
     Delivery.objects.create(
         organization=organization,
         deployment=deployment,

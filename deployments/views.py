@@ -1,12 +1,23 @@
 """Ingest endpoints: read the request, hand it to a format adapter and the recorder."""
 
+import json
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deployments.formats import periscope
+from deployments.formats import devgrid, hivel, opslevel, periscope
 from deployments.http import read_json_object
-from deployments.recording import record_deployment
-from periscope.authentication import BearerKeyAuthentication
+from deployments.recording import record_deployment, record_deployments
+from periscope.authentication import (
+    BearerKeyAuthentication,
+    XApiKeyAuthentication,
+    XApiTokenAuthentication,
+)
+from periscope.keys import find_active_key, touch_last_used
+from periscope.models import Scope
 from periscope.permissions import HasIngestScope
 
 
@@ -30,4 +41,79 @@ class PeriscopeDeploymentWebhook(IngestView):
         event = periscope.parse(payload, organization=organization)
         result = record_deployment(organization=organization, event=event, body=body)
         status_code, data = periscope.render(result)
+        return Response(data, status=status_code)
+
+
+class DevGridEvents(IngestView):
+    """POST /events: a batch of 1-15 events, stored atomically."""
+
+    authentication_classes = [XApiKeyAuthentication]
+    format_module = devgrid
+
+    @extend_schema(
+        summary="Record deployment events (DevGrid format; see README)",
+        request={"application/json": {"type": "object"}},
+        responses={201: {"type": "object"}},
+    )
+    def post(self, request):
+        payload, body = read_json_object(request)
+        organization = request.auth.organization
+        received_at = timezone.now()
+        events = devgrid.parse(payload, received_at=received_at)
+        # One event: its delivery is the body as sent; several: each event's own JSON.
+        bodies = (
+            [body]
+            if len(events) == 1
+            else [json.dumps(e.raw_payload, ensure_ascii=False) for e in events]
+        )
+        results = record_deployments(
+            organization=organization,
+            events=list(zip(events, bodies, strict=True)),
+            received_at=received_at,
+        )
+        status_code, data = devgrid.render(events, results)
+        return Response(data, status=status_code)
+
+
+class HivelDeployment(IngestView):
+    """POST /api/hooks/v2/deployment."""
+
+    authentication_classes = [XApiTokenAuthentication]
+    format_module = hivel
+
+    @extend_schema(
+        summary="Record a completed deployment (Hivel format; see README)",
+        request={"application/json": {"type": "object"}},
+        responses={200: {"type": "object"}},
+    )
+    def post(self, request):
+        payload, body = read_json_object(request)
+        organization = request.auth.organization
+        event = hivel.parse(payload)
+        result = record_deployment(organization=organization, event=event, body=body)
+        status_code, data = hivel.render(result, payload=payload)
+        return Response(data, status=status_code)
+
+
+class OpsLevelDeploy(IngestView):
+    """POST /integrations/deploy/<key>: the URL is the secret, so there is no auth header."""
+
+    authentication_classes = []
+    permission_classes = []
+    format_module = opslevel
+
+    @extend_schema(
+        summary="Record a deploy (OpsLevel format; the key is the URL; see README)",
+        request={"application/json": {"type": "object"}},
+        responses={202: {"type": "object"}},
+    )
+    def post(self, request, key: str):
+        api_key = find_active_key(plaintext=key)
+        if api_key is None or not api_key.has_scope(Scope.INGEST):
+            raise NotFound("No deploy integration at this URL")
+        touch_last_used(api_key=api_key)
+        payload, body = read_json_object(request)
+        event = opslevel.parse(payload)
+        result = record_deployment(organization=api_key.organization, event=event, body=body)
+        status_code, data = opslevel.render(result)
         return Response(data, status=status_code)

@@ -19,6 +19,26 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+class XApiKeyScheme(OpenApiAuthenticationExtension):
+    """DevGrid's header."""
+
+    target_class = "periscope.authentication.XApiKeyAuthentication"
+    name = "xApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "x-api-key"}
+
+
+class XApiTokenScheme(OpenApiAuthenticationExtension):
+    """Hivel's header."""
+
+    target_class = "periscope.authentication.XApiTokenAuthentication"
+    name = "xApiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-API-Token"}
+
+
 class SchemaView(SpectacularAPIView):
     authentication_classes = []
     permission_classes = [AllowAny]

@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from deployments.views import PeriscopeDeploymentWebhook
+from deployments.views import (
+    DevGridEvents,
+    HivelDeployment,
+    OpsLevelDeploy,
+    PeriscopeDeploymentWebhook,
+)
 from metrics.dashboard import dashboard
 from periscope.health import healthz, readyz
 
@@ -21,4 +26,8 @@ urlpatterns = [
         name="webhook-periscope",
     ),
     path("", include("metrics.urls")),  # metrics, lists, incidents, schema, /metrics
+    # Drop-in vendor formats: DevGrid, Hivel, OpsLevel (issue 3).
+    path("events", DevGridEvents.as_view(), name="webhook-devgrid"),
+    path("api/hooks/v2/deployment", HivelDeployment.as_view(), name="webhook-hivel"),
+    path("integrations/deploy/<str:key>", OpsLevelDeploy.as_view(), name="webhook-opslevel"),
 ]

@@ -22,6 +22,8 @@ def normalize_key(raw: str) -> str:
         key = match.group("path")
         key = key.split("?", 1)[0].split("#", 1)[0]
         key = key.strip("/")
+    if "/" in key:
+        # "org/repo.git" is the same repository as "org/repo".
         key = key.removesuffix(".git").strip("/")
     return key
 

@@ -15,11 +15,17 @@ from tests.factories import make_service
         "git@github.com:acme/api",
         "ssh://git@github.com:22/acme/api.git",
         "acme/api",
+        "acme/api.git",
         "  ACME/api ",
     ],
 )
 def test_repository_forms_reduce_to_one_key(raw):
     assert normalize_key(raw) == "acme/api"
+
+
+def test_a_plain_name_ending_in_git_is_kept():
+    assert normalize_key("legit") == "legit"
+    assert normalize_key("my.git") == "my.git"
 
 
 def test_gitlab_subgroups_keep_their_path():

@@ -98,3 +98,13 @@ def string_map(value: Any, label: str) -> dict[str, str | int | float | bool]:
                 f"{label}.{key} must be a string, number or boolean", field=f"{label}.{key}"
             )
     return value
+
+
+def optional_text(payload: dict, name: str, *, max_length: int = 255, label: str = "") -> str:
+    """A string or a number (CI variables such as build or PR numbers often arrive unquoted),
+    read as text; absent or null is ""."""
+    value = payload.get(name)
+    label = label or name
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return optional_string({name: value}, name, max_length=max_length, label=label)

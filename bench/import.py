@@ -1,0 +1,188 @@
+"""Import throughput: generate N deployments as JSON Lines and import them, on SQLite and
+PostgreSQL, printing deployments/s and writing bench/results/import-<count>.json.
+
+    .venv/bin/python bench/import.py                      # 1,000,000 deployments, both databases
+    .venv/bin/python bench/import.py --count 100000 --postgres postgres://postgres@127.0.0.1:5432/x
+
+Each database run is a fresh database (a temporary SQLite file; PostgreSQL: the database
+named in --postgres with "_bench" appended, created and dropped). The generated lines are
+Periscope-format payloads with every field, over 50 services (half of them catalogued) and
+four environment spellings, so service matching, suggestions and environment aliases run
+as they would for a real history. A second run of the same file measures a re-import.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+ENVIRONMENTS = ("production", "Production", "prod", "staging")
+STATUSES = ("success", "success", "success", "failure", "rolled_back", "cancelled")
+
+
+def generate(path: Path, count: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(count):
+            began = start + timedelta(seconds=n * 60 + rng.randrange(30))
+            payload = {
+                "deploymentId": f"hist-{n:08d}",
+                "commitSha": f"{rng.getrandbits(160):040x}",
+                "environment": ENVIRONMENTS[n % len(ENVIRONMENTS)],
+                "status": STATUSES[n % len(STATUSES)],
+                "startedAt": began.isoformat().replace("+00:00", "Z"),
+                "completedAt": (began + timedelta(seconds=240)).isoformat().replace("+00:00", "Z"),
+                "service": f"service-{n % 50}",
+                "branch": "main",
+                "triggeredBy": "ci@example.com",
+                "pipelineName": "deploy",
+                "pipelineUrl": f"https://ci.example.com/runs/{n}",
+                "metadata": {"version": f"1.{n % 100}.0"},
+            }
+            out.write(json.dumps(payload) + "\n")
+
+
+def worker(args) -> None:
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "periscope.settings")
+    # DEBUG=0: no per-query logging in the timed loop.
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from deployments.importing import import_lines
+    from deployments.models import Deployment
+    from periscope.tenancy import ensure_organization
+    from services.catalog import create_service
+
+    organization, _ = ensure_organization(slug="bench", name="Bench")
+    for n in range(0, 50, 2):
+        create_service(organization=organization, name=f"service-{n}")
+    figures = {}
+    for run in ("import", "re-import"):
+        with open(args.file, encoding="utf-8") as lines:
+            began, cpu = time.perf_counter(), time.process_time()
+            report = import_lines(
+                organization=organization, fmt="periscope", lines=lines, batch_size=args.batch_size
+            )
+            seconds = time.perf_counter() - began
+            cpu = time.process_time() - cpu
+        figures[run] = {
+            "seconds": round(seconds, 2),
+            "deployments_per_second": round(report.stored / seconds),
+            # This process only (parsing, validation, COPY/executemany encoding; for SQLite
+            # also the database engine): what the importer costs on an idle core.
+            "importer_cpu_us_per_deployment": round(cpu / report.stored * 1e6, 1),
+            "created": report.created,
+            "unchanged": report.duplicate,
+            "invalid": len(report.invalid),
+        }
+    figures["deployments"] = Deployment.objects.filter(organization=organization).count()
+    print(json.dumps(figures))
+
+
+def run_worker(database_url: str, file: Path, batch_size: int) -> dict:
+    output = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--database-url",
+            database_url,
+            "--file",
+            str(file),
+            "--batch-size",
+            str(batch_size),
+        ],  # fmt: skip
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def postgres_admin(url: str, sql: str) -> None:
+    import psycopg
+
+    base = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/formats"),
+        help="PostgreSQL server URL ('' to skip); the bench uses <name>_bench",
+    )
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    results = {
+        "count": args.count,
+        "batch_size": args.batch_size,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_at_start": os.getloadavg(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "history.jsonl"
+        began = time.perf_counter()
+        generate(file, args.count)
+        print(f"generated {args.count:,} lines in {time.perf_counter() - began:.1f}s")
+        if not args.skip_sqlite:
+            results["sqlite"] = run_worker(f"sqlite:///{tmp}/bench.sqlite3", file, args.batch_size)
+            print_figures("SQLite", results["sqlite"])
+        if args.postgres:
+            url = args.postgres.rstrip("/") + "_bench"
+            name = url.rsplit("/", 1)[1]
+            postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
+            postgres_admin(url, f'CREATE DATABASE "{name}"')
+            try:
+                results["postgresql"] = run_worker(url, file, args.batch_size)
+            finally:
+                postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
+            print_figures("PostgreSQL", results["postgresql"])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"import-{args.count}.json"
+    target.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {target.relative_to(ROOT)}")
+
+
+def print_figures(name: str, figures: dict) -> None:
+    for run in ("import", "re-import"):
+        f = figures[run]
+        print(
+            f"{name:<10} {run:<9} {f['deployments_per_second']:>8,} deployments/s "
+            f"({f['seconds']}s; {f['created']:,} created, {f['unchanged']:,} unchanged; "
+            f"importer CPU {f.get('importer_cpu_us_per_deployment', '?')} us/deployment)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+"""Importing deployment history from JSON Lines, in batches.
+
+Each line is validated by the same format adapter as its webhook and stored with the same
+idempotency key, so an import and a webhook delivery of one deployment make one record.
+New deployments are bulk-inserted (one transaction per batch); ids already stored are
+compared in bulk and, when something changed, go through `record_deployment`, so the rules
+for updates (never backwards, first-wins for OpsLevel) are the recording module's.
+
+Lines without an idempotency key (DevGrid without build_id, OpsLevel without dedup_id) get
+one from the SHA-256 of the event as sent, with first-wins semantics: re-running an import
+changes no deployment (each re-imported line is logged as a `duplicate` delivery). For the
+same reason a DevGrid event without `timestamp` keeps the date of its first import.
+"""
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from psycopg import IntegrityError as DriverIntegrityError
+
+from deployments import recording
+from deployments.bulk_insert import (
+    DEPLOYMENT_COLUMNS,
+    allocate_ids,
+    existing_ids,
+    insert_deliveries,
+    insert_deployments,
+)
+from deployments.events import DeploymentEvent, DuplicatePolicy
+from deployments.formats import devgrid, hivel, opslevel, periscope
+from deployments.http import _has_nul as has_nul
+from deployments.models import DeliveryAction, Deployment, EnvironmentAlias
+from periscope.errors import InvalidPayload, PayloadTooLarge
+from periscope.models import Organization
+from services.matching import normalize_key
+from services.models import ServiceAlias, ServiceSuggestion
+
+FORMATS = ("periscope", "devgrid", "hivel", "opslevel")
+DEFAULT_BATCH_SIZE = 1000
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    created: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    stale: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.created + self.updated + self.duplicate + self.stale
+
+    def count(self, action: str) -> None:
+        setattr(self, action, getattr(self, action) + 1)
+
+
+@dataclass(frozen=True)
+class _Item:
+    line: int
+    event: DeploymentEvent
+    body: str
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_line(text: str) -> dict[str, Any]:
+    if len(text.encode("utf-8")) > settings.MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"line exceeds {settings.MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise InvalidPayload("line is not valid JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise InvalidPayload("line must be a JSON object", field="body")
+    # A NUL can only arrive escaped (\u0000); PostgreSQL cannot store it. Same rule as webhooks.
+    if "\\u0000" in text and has_nul(data):
+        raise InvalidPayload("line contains a NUL character", field="body")
+    return data
+
+
+def _content_key(event: DeploymentEvent) -> DeploymentEvent:
+    canonical = json.dumps(event.raw_payload, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return dataclasses.replace(
+        event, external_id=f"import:{digest}", duplicate_policy=DuplicatePolicy.KEEP_FIRST
+    )
+
+
+def events_of(
+    *, fmt: str, payload: dict[str, Any], organization: Organization, received_at: datetime
+) -> list[DeploymentEvent]:
+    """The canonical events of one line, validated by the format's webhook adapter."""
+    if fmt == "periscope":
+        events = [periscope.parse(payload, organization=organization)]
+    elif fmt == "devgrid":
+        # A line is a request body {"events": [...]} or one event.
+        if "events" in payload:
+            events = devgrid.parse(payload, received_at=received_at)
+        else:
+            events = [devgrid.parse_event(payload, index=0, received_at=received_at)]
+    elif fmt == "hivel":
+        events = [hivel.parse(payload)]
+    elif fmt == "opslevel":
+        events = [opslevel.parse(payload)]
+    else:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    if fmt == "devgrid":
+        # Without a timestamp an event is dated when received: the first import's date stays.
+        events = [
+            e
+            if (e.raw_payload or {}).get("timestamp") not in (None, "")
+            else dataclasses.replace(e, duplicate_policy=DuplicatePolicy.KEEP_FIRST)
+            for e in events
+        ]
+    return [e if e.external_id is not None else _content_key(e) for e in events]
+
+
+class _Lookups:
+    """The organization's environment aliases and service keys, read once per import.
+
+    Mirrors recording._field_values without a query per deployment. A service alias added
+    during an import re-attributes the deployments it matches when it is saved.
+    """
+
+    def __init__(self, organization: Organization):
+        self.environments = dict(
+            EnvironmentAlias.objects.filter(organization=organization).values_list(
+                "name", "environment"
+            )
+        )
+        self.services = dict(
+            ServiceAlias.objects.filter(organization=organization).values_list("key", "service_id")
+        )
+
+    def environment(self, raw: str) -> str:
+        name = raw.strip().lower()
+        return (self.environments.get(name) or name).strip().lower()
+
+    def values(self, event: DeploymentEvent) -> dict[str, Any]:
+        sent_name = event.service_name or event.repository_url
+        key = normalize_key(sent_name)
+        service_id = self.services.get(key) if key else None
+        if service_id is None and event.service_name and event.repository_url:
+            service_id = self.services.get(normalize_key(event.repository_url))
+        return {
+            "service_id": service_id,
+            "service_name": sent_name,
+            "service_key": key,
+            "environment": self.environment(event.environment),
+            "environment_raw": event.environment,
+            "status": event.status,
+            "status_raw": event.status_raw or event.status,
+            "commit_sha": event.commit_sha,
+            "previous_commit_sha": event.previous_commit_sha,
+            "branch": event.branch,
+            "repository_url": event.repository_url,
+            "change_id": event.change_id,
+            "started_at": event.started_at,
+            "completed_at": event.completed_at,
+            "triggered_by": event.triggered_by,
+            "pipeline_name": event.pipeline_name,
+            "pipeline_url": event.pipeline_url,
+            "description": event.description,
+            "metadata": event.metadata,
+            "raw_payload": event.raw_payload,
+        }
+
+
+_COMPARED = recording._MUTABLE_FIELDS
+# The columns after (organization, source, external_id), in bulk_insert order.
+_VALUE_COLUMNS = DEPLOYMENT_COLUMNS[3:-2]
+
+
+def _unchanged(existing: dict[str, Any], values: dict[str, Any], policy: DuplicatePolicy) -> bool:
+    names = ("status", "status_raw") if policy is DuplicatePolicy.KEEP_FIRST else _COMPARED
+    return all(existing[name] == values[name] for name in names)
+
+
+class Importer:
+    def __init__(
+        self,
+        *,
+        organization: Organization,
+        fmt: str,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        received_at: datetime | None = None,
+    ):
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        self.organization = organization
+        self.fmt = fmt
+        self.batch_size = batch_size
+        self.received_at = received_at or timezone.now()
+        self.lookups = _Lookups(organization)
+        self.report = ImportReport()
+        self._batch: list[_Item] = []
+        self._suggested: set[str] = set()
+
+    def add_line(self, number: int, text: str | bytes) -> None:
+        self.report.lines += 1
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                self.report.invalid.append((number, "line is not valid UTF-8"))
+                return
+        if not text.strip():
+            return
+        try:
+            payload = parse_json_line(text)
+            events = events_of(
+                fmt=self.fmt,
+                payload=payload,
+                organization=self.organization,
+                received_at=self.received_at,
+            )
+        except (InvalidPayload, PayloadTooLarge) as exc:
+            self.report.invalid.append((number, str(getattr(exc, "message", exc.detail))))
+            return
+        body = text.rstrip("\r\n")
+        if len(events) > 1:
+            bodies = [json.dumps(e.raw_payload, ensure_ascii=False) for e in events]
+        else:
+            bodies = [body]
+        self._batch.extend(_Item(number, e, b) for e, b in zip(events, bodies, strict=True))
+        if len(self._batch) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            with transaction.atomic():
+                self._store(batch)
+
+    def _store(self, batch: list[_Item]) -> None:
+        org = self.organization
+        source = batch[0].event.source
+        known = existing_ids(
+            organization_id=org.pk,
+            source=source,
+            external_ids=list({item.event.external_id for item in batch}),
+        )
+        stored = {}
+        if known:  # a re-import: compare what is stored with what the lines say
+            stored = {
+                row["external_id"]: row
+                for row in Deployment.objects.filter(pk__in=known.values()).values(
+                    "id", "external_id", *_COMPARED
+                )
+            }
+        fresh: list[tuple[_Item, dict]] = []
+        later: list[_Item] = []
+        seen: set[str] = set()
+        deliveries: list[tuple] = []
+        for item in batch:
+            key = item.event.external_id
+            if key in seen:
+                later.append(item)  # a repeat within the batch: after the first is stored
+                continue
+            seen.add(key)
+            values = self.lookups.values(item.event)
+            existing = stored.get(key)
+            if existing is None:
+                fresh.append((item, values))
+            elif _unchanged(existing, values, item.event.duplicate_policy):
+                deliveries.append(self._delivery(existing["id"], item, DeliveryAction.DUPLICATE))
+            else:
+                later.append(item)
+        deliveries.extend(self._insert(source, fresh, later))
+        insert_deliveries(deliveries)
+        for delivery in deliveries:
+            self.report.count(delivery[4])
+        for item in later:
+            result = recording.record_deployment(
+                organization=org, event=item.event, body=item.body, received_at=self.received_at
+            )
+            self.report.count(result.action)
+
+    def _insert(self, source: str, fresh: list[tuple[_Item, dict]], later: list[_Item]) -> list:
+        """Insert new deployments; returns their `created` delivery rows. If another writer
+        stored one of them meanwhile, the whole group goes through record_deployment."""
+        if not fresh:
+            return []
+        now = timezone.now()
+        org_id = self.organization.pk
+        rows = [
+            (org_id, source, item.event.external_id, *(values[c] for c in _VALUE_COLUMNS), now, now)
+            for item, values in fresh
+        ]
+        keys = [item.event.external_id for item, _ in fresh]
+        try:
+            with transaction.atomic():
+                allocated = allocate_ids(len(rows))
+                insert_deployments(rows, ids=allocated)
+        except (IntegrityError, DriverIntegrityError):
+            later[:0] = [item for item, _ in fresh]
+            return []
+        if allocated is None:
+            ids = existing_ids(organization_id=org_id, source=source, external_ids=keys)
+        else:
+            ids = dict(zip(keys, allocated, strict=True))
+        self._suggest([values for _, values in fresh])
+        if recording._link_changes:  # PR linking hooks, as record_deployment runs them
+            for deployment in Deployment.objects.filter(pk__in=ids.values()):
+                recording._link(deployment)
+        return [
+            self._delivery(ids[item.event.external_id], item, DeliveryAction.CREATED)
+            for item, _ in fresh
+        ]
+
+    def _suggest(self, rows: list[dict]) -> None:
+        unmatched = {
+            r["service_key"]: r["service_name"]
+            for r in rows
+            if r["service_id"] is None and r["service_key"]
+        }
+        new = unmatched.keys() - self._suggested
+        if new:
+            ServiceSuggestion.objects.bulk_create(
+                [
+                    ServiceSuggestion(organization=self.organization, name=unmatched[key], key=key)
+                    for key in new
+                ],
+                ignore_conflicts=True,
+            )
+            self._suggested |= new
+
+    def _delivery(self, deployment_id: int, item: _Item, action: str) -> tuple:
+        return (
+            self.organization.pk,
+            deployment_id,
+            item.event.source,
+            self.received_at,
+            action,
+            item.body,
+        )
+
+
+def import_lines(
+    *,
+    organization: Organization,
+    fmt: str,
+    lines: Iterable[str | bytes],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_line: Callable[[], None] | None = None,
+) -> ImportReport:
+    """Import JSON Lines; invalid lines are reported with their numbers, never stop it."""
+    importer = Importer(organization=organization, fmt=fmt, batch_size=batch_size)
+    for number, text in enumerate(lines, start=1):
+        importer.add_line(number, text)
+        if on_line is not None:
+            on_line()
+    importer.flush()
+    return importer.report

@@ -1,0 +1,228 @@
+"""manage.py import_deployments: JSON Lines history through the webhook adapters, in batches."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from deployments.models import Delivery, Deployment
+from deployments.recording import _MUTABLE_FIELDS
+from services.models import ServiceSuggestion
+from tests import test_webhook_devgrid as devgrid_seed
+from tests import test_webhook_hivel as hivel_seed
+from tests import test_webhook_opslevel as opslevel_seed
+from tests import test_webhook_periscope as periscope_seed
+from tests.factories import make_service
+
+SEEDS = {
+    "periscope": [
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "a"},
+        periscope_seed.SEED_FULL,
+        periscope_seed.SEED_STAGING_IN_PROGRESS,
+        periscope_seed.SEED_FAILURE,
+    ],
+    "devgrid": [
+        devgrid_seed.batch(devgrid_seed.RECOMMENDED_FIELDS),
+        devgrid_seed.batch(devgrid_seed.WORKFLOW_4_FAILED, devgrid_seed.WORKFLOW_6_HOTFIX),
+        devgrid_seed.REQUIRED_FIELDS,  # one event alone on a line
+        json.loads(devgrid_seed.WORKFLOW_7_CURL_BODY),
+    ],
+    "hivel": [
+        hivel_seed.SEED,
+        hivel_seed.SEED | {"deployment_id": "2", "start_time": 1700385632, "end_time": 1700385700},
+    ],
+    "opslevel": [
+        opslevel_seed.SEED,
+        opslevel_seed.SEED | {"dedup_id": "2", "status": "failure"},
+        {k: v for k, v in opslevel_seed.SEED.items() if k != "dedup_id"},
+        json.loads(opslevel_seed.CLI_BODY),
+    ],
+}
+DEPLOYMENTS_PER_FORMAT = {"periscope": 4, "devgrid": 5, "hivel": 2, "opslevel": 4}
+
+
+def write_lines(tmp_path, payloads, name="history.jsonl"):
+    path = tmp_path / name
+    path.write_text(
+        "".join((p if isinstance(p, str) else json.dumps(p)) + "\n" for p in payloads),
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(path, org="acme", fmt="periscope", **options):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "import_deployments", str(path), org=org, format=fmt, stdout=out, stderr=err, **options
+    )
+    return out.getvalue(), err.getvalue()
+
+
+def snapshot(organization):
+    return {
+        (d.source, d.external_id): tuple(getattr(d, name) for name in _MUTABLE_FIELDS)
+        for d in Deployment.objects.filter(organization=organization)
+    }
+
+
+@pytest.mark.parametrize("fmt", list(SEEDS))
+def test_seed_payloads_import(tmp_path, org, fmt):
+    out, err = run(write_lines(tmp_path, SEEDS[fmt]), fmt=fmt)
+    count = DEPLOYMENTS_PER_FORMAT[fmt]
+    assert Deployment.objects.filter(organization=org, source=fmt).count() == count
+    assert f"{count} created" in out
+    assert err == ""
+    assert Delivery.objects.filter(organization=org, source=fmt, action="created").count() == count
+
+
+@pytest.mark.parametrize("fmt", list(SEEDS))
+def test_re_running_an_import_changes_nothing(tmp_path, org, fmt):
+    path = write_lines(tmp_path, SEEDS[fmt])
+    run(path, fmt=fmt)
+    before = snapshot(org)
+    out, _ = run(path, fmt=fmt)
+    assert snapshot(org) == before
+    count = DEPLOYMENTS_PER_FORMAT[fmt]
+    assert f"0 created, 0 updated, {count} unchanged" in out
+    # Every delivery is logged: the second run's lines as duplicates.
+    assert Delivery.objects.filter(organization=org, action="duplicate").count() == count
+
+
+@pytest.mark.parametrize("fmt", list(SEEDS))
+def test_import_stores_what_the_webhook_stores(tmp_path, api, org, other_org, other_key, fmt):
+    payload = SEEDS[fmt][0]
+    run(write_lines(tmp_path, [payload]), fmt=fmt)
+    module = {
+        "periscope": periscope_seed,
+        "devgrid": devgrid_seed,
+        "hivel": hivel_seed,
+        "opslevel": opslevel_seed,
+    }[fmt]
+    assert module.post(api, payload, other_key).status_code < 300
+    imported = Deployment.objects.get(organization=org)
+    posted = Deployment.objects.get(organization=other_org)
+    for name in _MUTABLE_FIELDS:
+        if name != "completed_at" or fmt != "devgrid":  # DevGrid without timestamp: time received
+            assert getattr(imported, name) == getattr(posted, name), name
+
+
+def test_an_import_after_the_webhook_is_the_same_deployment(tmp_path, api, org, key):
+    hivel_seed.post(api, hivel_seed.SEED, key)
+    run(write_lines(tmp_path, [hivel_seed.SEED]), fmt="hivel")
+    d = Deployment.objects.get(organization=org)
+    assert list(d.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
+
+
+def test_invalid_lines_are_reported_with_their_numbers_and_skipped(tmp_path, org):
+    lines = [
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "one"},
+        "not json",
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "two", "commitSha": "xyz"},
+        "",
+        "[1, 2]",
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "three"},
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "four", "branch": "a\u0000b"},
+    ]
+    out, err = run(write_lines(tmp_path, lines))
+    assert sorted(Deployment.objects.values_list("external_id", flat=True)) == ["one", "three"]
+    reported = err.strip().splitlines()
+    assert reported[0].startswith("line 2: ")
+    assert reported[1].startswith("line 3: ") and "commitSha" in reported[1]
+    assert reported[2].startswith("line 5: ")
+    assert reported[3] == "line 7: line contains a NUL character"
+    assert len(reported) == 4
+    assert "7 lines: 2 created" in out and "4 invalid" in out
+
+
+def test_a_line_that_is_not_utf8_is_reported(tmp_path, org):
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps(periscope_seed.SEED_MINIMAL).encode()
+    path.write_bytes(good.replace(b"production", b"produc\xe9") + b"\n" + good + b"\n")
+    _, err = run(path, no_progress=True)
+    assert err.strip() == "line 1: line is not valid UTF-8"
+    assert Deployment.objects.count() == 1
+
+
+def test_an_invalid_devgrid_event_rejects_its_whole_line(tmp_path, org):
+    bad = devgrid_seed.batch(
+        devgrid_seed.WORKFLOW_4_FAILED, {**devgrid_seed.REQUIRED_FIELDS, "type": "event-other"}
+    )
+    _, err = run(write_lines(tmp_path, [bad, devgrid_seed.REQUIRED_FIELDS]), fmt="devgrid")
+    assert err.startswith("line 1: events[1].type")
+    assert Deployment.objects.count() == 1
+
+
+def test_stdin(monkeypatch, org):
+    lines = "\n".join(json.dumps(p) for p in SEEDS["hivel"]) + "\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    out, _ = run("-", fmt="hivel")
+    assert Deployment.objects.filter(organization=org).count() == 2
+    assert "2 created" in out
+
+
+def test_a_changed_line_updates_through_the_recording_rules(tmp_path, org):
+    path = write_lines(tmp_path, [periscope_seed.SEED_FAILURE])
+    run(path)
+    run(write_lines(tmp_path, [periscope_seed.SEED_FAILURE | {"status": "rolled_back"}], "b"))
+    run(write_lines(tmp_path, [periscope_seed.SEED_FAILURE | {"status": "in_progress"}], "c"))
+    d = Deployment.objects.get()
+    assert d.status == "rolled_back"
+    assert list(d.deliveries.values_list("action", flat=True)) == ["created", "updated", "stale"]
+
+
+def test_a_repeat_within_one_file_is_one_deployment(tmp_path, org):
+    first = periscope_seed.SEED_MINIMAL
+    lines = [first, first | {"status": "failure"}, first]
+    out, _ = run(write_lines(tmp_path, lines))
+    d = Deployment.objects.get()
+    assert d.status == "success"
+    assert list(d.deliveries.values_list("action", flat=True)) == ["created", "updated", "updated"]
+    assert "1 created, 2 updated" in out
+
+
+def test_opslevel_dedup_id_keeps_the_first_on_import(tmp_path, org):
+    seed = opslevel_seed.SEED
+    run(write_lines(tmp_path, [seed, seed | {"description": "second"}]), fmt="opslevel")
+    assert Deployment.objects.get().description == seed["description"]
+
+
+def test_writes_in_batches_not_per_line(tmp_path, org, django_assert_max_num_queries):
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(300)]
+    path = write_lines(tmp_path, lines)
+    with django_assert_max_num_queries(40):
+        run(path, batch_size=100)
+    assert Deployment.objects.count() == 300
+
+
+def test_services_are_matched_and_unknown_names_suggested(tmp_path, org, other_org):
+    service = make_service(org, "api-gateway")
+    make_service(other_org, "payment-service")
+    run(write_lines(tmp_path, [periscope_seed.SEED_FULL, periscope_seed.SEED_FAILURE]))
+    by_id = {d.external_id: d for d in Deployment.objects.filter(organization=org)}
+    assert by_id["azure-devops-run-12345"].service == service
+    assert by_id["jenkins-build-99999"].service is None  # the other org's service never matches
+    assert ServiceSuggestion.objects.get(organization=org).name == "payment-service"
+    assert not Deployment.objects.filter(organization=other_org).exists()
+
+
+def test_environments_are_normalized(tmp_path, org):
+    lines = [
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "1", "environment": "Production"},
+        periscope_seed.SEED_MINIMAL | {"deploymentId": "2", "environment": "prod"},
+    ]
+    run(write_lines(tmp_path, lines))
+    assert {(d.environment, d.environment_raw) for d in Deployment.objects.all()} == {
+        ("production", "Production"),
+        ("production", "prod"),
+    }
+
+
+def test_unknown_organization_is_an_error(tmp_path, org):
+    with pytest.raises(CommandError, match="nope"):
+        run(write_lines(tmp_path, SEEDS["hivel"]), org="nope", fmt="hivel")
+
+
+def test_missing_file_is_an_error(tmp_path, org):
+    with pytest.raises(CommandError, match="No such file"):
+        run(tmp_path / "absent.jsonl")

@@ -1,0 +1,368 @@
+"""POST /api/hooks/v2/deployment: Hivel's deployment events (seed 003), over HTTP."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from deployments.models import Delivery, Deployment
+from periscope.keys import issue_api_key, revoke_api_key
+from services.models import ServiceSuggestion
+from tests.factories import make_key, make_service
+
+URL = "/api/hooks/v2/deployment"
+
+# The seed's curl example body, exactly as the shell passes it.
+SEED_CURL_BODY = """{
+    "deployment_id": "deploy-20250922-1200",
+    "event_type": "completed",
+    "status": "success",
+    "repo_url": "https://github.com/hivelai/webhook-logger",
+    "commit_hash": "abc123def456789012345678901234567890abcd",
+    "environment": "production",
+    "start_time": "2025-09-22T12:00:00Z",
+    "end_time": "2025-09-22T12:15:30Z",
+    "branch": "main",
+    "build_number": "12345",
+    "pr_number": "71",
+    "pr_numbers": [71,35,23],
+    "image": "company/api-service:v1.2.3",
+    "logs_url": "https://logs.example.com/deploy/20250922-1200"
+  }"""
+SEED = json.loads(SEED_CURL_BODY)
+SEED_SUCCESS_RESPONSE = {
+    "message": "Deployment event stored successfully",
+    "deployment_id": "deploy-20250922-1200",
+    "success": True,
+}
+REQUIRED = [
+    "deployment_id",
+    "event_type",
+    "status",
+    "start_time",
+    "end_time",
+    "repo_url",
+    "environment",
+    "branch",
+]
+
+
+def post(api, body, key, **headers):
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    if key is not None:
+        headers["HTTP_X_API_TOKEN"] = key
+    return api.post(URL, data=data, content_type="application/json", **headers)
+
+
+def validation_error(response) -> str:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["message"] == "Validation failed"
+    assert set(body) == {"message", "error"}
+    return body["error"]
+
+
+# --- the documented answers --------------------------------------------------------------
+
+
+def test_seed_curl_example_gets_the_seed_response(api, org, key):
+    response = post(api, SEED_CURL_BODY, key)
+    assert response.status_code == 200
+    assert response.json() == SEED_SUCCESS_RESPONSE
+
+
+def test_seed_example_is_stored_field_by_field(api, org, key):
+    post(api, SEED_CURL_BODY, key)
+    d = Deployment.objects.get(organization=org)
+    assert (d.source, d.external_id) == ("hivel", "deploy-20250922-1200")
+    assert (d.status, d.status_raw) == ("success", "success")
+    assert d.repository_url == "https://github.com/hivelai/webhook-logger"
+    assert d.service_name == "https://github.com/hivelai/webhook-logger"
+    assert d.service_key == "hivelai/webhook-logger"
+    assert d.commit_sha == "abc123def456789012345678901234567890abcd"
+    assert d.environment == "production"
+    assert d.branch == "main"
+    assert d.started_at == datetime(2025, 9, 22, 12, 0, tzinfo=UTC)
+    assert d.completed_at == datetime(2025, 9, 22, 12, 15, 30, tzinfo=UTC)
+    assert d.pipeline_url == "https://logs.example.com/deploy/20250922-1200"
+    assert d.metadata == {
+        "pr_number": "71",
+        "pr_numbers": [71, 35, 23],
+        "build_number": "12345",
+        "image": "company/api-service:v1.2.3",
+        "logs_url": "https://logs.example.com/deploy/20250922-1200",
+    }
+    assert d.raw_payload == SEED
+    assert Delivery.objects.get().body == SEED_CURL_BODY
+
+
+def test_a_repeat_updates_and_answers_the_same(api, org, key):
+    post(api, SEED, key)
+    response = post(api, {**SEED, "status": "failed"}, key)
+    assert response.status_code == 200
+    assert response.json() == SEED_SUCCESS_RESPONSE
+    d = Deployment.objects.get(organization=org)
+    assert d.status == "failure"
+
+
+def test_same_deployment_id_twice_is_one_record_and_two_deliveries(api, org, key):
+    post(api, SEED, key)
+    post(api, SEED, key)
+    d = Deployment.objects.get(organization=org)
+    assert list(d.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
+
+
+def test_numeric_deployment_id_is_echoed_as_sent(api, org, key):
+    response = post(api, {**SEED, "deployment_id": 4521}, key)
+    assert response.status_code == 200
+    assert response.json()["deployment_id"] == 4521
+    assert Deployment.objects.get().external_id == "4521"
+
+
+def test_commit_and_optional_fields_may_be_absent(api, org, key):
+    payload = {name: SEED[name] for name in REQUIRED}
+    assert post(api, payload, key).status_code == 200
+    d = Deployment.objects.get()
+    assert (d.commit_sha, d.metadata) == ("", {})
+
+
+# --- timestamps --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        ("2025-11-19T10:20:32Z", "2025-11-19T10:20:32.846Z"),
+        (1700385632, 1700385632846),
+        ("1700385632", "1700385632846"),
+        (1700385632846, "2023-11-19T09:20:33Z"),
+        ("2023-11-19T10:20:32+01:00", 1700385632.5),
+    ],
+)
+def test_seed_timestamp_formats(api, org, key, start, end):
+    response = post(api, {**SEED, "start_time": start, "end_time": end}, key)
+    assert response.status_code == 200, response.content
+    d = Deployment.objects.get()
+    assert d.started_at.tzinfo is not None
+    assert d.started_at <= d.completed_at
+
+
+def test_epoch_seconds_and_milliseconds_mean_the_same_instant(api, org, key):
+    post(api, {**SEED, "start_time": 1700385632, "end_time": 1700385632846}, key)
+    d = Deployment.objects.get()
+    assert d.started_at == datetime(2023, 11, 19, 9, 20, 32, tzinfo=UTC)
+    assert d.completed_at == datetime(2023, 11, 19, 9, 20, 32, 846000, tzinfo=UTC)
+
+
+def test_start_after_end_is_the_seed_error(api, org, key):
+    response = post(
+        api, {**SEED, "start_time": "2025-09-22T12:15:31Z", "end_time": SEED["end_time"]}, key
+    )
+    assert validation_error(response) == "Start time cannot be after end time"
+    assert not Deployment.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2025-13-01T00:00:00Z", True, [1], {"t": 1}])
+@pytest.mark.parametrize("field", ["start_time", "end_time"])
+def test_bad_timestamps_name_the_field(api, org, key, field, value):
+    assert field in validation_error(post(api, {**SEED, field: value}, key))
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", REQUIRED)
+@pytest.mark.parametrize("value", ["<absent>", "", None])
+def test_a_missing_required_field_is_named(api, org, key, field, value):
+    payload = dict(SEED)
+    if value == "<absent>":
+        del payload[field]
+    else:
+        payload[field] = value
+    assert field in validation_error(post(api, payload, key))
+    assert not Deployment.objects.exists()
+
+
+@pytest.mark.parametrize("event_type", ["started", "Completed", "done"])
+def test_event_type_must_be_completed(api, org, key, event_type):
+    error = validation_error(post(api, {**SEED, "event_type": event_type}, key))
+    assert "event_type" in error and '"completed"' in error
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("pr_numbers", "71,35"),
+        ("pr_numbers", [71, None]),
+        ("pr_number", {"n": 71}),
+        ("commit_hash", 123),
+        ("image", ["a"]),
+        ("branch", 5),
+    ],
+)
+def test_optional_fields_of_the_wrong_type_are_named(api, org, key, field, value):
+    assert field in validation_error(post(api, {**SEED, field: value}, key))
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff", b""])
+def test_bad_bodies_are_validation_errors(api, org, key, body):
+    assert validation_error(post(api, body, key))
+
+
+def test_body_over_one_mebibyte_is_413(api, org, key):
+    response = post(api, {**SEED, "image": "x" * 2**20}, key)
+    assert response.status_code == 413
+    assert response.json()["error"]
+
+
+# --- statuses: the seed's normalization table --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sent, expected",
+    [
+        # Hivel's own four values
+        ("success", "success"),
+        ("failed", "failure"),
+        ("cancelled", "cancelled"),
+        ("unknown", "unknown"),
+        # Jenkins
+        ("SUCCESS", "success"),
+        ("FAILURE", "failure"),
+        ("UNSTABLE", "failure"),
+        ("ABORTED", "cancelled"),
+        ("NOT_BUILT", "unknown"),
+        # GitHub Actions
+        ("failure", "failure"),
+        ("timed_out", "failure"),
+        ("canceled", "cancelled"),
+        ("neutral", "unknown"),
+        ("skipped", "unknown"),
+        ("stale", "unknown"),
+        ("action_required", "unknown"),
+        # GitLab CI
+        ("manual", "unknown"),
+        ("pending", "unknown"),
+        ("running", "unknown"),
+        # CircleCI
+        ("timedout", "failure"),
+        ("infrastructure_fail", "failure"),
+        ("not_run", "unknown"),
+        ("on_hold", "unknown"),
+        ("queued", "unknown"),
+        # Argo Workflows
+        ("Succeeded", "success"),
+        ("Failed", "failure"),
+        ("Error", "failure"),
+        ("Skipped", "unknown"),
+        ("Omitted", "unknown"),
+        ("Pending", "unknown"),
+        ("Running", "unknown"),
+        # Azure DevOps
+        ("succeeded", "success"),
+        ("partiallySucceeded", "unknown"),
+        ("succeededWithIssues", "unknown"),
+        # Argo CD
+        ("Degraded", "failure"),
+        ("Progressing", "unknown"),
+        ("Missing", "unknown"),
+        ("Suspended", "unknown"),
+        # any other provider
+        ("deployed", "unknown"),
+        ("green", "unknown"),
+    ],
+)
+def test_status_normalization_table(api, org, key, sent, expected):
+    assert post(api, {**SEED, "status": sent}, key).status_code == 200
+    d = Deployment.objects.get()
+    assert (d.status, d.status_raw) == (expected, sent)
+
+
+# --- environments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ("Production", "production"),
+        ("prod", "production"),
+        ("stg", "staging"),
+        ("dev", "development"),
+    ],
+)
+def test_environment_is_normalized_and_kept_as_sent(api, org, key, env, expected):
+    post(api, {**SEED, "environment": env}, key)
+    d = Deployment.objects.get()
+    assert (d.environment, d.environment_raw) == (expected, env)
+
+
+# --- services by repository --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "repo_url",
+    [
+        "https://github.com/hivelai/webhook-logger",
+        "https://github.com/hivelai/webhook-logger.git",
+        "git@github.com:hivelai/webhook-logger.git",
+        "hivelai/webhook-logger",
+        "https://github.com/HivelAI/Webhook-Logger/",
+    ],
+)
+def test_every_form_of_the_repository_matches_the_service(api, org, key, repo_url):
+    service = make_service(
+        org, "webhook-logger", repository_url="https://github.com/hivelai/webhook-logger.git"
+    )
+    post(api, {**SEED, "repo_url": repo_url}, key)
+    assert Deployment.objects.get().service == service
+
+
+def test_an_alias_in_another_form_matches(api, org, key):
+    service = make_service(org, "logger", aliases=["git@github.com:hivelai/webhook-logger.git"])
+    post(api, SEED, key)
+    assert Deployment.objects.get().service == service
+
+
+def test_unknown_repository_becomes_a_suggestion(api, org, key):
+    post(api, SEED, key)
+    assert Deployment.objects.get().service is None
+    suggestion = ServiceSuggestion.objects.get(organization=org)
+    assert suggestion.key == "hivelai/webhook-logger"
+
+
+# --- authentication and organizations ----------------------------------------------------
+
+
+@pytest.mark.parametrize("header", [None, "", "YOUR_TOKEN", "psk_" + "x" * 40])
+def test_missing_or_wrong_token_is_401(api, org, header):
+    headers = {} if header is None else {"HTTP_X_API_TOKEN": header}
+    response = post(api, SEED, None, **headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "Invalid or missing API key"
+    assert not Deployment.objects.exists()
+
+
+def test_revoked_or_read_only_token_is_401(api, org):
+    issued = issue_api_key(organization=org, name="ci")
+    revoke_api_key(api_key=issued.api_key)
+    assert post(api, SEED, issued.plaintext).status_code == 401
+    assert post(api, SEED, make_key(org, scopes=("read",))).status_code == 401
+
+
+def test_x_api_key_header_is_not_hivels_header(api, org, key):
+    assert post(api, SEED, None, HTTP_X_API_KEY=key).status_code == 401
+
+
+def test_other_organizations_repository_never_matches(api, org, key, other_org):
+    make_service(other_org, "logger", repository_url="https://github.com/hivelai/webhook-logger")
+    post(api, SEED, key)
+    assert Deployment.objects.get(organization=org).service is None
+
+
+def test_same_deployment_id_in_two_organizations_is_two_records(
+    api, org, key, other_org, other_key
+):
+    post(api, SEED, key)
+    post(api, {**SEED, "status": "failed"}, other_key)
+    assert Deployment.objects.get(organization=org).status == "success"
+    assert Deployment.objects.get(organization=other_org).status == "failure"
