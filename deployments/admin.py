@@ -107,4 +107,5 @@ class EnvironmentAliasAdmin(OrganizationScopedAdmin):
     search_fields = ["name", "environment"]
 
 
+import deployments.admin_changes  # noqa: E402,F401  (lead-time models)
 from deployments import admin_incidents  # noqa: E402,F401  (incidents, issue 6)

@@ -5,3 +5,9 @@ class DeploymentsConfig(AppConfig):
     name = "deployments"
     verbose_name = "Deployments"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from deployments.linking import link_on_record
+        from deployments.recording import register_change_linker
+
+        register_change_linker(link_on_record)

@@ -33,10 +33,17 @@ from deployments.bulk_insert import (
     insert_deliveries,
     insert_deployments,
 )
+from deployments.environments import PRODUCTION
 from deployments.events import DeploymentEvent, DuplicatePolicy
 from deployments.formats import devgrid, hivel, opslevel, periscope
 from deployments.http import _has_nul as has_nul
-from deployments.models import DeliveryAction, Deployment, EnvironmentAlias
+from deployments.models import (
+    DeliveryAction,
+    Deployment,
+    EnvironmentAlias,
+    Repository,
+    Status,
+)
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization
 from services.matching import normalize_key
@@ -44,6 +51,8 @@ from services.models import ServiceAlias, ServiceSuggestion
 
 FORMATS = ("periscope", "devgrid", "hivel", "opslevel")
 DEFAULT_BATCH_SIZE = 1000
+# Imported deployments are linked this many at a time (bounded IN lists on SQLite).
+_LINK_CHUNK = 5000
 
 
 @dataclass
@@ -206,6 +215,7 @@ class Importer:
         self.report = ImportReport()
         self._batch: list[_Item] = []
         self._suggested: set[str] = set()
+        self._created_ids: list[int] = []
 
     def add_line(self, number: int, text: str | bytes) -> None:
         self.report.lines += 1
@@ -236,6 +246,32 @@ class Importer:
         self._batch.extend(_Item(number, e, b) for e, b in zip(events, bodies, strict=True))
         if len(self._batch) >= self.batch_size:
             self.flush()
+
+    def link(self) -> None:
+        """Link the new deployments to the changes they shipped, once every row is in.
+
+        Linking is per deployment (it walks the commit graph), so it runs after the batched
+        writes, oldest first, so each one sees its predecessor as its boundary. When the
+        organization has no repository and no imported deployment names one, nothing can
+        link and the pass is skipped.
+        """
+        if not recording._link_changes or not self._created_ids:
+            return
+        organization_id = self.organization.pk
+        has_repositories = Repository.objects.filter(organization_id=organization_id).exists()
+        for start in range(0, len(self._created_ids), _LINK_CHUNK):
+            chunk = self._created_ids[start : start + _LINK_CHUNK]
+            candidates = Deployment.objects.filter(
+                pk__in=chunk,
+                status=Status.SUCCESS,
+                environment=PRODUCTION,
+                completed_at__isnull=False,
+            ).exclude(commit_sha="")
+            if not has_repositories and not candidates.exclude(repository_url="").exists():
+                continue
+            for deployment in candidates.order_by("completed_at", "id"):
+                with transaction.atomic():
+                    recording.link_changes(deployment, action=DeliveryAction.CREATED)
 
     def flush(self) -> None:
         batch, self._batch = self._batch, []
@@ -311,9 +347,7 @@ class Importer:
         else:
             ids = dict(zip(keys, allocated, strict=True))
         self._suggest([values for _, values in fresh])
-        if recording._link_changes:  # PR linking hooks, as record_deployment runs them
-            for deployment in Deployment.objects.filter(pk__in=ids.values()):
-                recording._link(deployment)
+        self._created_ids.extend(ids.values())
         return [
             self._delivery(ids[item.event.external_id], item, DeliveryAction.CREATED)
             for item, _ in fresh
@@ -362,4 +396,5 @@ def import_lines(
         if on_line is not None:
             on_line()
     importer.flush()
+    importer.link()
     return importer.report

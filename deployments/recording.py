@@ -51,8 +51,9 @@ _MUTABLE_FIELDS = (
 )
 
 # Hooks run after a deployment is stored, inside the same transaction, returning the
-# number of pull requests linked. The lead-time module registers the real one.
-LinkChanges = Callable[[Deployment], int]
+# number of pull requests linked. They are told the delivery's action, so a new deployment
+# that cannot have links costs them nothing. The lead-time module registers the real one.
+LinkChanges = Callable[..., int]
 _link_changes: list[LinkChanges] = []
 
 
@@ -61,8 +62,9 @@ def register_change_linker(linker: LinkChanges) -> None:
         _link_changes.append(linker)
 
 
-def _link(deployment: Deployment) -> int:
-    return sum(linker(deployment) for linker in _link_changes)
+def link_changes(deployment: Deployment, *, action: str) -> int:
+    """Run the change linkers for a stored deployment; returns the pull requests linked."""
+    return sum(linker(deployment, action=action) for linker in _link_changes)
 
 
 # The lookups every delivery needs, in one round trip: the service by the name sent, by the
@@ -212,7 +214,7 @@ def _record_one(
         action=action,
         service_id=deployment.service_id,
         service_name=deployment.service_name,
-        linked_prs=_link(deployment),
+        linked_prs=link_changes(deployment, action=action),
     )
 
 

@@ -10,6 +10,7 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +18,7 @@ from rest_framework.views import APIView
 from deployments.formats.fields import iso8601
 from deployments.models import Deployment, Incident
 from metrics import dora
-from metrics.changes import changes_of_deployment, changes_of_organization
+from metrics.changes import changes_of_deployment
 from metrics.filters import DeploymentFilter, IncidentFilter, ServiceFilter
 from metrics.serializers import (
     DeploymentDetailSerializer,
@@ -194,12 +195,18 @@ class IncidentDetail(OrganizationScoped, generics.RetrieveAPIView):
 
 
 class ChangeList(APIView):
-    """Pull requests with their lead times (empty until the lead-time models exist)."""
+    """Pull requests (default) or commits (`?kind=commit`), each with the lead time of the
+    first production deployment that shipped it."""
 
     pagination_class = CursorPage
 
     @extend_schema(
         operation_id="changes_list",
+        parameters=[
+            OpenApiParameter("kind", str, enum=["pull_request", "commit"]),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("cursor", str),
+        ],
         responses=inline_serializer(
             "ChangePage",
             {
@@ -210,26 +217,39 @@ class ChangeList(APIView):
         ),
     )
     def get(self, request):
-        from metrics.changes import _as_json
-
-        queryset = changes_of_organization(organization_id=request.auth.organization.pk)
-        if queryset is None:
-            return Response({"next": None, "previous": None, "results": []})
+        kind, queryset, render = _changes(request)
         paginator = CursorPage()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response([_as_json(item) for item in page])
+        return paginator.get_paginated_response([render(item) for item in page])
 
 
 class ChangeDetail(APIView):
-    @extend_schema(responses=inline_serializer("ChangeItem", {"id": serializers.IntegerField()}))
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", str, enum=["pull_request", "commit"])],
+        responses=inline_serializer("ChangeItem", {"id": serializers.IntegerField()}),
+    )
     def get(self, request, pk: int):
-        from metrics.changes import _as_json
-
-        queryset = changes_of_organization(organization_id=request.auth.organization.pk)
-        item = queryset.filter(pk=pk).first() if queryset is not None else None
+        kind, queryset, render = _changes(request)
+        item = queryset.filter(pk=pk).first()
         if item is None:
             raise Http404
-        return Response(_as_json(item))
+        return Response(render(item))
+
+
+def _changes(request):
+    from metrics import changes
+
+    kind = request.query_params.get("kind", "pull_request")
+    organization_id = request.auth.organization.pk
+    if kind == "pull_request":
+        return (
+            kind,
+            changes.pull_requests(organization_id=organization_id),
+            changes.pull_request_json,
+        )
+    if kind == "commit":
+        return kind, changes.commits(organization_id=organization_id), changes.commit_json
+    raise ValidationError({"kind": "must be pull_request or commit"})
 
 
 __all__ = ["changes_of_deployment"]

@@ -205,3 +205,6 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # DORA metrics (issue 6): incident attribution window, and an open /metrics for Prometheus.
 INCIDENT_ATTRIBUTION_WINDOW_HOURS = float(os.environ.get("INCIDENT_ATTRIBUTION_WINDOW_HOURS", 24))
 METRICS_PUBLIC = envbool("METRICS_PUBLIC")
+
+# Lead time: the first production deployment of a service links only changes this recent.
+LEAD_TIME_FIRST_DEPLOYMENT_HORIZON_DAYS = envint("PERISCOPE_FIRST_DEPLOYMENT_HORIZON_DAYS", 30)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from deployments.forge_views import GitHubWebhook, GitLabWebhook
 from deployments.views import (
     DevGridEvents,
     HivelDeployment,
@@ -30,4 +31,7 @@ urlpatterns = [
     path("events", DevGridEvents.as_view(), name="webhook-devgrid"),
     path("api/hooks/v2/deployment", HivelDeployment.as_view(), name="webhook-hivel"),
     path("integrations/deploy/<str:key>", OpsLevelDeploy.as_view(), name="webhook-opslevel"),
+    # Forge webhooks (lead time): the organization is in the URL, its secret signs the body.
+    path("api/webhooks/github/<slug:org_slug>", GitHubWebhook.as_view(), name="webhook-github"),
+    path("api/webhooks/gitlab/<slug:org_slug>", GitLabWebhook.as_view(), name="webhook-gitlab"),
 ]

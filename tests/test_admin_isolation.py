@@ -4,6 +4,8 @@ The matrix runs over every ModelAdmin registered for Periscope's apps, so an adm
 later is checked too (and must use the scoping mixin).
 """
 
+from pathlib import Path
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -13,11 +15,13 @@ from deployments.models import Deployment, EnvironmentAlias
 from periscope.admin_scoping import OrganizationScopedAdmin, OrganizationScopedMixin
 from periscope.keys import issue_api_key
 from periscope.models import ApiKey, Membership
-from periscope.secrets import set_webhook_secret
+from periscope.secrets import hmac_sha256_hex, set_webhook_secret
 from periscope.staff import make_organization_admin
 from services.models import Service, ServiceSuggestion
 from tests.admin_helpers import deliver, option_values, run_action
 from tests.factories import make_service
+
+GITHUB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 
 APPS = {"periscope", "services", "deployments", "metrics"}
 
@@ -69,6 +73,21 @@ def two_catalogs(api, org, other_org, staff_user):
             HTTP_AUTHORIZATION=f"Bearer {plaintext}",
         )
         assert incident.status_code == 201, incident.content
+        for event, name in [
+            ("pull_request", "pull_request.closed.merged.real-capture.json"),
+            ("push", "push.after-merge.real-capture.json"),
+        ]:
+            body = (GITHUB_FIXTURES / name).read_bytes()
+            signature = hmac_sha256_hex(secret=f"{slug}-secret-1234", body=body)
+            forge = api.post(
+                f"/api/webhooks/github/{slug}",
+                data=body,
+                content_type="application/json",
+                HTTP_X_GITHUB_EVENT=event,
+                HTTP_X_GITHUB_DELIVERY=f"{slug}-{event}",
+                HTTP_X_HUB_SIGNATURE_256=f"sha256={signature}",
+            )
+            assert forge.status_code in (200, 201, 202), forge.content
     return org, other_org
 
 
@@ -121,6 +140,10 @@ def test_matrix_every_list_and_object_url(two_catalogs, staff_client, admin_clie
         "delivery",
         "environmentalias",
         "incident",
+        "repository",
+        "commit",
+        "pullrequest",
+        "forgedelivery",
     } - {"servicealias"}  # aliases have no admin of their own: they are an inline
 
 

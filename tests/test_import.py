@@ -226,3 +226,37 @@ def test_unknown_organization_is_an_error(tmp_path, org):
 def test_missing_file_is_an_error(tmp_path, org):
     with pytest.raises(CommandError, match="No such file"):
         run(tmp_path / "absent.jsonl")
+
+
+def test_imported_history_is_linked_to_the_changes_it_shipped(tmp_path, org, other_org):
+    """Linking runs after the batched writes: each deployment ships what git log prev..C says."""
+    from deployments.models import DeploymentCommit
+    from tests.test_linking import LINEAR, graph, sha
+
+    graph(org, LINEAR, times={"a": 0, "b": 1, "c": 2, "d": 3, "e": 4})
+    make_service(org, "shop", repository_url="https://github.com/acme/shop")
+
+    def line(ident, commit, hour):
+        return {
+            "deploymentId": ident,
+            "commitSha": sha(commit),
+            "environment": "production",
+            "status": "success",
+            "startedAt": f"2026-01-01T{hour:02d}:00:00Z",
+            "completedAt": f"2026-01-01T{hour:02d}:30:00Z",
+            "service": "shop",
+        }
+
+    # Lines out of order: the link pass goes by completion time, not file order.
+    run(write_lines(tmp_path, [line("second", "e", 6), line("first", "c", 5)]), batch_size=1)
+    shipped = {
+        ident: set(
+            DeploymentCommit.objects.filter(deployment__external_id=ident).values_list(
+                "sha", flat=True
+            )
+        )
+        for ident in ("first", "second")
+    }
+    assert shipped["first"] == {sha("a"), sha("b"), sha("c")}
+    assert shipped["second"] == {sha("d"), sha("e")}
+    assert not DeploymentCommit.objects.filter(organization=other_org).exists()
