@@ -1,8 +1,13 @@
 """A plausible, deterministic deployment history for demos and screenshots (`seed_demo`).
 
 Every deployment is a Periscope-format webhook body parsed by the real adapter and stored by
-`record_deployment`; every incident is an /api/incidents body parsed by its adapter and
-stored by `record_incident`. The data is exactly what ingest would have stored.
+`record_deployment` (which links it to the commits and pull requests it shipped); every
+incident is an /api/incidents body parsed by its adapter and stored by `record_incident`.
+Before each production deployment, pull requests are squash-merged on the service's `main`:
+their commits go in through `deployments.commits.record_commits` (a push's chain, as the forge
+webhooks record them) and the pull requests as the forge webhooks store them, without the
+relinking those webhooks do, since the deployment that ships them arrives afterwards and links
+them when it is recorded. The data is what ingest would have stored for that arrival order.
 """
 
 import json
@@ -12,9 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 
+from deployments.commits import CommitData, chained, record_commits
 from deployments.formats import incident_periscope, periscope
 from deployments.incidents import record_incident
+from deployments.models import PullRequest, Repository
 from deployments.recording import record_deployment
+from deployments.repositories import get_or_create_repository
 from periscope.models import Organization
 from services.catalog import add_alias, create_service
 from services.models import Service
@@ -48,6 +56,7 @@ class SeedSummary:
     deployments: int
     incidents: int
     services: int
+    pull_requests: int
 
 
 def _iso(moment: datetime) -> str:
@@ -61,14 +70,68 @@ class _History:
         self.until = until
         self.deployments = 0
         self.incidents = 0
+        self.pull_requests = 0
+        # Per service: its repository, the head of main, the last PR number, the time of the
+        # last production deployment (PRs merge after it).
+        self.repositories: dict[str, Repository] = {}
+        self.heads: dict[str, str] = {}
+        self.numbers: dict[str, int] = {}
+        self.shipped: dict[str, datetime] = {}
 
     def sha(self) -> str:
         return f"{self.rng.getrandbits(160):040x}"
 
+    def merge_pull_requests(self, demo: DemoService, *, before: datetime, count: int) -> None:
+        """`count` pull requests squash-merged on main between the last production deployment
+        and `before`: coding, then review, then merge."""
+        repository = self.repositories.get(demo.name)
+        if repository is None:
+            return
+        earliest = self.shipped.get(demo.name, before - timedelta(days=1))
+        for _ in range(count):
+            merged = earliest + (before - earliest) * self.rng.uniform(0.2, 0.95)
+            created = merged - timedelta(hours=self.rng.lognormvariate(1.3, 0.9))
+            first_commit = created - timedelta(hours=self.rng.lognormvariate(1.5, 1.0))
+            number = self.numbers.get(demo.name, 0) + 1
+            self.numbers[demo.name] = number
+            author = self.rng.choice(("ana", "bo", "chen", "dee", "eli", "fatou"))
+            title = self.rng.choice(
+                ("Add retry", "Fix typo", "Bump deps", "New endpoint", "Refactor", "Faster query")
+            )
+            squash = CommitData(
+                sha=self.sha(),
+                authored_at=first_commit,
+                committed_at=merged,
+                author=author,
+                message=f"{title} (#{number})",
+            )
+            # A push to main: the new commit's parent is the previous head.
+            record_commits(
+                repository=repository, commits=chained([squash], before=self.heads[demo.name])
+            )
+            self.heads[demo.name] = squash.sha
+            PullRequest.objects.get_or_create(  # a re-run sends the same PRs again
+                repository=repository,
+                number=number,
+                defaults={
+                    "organization": self.organization,
+                    "title": title,
+                    "author": author,
+                    "state": "merged",
+                    "created_at": created,
+                    "merged_at": merged,
+                    "merge_commit_sha": squash.sha,
+                    "base_branch": "main",
+                },
+            )
+            self.pull_requests += 1
+
     def deploy(self, *, ident: str, service: str, environment: str, status: str, start, end):
+        demo_name = next((d.name for d in SERVICES if service in (d.name, d.alias)), "")
+        head = self.heads.get(demo_name) or self.sha()
         payload = {
             "deploymentId": ident,
-            "commitSha": self.sha(),
+            "commitSha": head,
             "environment": environment,
             "status": status,
             "startedAt": _iso(start),
@@ -83,6 +146,8 @@ class _History:
         # received_at: when the pipeline would have sent it, so the delivery log reads right.
         record_deployment(organization=self.organization, event=event, body=body, received_at=end)
         self.deployments += status != "rolled_back"
+        if environment == "prod" and status == "success" and demo_name:
+            self.shipped[demo_name] = end
 
     def incident(self, *, ident: str, service: str, deployment_id: str, started, resolved):
         payload = {
@@ -121,6 +186,9 @@ class _History:
             end = start + timedelta(minutes=self.rng.uniform(3, 14))
             if end >= self.until:
                 continue
+            self.merge_pull_requests(
+                demo, before=start - timedelta(minutes=45), count=1 + self.count(1.0)
+            )
             # Staging first, then production.
             self.deploy(
                 ident=f"{ident}-stg",
@@ -153,6 +221,8 @@ class _History:
                 fix_start = end + timedelta(minutes=self.rng.lognormvariate(4.3, 0.9))
                 fix_end = fix_start + timedelta(minutes=self.rng.uniform(3, 10))
                 if fix_end < self.until:
+                    self.shipped.setdefault(demo.name, end)
+                    self.merge_pull_requests(demo, before=fix_start, count=1)
                     self.deploy(
                         ident=f"{ident}-fix",
                         service=sent_as,
@@ -203,6 +273,21 @@ def seed_history(
                 )
                 if demo.alias:
                     add_alias(service=service, name=demo.alias)
+            service = Service.objects.get(organization=organization, name=demo.name)
+            history.repositories[demo.name] = get_or_create_repository(
+                organization=organization, url=service.repository_url
+            )
+            # The repository's first commit, which the first deployment ships.
+            root = CommitData(
+                sha=history.sha(),
+                authored_at=until - timedelta(days=days + 30),
+                committed_at=until - timedelta(days=days + 30),
+                author="ana",
+                message="Initial commit",
+                parents=(),
+            )
+            record_commits(repository=history.repositories[demo.name], commits=[root])
+            history.heads[demo.name] = root.sha
         first = until - timedelta(days=days)
         for offset in range(days):
             day = first + timedelta(days=offset)
@@ -232,5 +317,8 @@ def seed_history(
             resolved=None,
         )
     return SeedSummary(
-        deployments=history.deployments, incidents=history.incidents, services=len(SERVICES)
+        deployments=history.deployments,
+        incidents=history.incidents,
+        services=len(SERVICES),
+        pull_requests=history.pull_requests,
     )

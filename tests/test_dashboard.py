@@ -112,6 +112,10 @@ def test_tiles_show_the_numbers_of_the_api(history, staff_client, key):
             summary["failedDeploymentRecoveryTime"]["medianSeconds"], abs=1
         )
         assert f"{summary['deploymentFrequency']['deployments']} deployments" in html
+        assert summary["leadTime"]["changes"] > 0
+        assert float(tiles["leadTime"]) == pytest.approx(
+            summary["leadTime"]["medianSeconds"], abs=1
+        )
 
 
 def test_the_view_reads_dora_report(history, staff_client):

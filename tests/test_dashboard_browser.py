@@ -65,7 +65,7 @@ def browser(async_unsafe_allowed):
 @pytest.fixture
 def history(browser, transactional_db, org, other_org):
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    seed_history(organization=org, days=100, seed=11, until=today)
+    seed_history(organization=org, days=32, seed=11, until=today)
     seed_history(organization=other_org, days=20, seed=12, until=today)
     return org
 
@@ -110,6 +110,16 @@ def assert_tiles_match(page, summary: dict) -> None:
     if frequency["level"]:
         assert tile.locator(".dora-badge").inner_text().lower() == frequency["level"]
 
+    tile = page.locator('[data-metric="leadTime"]')
+    lead = summary["leadTime"]
+    if lead["medianSeconds"] is None:
+        assert tile.get_attribute("data-value") == ""
+    else:
+        assert float(tile.get_attribute("data-value")) == pytest.approx(
+            lead["medianSeconds"], abs=1
+        )
+        assert f"median of {lead['changes']} changes" in tile.inner_text()
+
     tile = page.locator('[data-metric="changeFailureRate"]')
     cfr = summary["changeFailureRate"]
     if cfr["rate"] is None:
@@ -133,7 +143,8 @@ def assert_charts_render(page) -> None:
     assert charts.count() == 4
     bars = page.locator("svg.chart-bar .bar")
     assert bars.count() > 0
-    assert bars.first.bounding_box()["height"] > 0
+    assert max(bar.bounding_box()["height"] for bar in bars.all()) > 20
+    assert page.locator("svg.chart-line").nth(0).locator(".point").count() > 0  # lead time
     assert page.locator("svg.chart-line").nth(1).locator(".point").count() > 0  # failure rate
     assert page.locator("svg.chart-bar .marker-failure").count() > 0
 
@@ -149,6 +160,7 @@ def test_tiles_match_the_api_through_range_and_service_changes(page, live_server
     assert "range=90" in page.url
     summary = api_summary(live_server, page, key)
     assert summary["deploymentFrequency"]["deployments"] > 100
+    assert summary["leadTime"]["changes"] > 100
     assert_tiles_match(page, summary)
     assert_charts_render(page)
 

@@ -59,7 +59,7 @@ def test_another_seed_gives_another_history(org, other_org):
 
 
 def test_a_weekday_rhythm(org):
-    seed_history(organization=org, days=120, seed=1, until=UNTIL)
+    seed_history(organization=org, days=70, seed=1, until=UNTIL)
     production = Deployment.objects.filter(organization=org, environment="production")
     per_weekday = Counter(d.completed_at.weekday() for d in production)
     weekdays = sum(per_weekday[day] for day in range(5)) / 5
@@ -67,11 +67,11 @@ def test_a_weekday_rhythm(org):
     assert weekdays > 8 * max(weekend, 1)
     assert per_weekday[1] > per_weekday[4]  # Tuesdays busier than Fridays
     assert all(d.completed_at < UNTIL for d in production)
-    assert production.filter(completed_at__lt=UNTIL - timedelta(days=114)).exists()
+    assert production.filter(completed_at__lt=UNTIL - timedelta(days=64)).exists()
 
 
 def test_failures_and_rollbacks_are_followed_by_recoveries(org):
-    seed_history(organization=org, days=90, seed=2, until=UNTIL)
+    seed_history(organization=org, days=45, seed=2, until=UNTIL)
     production = Deployment.objects.filter(organization=org, environment="production")
     failed = production.filter(status__in=[Status.FAILURE, Status.ROLLED_BACK])
     assert failed.filter(status=Status.FAILURE).exists()
@@ -100,7 +100,7 @@ def test_failures_and_rollbacks_are_followed_by_recoveries(org):
 
 
 def test_incidents_are_attributed_and_some_resolved(org):
-    seed_history(organization=org, days=90, seed=2, until=UNTIL)
+    seed_history(organization=org, days=45, seed=2, until=UNTIL)
     incidents = Incident.objects.filter(organization=org)
     assert incidents.count() >= 3
     assert incidents.filter(deployment__isnull=False, attributed_by="deployment_id").exists()
@@ -136,3 +136,24 @@ def test_demo_seeds_an_empty_organization_once_and_prints_the_dashboard(db):
     assert count > 0
     call_command("demo", "--days", "5", stdout=StringIO())
     assert Deployment.objects.filter(organization__slug="demo").count() == count
+
+
+def test_pull_requests_give_lead_times(org):
+    from deployments.models import DeploymentPullRequest, PullRequest
+    from metrics import dora
+
+    seed_history(organization=org, days=20, seed=9, until=UNTIL)
+    assert PullRequest.objects.filter(organization=org, merged_at__isnull=False).count() > 20
+    # Every PR merged before the last day's deployments was shipped by one.
+    shipped = set(
+        DeploymentPullRequest.objects.filter(organization=org).values_list(
+            "pull_request_id", flat=True
+        )
+    )
+    early = PullRequest.objects.filter(organization=org, merged_at__lt=UNTIL - timedelta(days=2))
+    assert set(early.values_list("id", flat=True)) <= shipped
+    scope = dora.Scope(organization_id=org.pk, start=UNTIL - timedelta(days=20), end=UNTIL)
+    lead = dora.dora_report(scope=scope, series=False).summary.lead_time
+    assert lead.changes > 20
+    assert 3600 < lead.median_seconds < 7 * 86400
+    assert lead.level in ("elite", "high")

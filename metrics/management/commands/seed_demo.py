@@ -21,5 +21,6 @@ class Command(BaseCommand):
         summary = seed_history(organization=organization, days=days, seed=seed)
         self.stdout.write(
             f"Seeded {organization.slug}: {summary.services} services, "
-            f"{summary.deployments} deployments, {summary.incidents} incidents over {days} days"
+            f"{summary.deployments} deployments, {summary.pull_requests} pull requests, "
+            f"{summary.incidents} incidents over {days} days"
         )

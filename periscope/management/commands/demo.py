@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days",
             type=int,
-            default=180,
+            default=90,
             help="days of demo history (seed_demo) for an organization with no deployments yet",
         )
 
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         organization, _ = ensure_organization(slug=org, name=org.title())
         if days > 0 and not Deployment.objects.filter(organization=organization).exists():
             # A history to look at on the dashboard right away (only into an empty org).
+            self.stdout.write(f"Seeding {days} days of demo history (seed_demo) ...")
             call_command("seed_demo", org=org, days=days, stdout=self.stdout)
         password = secrets.token_urlsafe(12)
         user_model = get_user_model()
