@@ -19,7 +19,7 @@ TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 @pytest.fixture
 def history(org, other_org):
     seed_history(organization=org, days=21, seed=7, until=TODAY)
-    seed_history(organization=other_org, days=21, seed=8, until=TODAY)
+    seed_history(organization=other_org, days=7, seed=8, until=TODAY)
     return org
 
 

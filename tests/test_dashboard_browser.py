@@ -66,7 +66,7 @@ def browser(async_unsafe_allowed):
 def history(browser, transactional_db, org, other_org):
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     seed_history(organization=org, days=32, seed=11, until=today)
-    seed_history(organization=other_org, days=20, seed=12, until=today)
+    seed_history(organization=other_org, days=5, seed=12, until=today)
     return org
 
 

@@ -39,8 +39,8 @@ def snapshot(organization) -> tuple[list, list]:
 
 
 def test_the_same_seed_gives_the_same_history(org, other_org):
-    seed_history(organization=org, days=30, seed=5, until=UNTIL)
-    seed_history(organization=other_org, days=30, seed=5, until=UNTIL)
+    seed_history(organization=org, days=15, seed=5, until=UNTIL)
+    seed_history(organization=other_org, days=15, seed=5, until=UNTIL)
     assert snapshot(org) == snapshot(other_org)
     assert len(snapshot(org)[0]) > 50
 
@@ -53,8 +53,8 @@ def test_running_again_stores_nothing_new(org):
 
 
 def test_another_seed_gives_another_history(org, other_org):
-    seed_history(organization=org, days=30, seed=5, until=UNTIL)
-    seed_history(organization=other_org, days=30, seed=6, until=UNTIL)
+    seed_history(organization=org, days=15, seed=5, until=UNTIL)
+    seed_history(organization=other_org, days=15, seed=6, until=UNTIL)
     assert snapshot(org)[0] != snapshot(other_org)[0]
 
 
