@@ -13,31 +13,13 @@ from typing import Any
 from django.db import connection
 
 from deployments.models import Delivery, Deployment
+from deployments.recording import MUTABLE_FIELDS
 
 DEPLOYMENT_COLUMNS = (
     "organization_id",
     "source",
     "external_id",
-    "service_id",
-    "service_name",
-    "service_key",
-    "environment",
-    "environment_raw",
-    "status",
-    "status_raw",
-    "commit_sha",
-    "previous_commit_sha",
-    "branch",
-    "repository_url",
-    "change_id",
-    "started_at",
-    "completed_at",
-    "triggered_by",
-    "pipeline_name",
-    "pipeline_url",
-    "description",
-    "metadata",
-    "raw_payload",
+    *MUTABLE_FIELDS,
     "created_at",
     "updated_at",
 )

@@ -138,7 +138,7 @@ def events_of(
 class _Lookups:
     """The organization's environment aliases and service keys, read once per import.
 
-    Mirrors recording._field_values without a query per deployment. A service alias added
+    Resolves what recording._field_values resolves, without a query per deployment. A service alias added
     during an import re-attributes the deployments it matches when it is saved.
     """
 
@@ -157,36 +157,16 @@ class _Lookups:
         return (self.environments.get(name) or name).strip().lower()
 
     def values(self, event: DeploymentEvent) -> dict[str, Any]:
-        sent_name = event.service_name or event.repository_url
-        key = normalize_key(sent_name)
+        key = normalize_key(event.service_name or event.repository_url)
         service_id = self.services.get(key) if key else None
         if service_id is None and event.service_name and event.repository_url:
             service_id = self.services.get(normalize_key(event.repository_url))
-        return {
-            "service_id": service_id,
-            "service_name": sent_name,
-            "service_key": key,
-            "environment": self.environment(event.environment),
-            "environment_raw": event.environment,
-            "status": event.status,
-            "status_raw": event.status_raw or event.status,
-            "commit_sha": event.commit_sha,
-            "previous_commit_sha": event.previous_commit_sha,
-            "branch": event.branch,
-            "repository_url": event.repository_url,
-            "change_id": event.change_id,
-            "started_at": event.started_at,
-            "completed_at": event.completed_at,
-            "triggered_by": event.triggered_by,
-            "pipeline_name": event.pipeline_name,
-            "pipeline_url": event.pipeline_url,
-            "description": event.description,
-            "metadata": event.metadata,
-            "raw_payload": event.raw_payload,
-        }
+        return recording.deployment_values(
+            event=event, service_id=service_id, environment=self.environment(event.environment)
+        )
 
 
-_COMPARED = recording._MUTABLE_FIELDS
+_COMPARED = recording.MUTABLE_FIELDS
 # The columns after (organization, source, external_id), in bulk_insert order.
 _VALUE_COLUMNS = DEPLOYMENT_COLUMNS[3:-2]
 
@@ -270,8 +250,10 @@ class Importer:
             if not has_repositories and not candidates.exclude(repository_url="").exists():
                 continue
             for deployment in candidates.order_by("completed_at", "id"):
+                # Not "created": an earlier one's pass may already have linked it as its
+                # successor, so its links are replaced, not assumed absent.
                 with transaction.atomic():
-                    recording.link_changes(deployment, action=DeliveryAction.CREATED)
+                    recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
     def flush(self) -> None:
         batch, self._batch = self._batch, []

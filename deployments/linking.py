@@ -236,10 +236,14 @@ def _seconds(end: datetime | None, start: datetime | None) -> float | None:
     return (end - start).total_seconds()
 
 
-def link_deployment(deployment: Deployment) -> int:
-    """Replace the deployment's links with what it shipped; returns the number of PRs."""
-    DeploymentCommit.objects.filter(deployment=deployment).delete()
-    DeploymentPullRequest.objects.filter(deployment=deployment).delete()
+def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
+    """Replace the deployment's links with what it shipped; returns the number of PRs.
+
+    `fresh`: the deployment was just created, so it has no links to replace.
+    """
+    if not fresh:
+        DeploymentCommit.objects.filter(deployment=deployment).delete()
+        DeploymentPullRequest.objects.filter(deployment=deployment).delete()
     if not _linkable(deployment):
         return 0
     repository = repository_for_deployment(deployment)
@@ -317,7 +321,7 @@ def link_on_record(deployment: Deployment, *, action: str = DeliveryAction.UPDAT
     if action in (DeliveryAction.DUPLICATE, DeliveryAction.STALE):
         # Nothing changed, so the links stand; report their count.
         return DeploymentPullRequest.objects.filter(deployment=deployment).count()
-    count = link_deployment(deployment)
+    count = link_deployment(deployment, fresh=action == DeliveryAction.CREATED)
     following = next_deployment(deployment)
     if following is not None:
         link_deployment(following)

@@ -94,20 +94,31 @@ class Deployment(models.Model):
             models.Index(fields=["organization", "environment", "completed_at"]),
             models.Index(fields=["organization", "service", "environment", "completed_at"]),
             models.Index(fields=["organization", "service_key"]),
-            # Metrics (issue 6). Counting a range, and joining its deployments to their
-            # incidents, reads only this index (covering on both databases).
+            # Metrics (issue 6). Counting a range, matching its deployments to their
+            # incidents and listing its failures with their pairing key read only this index
+            # (covering on both databases). Status before completion time: the failures of a
+            # range are two short index ranges, not a filter over every deployment of it.
             models.Index(
-                fields=["organization", "environment", "completed_at", "status", "service", "id"],
+                fields=[
+                    "organization",
+                    "environment",
+                    "status",
+                    "completed_at",
+                    "service",
+                    "id",
+                    "service_key",
+                ],
                 name="deployment_metrics_range",
             ),
             # Recovery time: the next success of a service, or of an unmatched name, is one
-            # index descent.
+            # index descent (index-only).
             models.Index(
                 fields=["organization", "service", "environment", "status", "completed_at"],
                 name="deployment_next_success",
             ),
             models.Index(
                 fields=["organization", "service_key", "environment", "status", "completed_at"],
+                condition=Q(service__isnull=True),
                 name="deployment_next_success_key",
             ),
             models.Index(fields=["organization", "change_id"]),

@@ -27,7 +27,7 @@ from services.matching import normalize_key
 from services.models import ServiceAlias, ServiceSuggestion
 
 # Fields a later delivery may change. Identity (organization, source, id) never changes.
-_MUTABLE_FIELDS = (
+MUTABLE_FIELDS = (
     "service_id",
     "service_name",
     "service_key",
@@ -110,15 +110,15 @@ def _lookup(*, organization: Organization, event: DeploymentEvent) -> _Names:
     )
 
 
-def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
+def deployment_values(*, event: DeploymentEvent, service_id: int | None, environment: str) -> dict:
+    """The stored form of an event (the MUTABLE_FIELDS), once its service and canonical
+    environment are resolved. Ingest and import both store exactly this."""
     sent_name = event.service_name or event.repository_url
     return {
-        "service_id": names.service_id,
+        "service_id": service_id,
         "service_name": sent_name,
         "service_key": normalize_key(sent_name),
-        "environment": canonical_environment(
-            raw=event.environment, alias_target=names.environment_alias
-        ),
+        "environment": environment,
         "environment_raw": event.environment,
         "status": event.status,
         "status_raw": event.status_raw or event.status,
@@ -136,6 +136,16 @@ def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
         "metadata": event.metadata,
         "raw_payload": event.raw_payload,
     }
+
+
+def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
+    return deployment_values(
+        event=event,
+        service_id=names.service_id,
+        environment=canonical_environment(
+            raw=event.environment, alias_target=names.environment_alias
+        ),
+    )
 
 
 def _suggest(*, organization: Organization, values: dict, names: _Names) -> None:
@@ -166,7 +176,7 @@ def _apply_repeat(
         candidates = values
     changed = [
         name
-        for name in _MUTABLE_FIELDS
+        for name in MUTABLE_FIELDS
         if name in candidates and getattr(existing, name) != candidates[name]
     ]
     if not changed:

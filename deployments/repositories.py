@@ -1,5 +1,7 @@
 """Repositories: created from the URLs forges and pipelines send, and found for a deployment."""
 
+from django.db.models import Q
+
 from deployments.models import Deployment, Repository
 from periscope.models import Organization
 from services.matching import normalize_key, resolve_service_id
@@ -23,18 +25,31 @@ def get_or_create_repository(*, organization: Organization, url: str) -> Reposit
     return repository
 
 
-def _by_names(*, organization_id: int, keys: list[str]) -> Repository | None:
+def _best(
+    *, organization_id: int, keys: list[str], url_key: str = "", service_id: int | None = None
+) -> Repository | None:
+    """One query for every candidate, ranked: the URL's key, then a repository attached to the
+    service, then `owner/name` equal to a key (by key order), then `name` equal to one (oldest)."""
     keys = [k for k in keys if k]
-    if not keys:
+    match = Q(key__in=keys) | Q(name__in=keys)
+    if url_key:
+        match |= Q(key=url_key)
+    if service_id is not None:
+        match |= Q(service_id=service_id)
+    if not keys and not url_key and service_id is None:
         return None
-    found = Repository.objects.filter(organization_id=organization_id, key__in=keys).first()
-    if found is None:
-        found = (
-            Repository.objects.filter(organization_id=organization_id, name__in=keys)
-            .order_by("id")
-            .first()
-        )
-    return found
+    candidates = list(Repository.objects.filter(match, organization_id=organization_id))
+
+    def rank(repository: Repository) -> tuple:
+        if url_key and repository.key == url_key:
+            return (0, "", 0)
+        if service_id is not None and repository.service_id == service_id:
+            return (1, repository.key, 0)
+        if repository.key in keys:
+            return (2, repository.key, 0)
+        return (3, "", repository.pk)
+
+    return min(candidates, key=rank, default=None)
 
 
 def repository_for_deployment(deployment: Deployment) -> Repository | None:
@@ -48,21 +63,18 @@ def repository_for_deployment(deployment: Deployment) -> Repository | None:
     org_id = deployment.organization_id
     service = deployment.service
     if service is not None:
-        if service.repository_url:
-            found = Repository.objects.filter(
-                organization_id=org_id, key=normalize_key(service.repository_url)
-            ).first()
-            if found is not None:
-                return found
-        found = Repository.objects.filter(organization_id=org_id, service=service).first()
-        if found is not None:
-            return found
+        # The service's own name and repository are alias rows too (kind name/repository).
         keys = list(ServiceAlias.objects.filter(service=service).values_list("key", flat=True))
-        found = _by_names(organization_id=org_id, keys=[normalize_key(service.name), *keys])
+        found = _best(
+            organization_id=org_id,
+            keys=[normalize_key(service.name), *keys],
+            url_key=normalize_key(service.repository_url),
+            service_id=service.pk,
+        )
         if found is not None:
             return found
     elif deployment.service_key:
-        found = _by_names(organization_id=org_id, keys=[deployment.service_key])
+        found = _best(organization_id=org_id, keys=[deployment.service_key])
         if found is not None:
             return found
     url = deployment.repository_url or (service.repository_url if service else "")

@@ -46,9 +46,7 @@ def organization_samples(
     scope = dora.Scope(organization_id=organization.pk, start=now - WINDOW, end=now)
     deployments = dora.deployments_in(scope)
     group = dora.service_group()
-    counts = dora._counts(
-        deployments, scope=scope, group=group, incident_group=dora.service_group("deployment__")
-    )
+    counts = dora._counts(deployments, scope=scope, group=group)
     recovery = dora._recovery(deployments, scope=scope, group=group, temporal=False)
     slugs = dict(Service.objects.filter(organization=organization).values_list("id", "slug"))
     days = WINDOW.total_seconds() / 86400

@@ -19,6 +19,13 @@ class LeadTimeSerializer(serializers.Serializer):
     meanSeconds = serializers.FloatField(source="mean_seconds", allow_null=True)
     changes = serializers.IntegerField()
     level = serializers.CharField(allow_null=True)
+    deploymentsWithoutChanges = serializers.IntegerField(
+        source="deployments_without_changes",
+        help_text="Successful production deployments that shipped no change with a known start",
+    )
+    codingMeanSeconds = serializers.FloatField(source="coding_mean_seconds", allow_null=True)
+    reviewMeanSeconds = serializers.FloatField(source="review_mean_seconds", allow_null=True)
+    waitingMeanSeconds = serializers.FloatField(source="waiting_mean_seconds", allow_null=True)
 
 
 class ChangeFailureRateSerializer(serializers.Serializer):

@@ -13,7 +13,9 @@ class EpochSeconds(Func):
     arity = 1
 
     def as_postgresql(self, compiler, conn, **extra):
-        return self.as_sql(compiler, conn, template="EXTRACT(EPOCH FROM %(expressions)s)::float8")
+        # date_part gives float8 directly; EXTRACT computes a numeric first (slower, same
+        # value once cast).
+        return self.as_sql(compiler, conn, template="date_part('epoch', %(expressions)s)")
 
     def as_sqlite(self, compiler, conn, **extra):
         # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; strftime('%s') is exact to the

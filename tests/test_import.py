@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from deployments.models import Delivery, Deployment
-from deployments.recording import _MUTABLE_FIELDS
+from deployments.recording import MUTABLE_FIELDS
 from services.models import ServiceSuggestion
 from tests import test_webhook_devgrid as devgrid_seed
 from tests import test_webhook_hivel as hivel_seed
@@ -61,7 +61,7 @@ def run(path, org="acme", fmt="periscope", **options):
 
 def snapshot(organization):
     return {
-        (d.source, d.external_id): tuple(getattr(d, name) for name in _MUTABLE_FIELDS)
+        (d.source, d.external_id): tuple(getattr(d, name) for name in MUTABLE_FIELDS)
         for d in Deployment.objects.filter(organization=organization)
     }
 
@@ -102,7 +102,7 @@ def test_import_stores_what_the_webhook_stores(tmp_path, api, org, other_org, ot
     assert module.post(api, payload, other_key).status_code < 300
     imported = Deployment.objects.get(organization=org)
     posted = Deployment.objects.get(organization=other_org)
-    for name in _MUTABLE_FIELDS:
+    for name in MUTABLE_FIELDS:
         if name != "completed_at" or fmt != "devgrid":  # DevGrid without timestamp: time received
             assert getattr(imported, name) == getattr(posted, name), name
 

@@ -123,12 +123,18 @@ def test_summary_numbers_worked_out_on_paper(api, key, history):
     }
     # Resolved in range: inc1 5400, inc3 3600 -> median 4500; inc2 still open.
     assert summary["incidentTimeToRestore"] == {"medianSeconds": 4500, "resolved": 2, "open": 1}
+    # No commit data: no change with a known start; the five successful production
+    # deployments d1 d3 d6 w1 w3 shipped none (rolled-back d4 is not a success).
     assert summary["leadTime"] == {
         "medianSeconds": None,
         "p90Seconds": None,
         "meanSeconds": None,
         "changes": 0,
         "level": None,
+        "deploymentsWithoutChanges": 5,
+        "codingMeanSeconds": None,
+        "reviewMeanSeconds": None,
+        "waitingMeanSeconds": None,
     }
 
 
@@ -295,3 +301,25 @@ def test_median_of_even_count_and_nearest_rank_p90(api, key, org):
     assert body["medianSeconds"] == 5.5 * 3600
     assert body["p90Seconds"] == 9 * 3600
     assert body["level"] == "high"
+
+
+def test_lead_time_from_linked_changes_worked_out_on_paper(api, key, org, other_org):
+    """d1 ships a (1 h) and b (2 h) at 5 h; d2 ships PR #7 (first commit f1 at 3 h) and the
+    direct commit c (7 h) at 8 h. Changes: c 1 h, b 3 h, a 4 h, PR #7 5 h."""
+    from tests.test_api_changes import build_history
+
+    build_history(org)
+    build_history(other_org)  # the same history elsewhere must not double anything
+    response = get(api, key, **{"from": "2026-01-01", "to": "2026-01-02"})
+    lead = response.json()["summary"]["leadTime"]
+    assert lead == {
+        "medianSeconds": 3.5 * 3600,  # mean of the two middle values, 3 h and 4 h
+        "p90Seconds": 5 * 3600,  # rank ceil(0.9 * 4) = 4
+        "meanSeconds": 3.25 * 3600,
+        "changes": 4,
+        "level": "elite",
+        "deploymentsWithoutChanges": 0,
+        "codingMeanSeconds": 1.5 * 3600,  # f1 at 3 h -> opened at 4.5 h
+        "reviewMeanSeconds": 1.5 * 3600,  # opened 4.5 h -> merged 6 h
+        "waitingMeanSeconds": 2 * 3600,  # merged 6 h -> deployed 8 h
+    }

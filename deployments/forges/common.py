@@ -4,9 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deployments.commits import CommitData, chained, record_commits
+from deployments.events import DeploymentEvent
 from deployments.formats.fields import flexible_timestamp
 from deployments.linking import relink_repository
 from deployments.models import PullRequest
+from deployments.recording import record_deployment
 from deployments.repositories import get_or_create_repository
 from periscope.errors import InvalidPayload
 from periscope.models import Organization
@@ -108,3 +110,16 @@ def store_pull_request(*, organization: Organization, url: str, data: PullReques
         pr.save()
     since = _earliest([pr.first_commit_at, pr.created_at, pr.merged_at])
     return relink_repository(repository=repository, since=since)
+
+
+def record_forge_deployment(
+    *, organization: Organization, event: DeploymentEvent, body: str
+) -> tuple[int, dict, str]:
+    """Store a forge's deployment event through the one recording function; the answer."""
+    result = record_deployment(organization=organization, event=event, body=body)
+    body_out = {
+        "action": result.action,
+        "deploymentId": result.deployment_id,
+        "linkedPRs": result.linked_prs,
+    }
+    return 200, body_out, "deployment"

@@ -10,6 +10,7 @@ from deployments.forges.common import (
     PullRequestData,
     moment,
     object_field,
+    record_forge_deployment,
     repository_url,
     sha,
     store_pull_request,
@@ -17,7 +18,6 @@ from deployments.forges.common import (
     text,
 )
 from deployments.models import Source, Status
-from deployments.recording import record_deployment
 from periscope.errors import InvalidPayload
 from periscope.models import Organization
 
@@ -138,16 +138,7 @@ def _deployment_status(
         metadata=metadata,
         duplicate_policy=DuplicatePolicy.UPDATE,
     )
-    result = record_deployment(organization=organization, event=event, body=body)
-    return (
-        200,
-        {
-            "action": result.action,
-            "deploymentId": result.deployment_id,
-            "linkedPRs": result.linked_prs,
-        },
-        "deployment",
-    )
+    return record_forge_deployment(organization=organization, event=event, body=body)
 
 
 def handle(

@@ -12,6 +12,7 @@ from deployments.forges.common import (
     PullRequestData,
     moment,
     object_field,
+    record_forge_deployment,
     repository_url,
     sha,
     store_pull_request,
@@ -19,7 +20,6 @@ from deployments.forges.common import (
     text,
 )
 from deployments.models import Source, Status
-from deployments.recording import record_deployment
 from periscope.errors import InvalidPayload
 from periscope.models import Organization
 
@@ -131,16 +131,7 @@ def _deployment(organization: Organization, payload: dict, body: str) -> tuple[i
         pipeline_url=text(payload.get("deployable_url"), 2000),
         description=text(payload.get("commit_title"), 2000),
     )
-    result = record_deployment(organization=organization, event=event, body=body)
-    return (
-        200,
-        {
-            "action": result.action,
-            "deploymentId": result.deployment_id,
-            "linkedPRs": result.linked_prs,
-        },
-        "deployment",
-    )
+    return record_forge_deployment(organization=organization, event=event, body=body)
 
 
 def handle(
