@@ -503,9 +503,7 @@ def dora_by_service(*, scope: Scope) -> list[ServiceDora]:
     dora_report gives with that `service=` (grouped queries, lead time per service)."""
     deployments = deployments_in(scope)
     group = service_group()
-    counts = _counts(
-        deployments, scope=scope, group=group, incident_group=service_group("deployment__")
-    )
+    counts = _counts(deployments, scope=scope, group=group)
     recovery = _recovery(deployments, scope=scope, group=group, temporal=False)
     # Grouped on the raw columns (cheaper than on the CASE), keyed like service_group().
     days_by_group: dict[str, set[date]] = {}
