@@ -8,6 +8,7 @@ from deployments.views import (
     OpsLevelDeploy,
     PeriscopeDeploymentWebhook,
 )
+from metrics.dashboard import dashboard
 from periscope.health import healthz, readyz
 
 handler400 = "periscope.errors.json_bad_request"
@@ -17,6 +18,8 @@ handler500 = "periscope.errors.json_server_error"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # Before admin.site.urls, whose catch-all would answer 404.
+    path("admin/metrics/dora/", dashboard, name="dora-dashboard"),
     path("admin/", admin.site.urls),
     path(
         "api/webhooks/deployments",

@@ -64,7 +64,7 @@ def test_revoke_api_key_by_prefix(db):
 
 
 def test_demo_prints_a_working_key_and_curl(db):
-    out = run("demo")
+    out = run("demo", "--days", "7")
     key_line = next(line for line in out.splitlines() if line.startswith("API key"))
     plaintext = key_line.split()[-1]
     assert find_active_key(plaintext=plaintext).organization.slug == "demo"

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from deployments.models import Deployment
 from periscope.keys import issue_api_key
 from periscope.tenancy import ensure_organization
 
@@ -21,12 +22,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--serve", action="store_true", help="migrate first, then run the development server"
         )
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=90,
+            help="days of demo history (seed_demo) for an organization with no deployments yet",
+        )
 
-    def handle(self, *args, org: str, addr: str, serve: bool, **options):
+    def handle(self, *args, org: str, addr: str, serve: bool, days: int, **options):
         host = f"http://{addr}"
         if serve:
             call_command("migrate", verbosity=0)
         organization, _ = ensure_organization(slug=org, name=org.title())
+        if days > 0 and not Deployment.objects.filter(organization=organization).exists():
+            # A history to look at on the dashboard right away (only into an empty org).
+            self.stdout.write(f"Seeding {days} days of demo history (seed_demo) ...")
+            call_command("seed_demo", org=org, days=days, stdout=self.stdout)
         password = secrets.token_urlsafe(12)
         user_model = get_user_model()
         user, _ = user_model.objects.get_or_create(
@@ -40,6 +51,7 @@ class Command(BaseCommand):
 Periscope demo organization: {organization.slug}
 Database: {settings.DATABASES["default"]["NAME"]}
 Admin: {host}/admin/  user admin  password {password}
+Dashboard: {host}/admin/metrics/dora/?org={organization.slug}
 API key (shown once): {issued.plaintext}
 
 Try it:

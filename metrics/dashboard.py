@@ -1,0 +1,371 @@
+"""The DORA dashboard in the admin: /admin/metrics/dora/.
+
+Thin: the query string is read by the API's own `parse_dora_query`, every number comes from
+`metrics.dora` (the functions behind /api/metrics/dora), and this module only formats them.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from deployments.models import EnvironmentAlias
+from metrics import dora
+from metrics.api import parse_dora_query
+from metrics.charts import Marker, chart
+from periscope.admin_scoping import allowed_organization_ids
+from periscope.errors import InvalidPayload
+from periscope.models import Organization
+from services.models import Service, ServiceSuggestion, SuggestionStatus
+
+PRESETS = (7, 30, 90, 365)
+DEFAULT_PRESET = "30"
+LEVEL_ORDER = {"elite": 4, "high": 3, "medium": 2, "low": 1}
+
+
+# --- formatting ------------------------------------------------------------------------
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f} %"
+
+
+def per_day(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}/day"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tile:
+    key: str  # the API's summary key
+    label: str
+    value: float | None  # the API's headline number for this metric
+    display: str
+    detail: str
+    level: str | None
+    change: str
+    better: bool | None  # did it move the good way?
+
+
+def _change(current: float | None, previous: float | None, *, higher_is_better: bool, days: int):
+    if current is None or previous is None:
+        return f"no data to compare with the previous {days} days", None
+    if previous == current:
+        return f"unchanged vs previous {days} days", None
+    if previous == 0:
+        arrow = "▲"
+        text = f"{arrow} from 0 vs previous {days} days"
+    else:
+        delta = (current - previous) / abs(previous) * 100
+        arrow = "▲" if delta > 0 else "▼"
+        text = f"{arrow} {abs(delta):.0f}% vs previous {days} days"
+    return text, (current > previous) == higher_is_better
+
+
+def tiles(summary: dora.DoraMetrics, previous: dora.DoraMetrics, *, days: int) -> list[Tile]:
+    f, pf = summary.deployment_frequency, previous.deployment_frequency
+    lt, plt = summary.lead_time, previous.lead_time
+    cfr, pcfr = summary.change_failure_rate, previous.change_failure_rate
+    rec, prec = summary.failed_deployment_recovery_time, previous.failed_deployment_recovery_time
+    pairs = [
+        (
+            "deploymentFrequency",
+            "Deployment frequency",
+            f.per_day,
+            pf.per_day if pf.deployments or f.deployments else None,
+            per_day(f.per_day),
+            f"{f.deployments} deployments on {f.deployment_days} days",
+            f.level,
+            True,
+        ),
+        (
+            "leadTime",
+            "Lead time for changes",
+            lt.median_seconds,
+            plt.median_seconds,
+            duration(lt.median_seconds),
+            f"median of {lt.changes} changes" if lt.changes else "no changes with a known start",
+            lt.level,
+            False,
+        ),
+        (
+            "changeFailureRate",
+            "Change failure rate",
+            cfr.rate,
+            pcfr.rate,
+            percent(cfr.rate),
+            f"{cfr.failed + cfr.rolled_back + cfr.incident_caused} of {cfr.total} deployments",
+            cfr.level,
+            False,
+        ),
+        (
+            "failedDeploymentRecoveryTime",
+            "Failed deployment recovery",
+            rec.median_seconds,
+            prec.median_seconds,
+            duration(rec.median_seconds),
+            f"median of {rec.recovered} recovered, {rec.open} not yet",
+            rec.level,
+            False,
+        ),
+    ]
+    result = []
+    for key, label, value, before, display, detail, level, higher in pairs:
+        change, better = _change(value, before, higher_is_better=higher, days=days)
+        result.append(
+            Tile(
+                key=key,
+                label=label,
+                value=value,
+                display=display,
+                detail=detail,
+                level=level,
+                change=change,
+                better=better,
+            )
+        )
+    return result
+
+
+def _label(moment: datetime, interval: str) -> str:
+    return moment.strftime("%b %Y" if interval == "month" else "%b %d")
+
+
+def _hours(seconds: float | None) -> float | None:
+    # Durations are charted in hours so that the axis gets round numbers of hours.
+    return None if seconds is None else seconds / 3600
+
+
+def _from_hours(hours: float) -> str:
+    return "0" if hours == 0 else duration(hours * 3600)
+
+
+def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
+    labels = [_label(m.start, interval) for m in series]
+    cfr = [m.change_failure_rate for m in series]
+    return [
+        {
+            "title": "Deployments",
+            "svg": chart(
+                kind="bar",
+                title="Deployments per " + interval,
+                labels=labels,
+                values=[m.deployment_frequency.deployments for m in series],
+                fmt=lambda v: f"{v:g}",
+                markers=[
+                    Marker(
+                        css="marker-failure",
+                        label="failed or rolled back",
+                        counts=[c.failed + c.rolled_back for c in cfr],
+                    ),
+                    Marker(
+                        css="marker-incident",
+                        label="caused an incident",
+                        counts=[c.incident_caused for c in cfr],
+                    ),
+                ],
+            ),
+            "legend": True,
+        },
+        {
+            "title": "Lead time for changes (median)",
+            "svg": chart(
+                kind="line",
+                title="Median lead time per " + interval,
+                labels=labels,
+                values=[_hours(m.lead_time.median_seconds) for m in series],
+                fmt=_from_hours,
+            ),
+        },
+        {
+            "title": "Change failure rate",
+            "svg": chart(
+                kind="line",
+                title="Change failure rate per " + interval,
+                labels=labels,
+                values=[c.rate for c in cfr],
+                fmt=lambda v: f"{round(v * 100, 1):g} %",
+            ),
+        },
+        {
+            "title": "Failed deployment recovery (median)",
+            "svg": chart(
+                kind="line",
+                title="Median recovery time per " + interval,
+                labels=labels,
+                values=[_hours(m.failed_deployment_recovery_time.median_seconds) for m in series],
+                fmt=_from_hours,
+            ),
+        },
+    ]
+
+
+# --- the query -------------------------------------------------------------------------
+
+
+def _tomorrow() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def api_params(query) -> dict:
+    """The dashboard's query string as /api/metrics/dora parameters.
+
+    `range` is a preset number of days ending at the next UTC midnight (the API's default
+    end), or "custom" with `from` and an inclusive `to` day.
+    """
+    preset = query.get("range") or DEFAULT_PRESET
+    params = {
+        "environment": query.get("environment") or "production",
+        "service": query.get("service") or "",
+        "team": query.get("team") or "",
+    }
+    if preset == "custom":
+        raw_to = (query.get("to") or "").strip()
+        params["from"] = (query.get("from") or "").strip()
+        if not params["from"]:
+            raise InvalidPayload("from is required for a custom range", field="from")
+        if raw_to:
+            try:
+                params["to"] = (date.fromisoformat(raw_to) + timedelta(days=1)).isoformat()
+            except ValueError:
+                raise InvalidPayload("to must be a date (YYYY-MM-DD)", field="to") from None
+        days = None
+    elif preset.isdigit() and int(preset) in PRESETS:
+        end = _tomorrow()
+        params["to"] = end.isoformat()
+        params["from"] = (end - timedelta(days=int(preset))).isoformat()
+        days = int(preset)
+    else:
+        raise InvalidPayload(
+            f"range must be one of: {', '.join(map(str, PRESETS))}, custom", field="range"
+        )
+    interval = query.get("interval") or ""
+    if not interval:
+        interval = "day" if days is not None and days <= 31 else "week"
+    params["interval"] = interval
+    return params
+
+
+# --- the view --------------------------------------------------------------------------
+
+
+def _organizations(request):
+    organizations = Organization.objects.order_by("slug")
+    allowed = allowed_organization_ids(request)
+    return organizations if allowed is None else organizations.filter(pk__in=allowed)
+
+
+def _environments(organization: Organization, current: str) -> list[str]:
+    names = set(
+        EnvironmentAlias.objects.filter(organization=organization).values_list(
+            "environment", flat=True
+        )
+    )
+    return sorted(names | {"production", current})
+
+
+def _deployments_url(organization: Organization, row: dora.ServiceDora, environment: str) -> str:
+    query = {"organization__id__exact": organization.pk, "environment": environment}
+    if row.service_id is not None:
+        query["service__id__exact"] = row.service_id
+    else:
+        query["q"] = row.name
+    return reverse("admin:deployments_deployment_changelist") + "?" + urlencode(query)
+
+
+def dashboard_view(request):
+    organizations = _organizations(request)
+    slug = request.GET.get("org")
+    organization = organizations.filter(slug=slug).first() if slug else organizations.first()
+    context = {
+        **admin.site.each_context(request),
+        "title": "DORA dashboard",
+        "organizations": organizations,
+        "organization": organization,
+        "presets": PRESETS,
+        "query": request.GET,
+        "range": request.GET.get("range") or DEFAULT_PRESET,
+    }
+    if organization is None:
+        if slug:
+            raise Http404("No such organization.")
+        return TemplateResponse(request, "admin/metrics/dashboard.html", context)
+    services = Service.objects.filter(organization=organization).order_by("name")
+    context.update(
+        services=services,
+        teams=sorted({t for t in services.values_list("team", flat=True) if t}),
+    )
+    try:
+        params = api_params(request.GET)
+        scope, interval, echoed = parse_dora_query(params=params, organization=organization)
+    except InvalidPayload as exc:
+        context.update(error=exc.message, error_field=exc.field, environments=["production"])
+        return TemplateResponse(request, "admin/metrics/dashboard.html", context, status=400)
+
+    length = scope.end - scope.start
+    days = max(round(length.total_seconds() / 86400), 1)
+    report = dora.dora_report(scope=scope, interval=interval)
+    previous = dora.dora_report(
+        scope=replace(scope, start=scope.start - length, end=scope.start), series=False
+    )
+    by_service = dora.dora_by_service(scope=scope)
+    context.update(
+        scope=scope,
+        interval=interval,
+        environment=scope.environment,
+        environments=_environments(organization, scope.environment),
+        api_query=urlencode({k: v for k, v in params.items() if v}),
+        range_from=scope.start,
+        range_to=scope.end,
+        range_to_inclusive=scope.end - timedelta(microseconds=1),
+        days=days,
+        benchmarks=report.benchmarks,
+        tiles=tiles(report.summary, previous.summary, days=days),
+        charts=charts(report.series, interval=interval),
+        rows=[
+            {
+                "item": row,
+                "url": _deployments_url(organization, row, scope.environment),
+                "frequency": per_day(row.deployment_frequency.per_day),
+                "lead_time": duration(row.lead_time.median_seconds),
+                "cfr": percent(row.change_failure_rate.rate),
+                "recovery": duration(row.failed_deployment_recovery_time.median_seconds),
+                "ranks": {
+                    name: LEVEL_ORDER.get(level or "", 0)
+                    for name, level in (
+                        ("frequency", row.deployment_frequency.level),
+                        ("lead_time", row.lead_time.level),
+                        ("cfr", row.change_failure_rate.level),
+                        ("recovery", row.failed_deployment_recovery_time.level),
+                    )
+                },
+            }
+            for row in by_service
+        ],
+        open_suggestions=ServiceSuggestion.objects.filter(
+            organization=organization, status=SuggestionStatus.OPEN
+        ).count(),
+        suggestions_url=reverse("admin:services_servicesuggestion_changelist")
+        + "?"
+        + urlencode({"status__exact": "open", "organization__id__exact": organization.pk}),
+        unrecovered=dora.unrecovered_failures(scope=scope),
+        open_incidents=dora.open_incidents(scope=scope),
+    )
+    return TemplateResponse(request, "admin/metrics/dashboard.html", context)
+
+
+# Staff login (redirects to the admin's login page), no caching, CSRF like every admin view.
+dashboard = admin.site.admin_view(dashboard_view)

@@ -1,0 +1,212 @@
+"""The DORA dashboard page in the admin (/admin/metrics/dora/), server side."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+from urllib.parse import parse_qs
+
+import pytest
+from django.test import Client
+
+from metrics import dora
+from metrics.demo_history import seed_history
+from services.models import Service
+
+URL = "/admin/metrics/dora/"
+TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+def history(org, other_org):
+    seed_history(organization=org, days=21, seed=7, until=TODAY)
+    seed_history(organization=other_org, days=7, seed=8, until=TODAY)
+    return org
+
+
+@pytest.fixture
+def superuser_client(django_user_model):
+    user = django_user_model.objects.create_superuser(username="root", password="pw-root-1")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def tile_values(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-metric="(\w+)" data-value="([^"]*)"', html))
+
+
+def api_query(html: str) -> str:
+    return re.search(r'data-api-query="([^"]*)"', html).group(1).replace("&amp;", "&")
+
+
+def test_anonymous_users_are_sent_to_the_login_page(db):
+    response = Client().get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_admin_index_links_to_the_dashboard(staff_client):
+    assert URL in staff_client.get("/admin/").content.decode()
+
+
+def test_staff_see_only_their_organizations(history, other_org, staff_client):
+    html = staff_client.get(URL).content.decode()
+    assert 'value="acme"' in html
+    assert 'value="globex"' not in html
+    # Nothing of the other organization's open items shows.
+    assert "Acme" in html
+    assert "Globex" not in html
+
+
+def test_another_organization_is_404_for_staff(history, staff_client):
+    assert staff_client.get(URL, {"org": "globex"}).status_code == 404
+    assert staff_client.get(URL, {"org": "nope"}).status_code == 404
+    assert staff_client.get(URL, {"org": "acme"}).status_code == 200
+
+
+def test_superusers_choose_any_organization(history, superuser_client):
+    html = superuser_client.get(URL, {"org": "globex"}).content.decode()
+    assert 'value="globex" selected' in html
+
+
+def test_staff_without_a_membership_see_nothing(db, django_user_model, org):
+    user = django_user_model.objects.create_user(username="bob", password="x", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "not a member of any organization" in response.content.decode()
+    assert client.get(URL, {"org": "acme"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"range": "14"}, "range must be one of: 7, 30, 90, 365, custom"),
+        ({"range": "custom"}, "from is required"),
+        ({"range": "custom", "from": "2024-03-10", "to": "2024-03-01"}, "from must be before to"),
+        ({"range": "custom", "from": "yesterday"}, "from must be"),
+        ({"range": "custom", "from": "2024-03-01", "to": "soon"}, "to must be a date"),
+        ({"interval": "hour"}, "interval must be one of"),
+    ],
+)
+def test_bad_parameters_are_a_400_naming_the_parameter(staff_client, org, query, message):
+    response = staff_client.get(URL, query)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_tiles_show_the_numbers_of_the_api(history, staff_client, key):
+    for query in ({}, {"range": "7"}, {"range": "90", "service": ""}):
+        html = staff_client.get(URL, query).content.decode()
+        api = staff_client.get(
+            "/api/metrics/dora?" + api_query(html), HTTP_AUTHORIZATION=f"Bearer {key}"
+        ).json()
+        summary = api["summary"]
+        tiles = tile_values(html)
+        assert float(tiles["deploymentFrequency"]) == summary["deploymentFrequency"]["perDay"]
+        assert float(tiles["changeFailureRate"]) == pytest.approx(
+            summary["changeFailureRate"]["rate"], abs=0.0005
+        )
+        assert float(tiles["failedDeploymentRecoveryTime"]) == pytest.approx(
+            summary["failedDeploymentRecoveryTime"]["medianSeconds"], abs=1
+        )
+        assert f"{summary['deploymentFrequency']['deployments']} deployments" in html
+        assert summary["leadTime"]["changes"] > 0
+        assert float(tiles["leadTime"]) == pytest.approx(
+            summary["leadTime"]["medianSeconds"], abs=1
+        )
+
+
+def test_the_view_reads_dora_report(history, staff_client):
+    """One code path: the page's numbers are dora_report's, for the range and the one before."""
+    with mock.patch("metrics.dora.dora_report", wraps=dora.dora_report) as spy:
+        html = staff_client.get(URL, {"range": "7"}).content.decode()
+    assert spy.call_count == 2
+    current = spy.call_args_list[0].kwargs["scope"]
+    previous = spy.call_args_list[1].kwargs["scope"]
+    assert current.end - current.start == timedelta(days=7)
+    assert previous.end == current.start
+    assert previous.end - previous.start == timedelta(days=7)
+    report = dora.dora_report(scope=current, interval="day")
+    assert float(tile_values(html)["deploymentFrequency"]) == (
+        report.summary.deployment_frequency.per_day
+    )
+    assert html.count('class="bar point"') == sum(
+        1 for m in report.series if m.deployment_frequency.deployments is not None
+    )
+
+
+def test_service_filter_and_the_per_service_table(history, staff_client, key):
+    checkout = Service.objects.get(organization=history, name="checkout")
+    html = staff_client.get(URL, {"range": "30", "service": checkout.pk}).content.decode()
+    api = staff_client.get(
+        "/api/metrics/dora?" + api_query(html), HTTP_AUTHORIZATION=f"Bearer {key}"
+    ).json()
+    assert parse_qs(api_query(html))["service"] == [str(checkout.pk)]
+    assert (
+        float(tile_values(html)["deploymentFrequency"])
+        == (api["summary"]["deploymentFrequency"]["perDay"])
+    )
+    # Every row of the table equals dora_report for that one service.
+    whole = staff_client.get(URL, {"range": "30"})
+    scope = whole.context["scope"]
+    rows = [row["item"] for row in whole.context["rows"]]
+    assert {r.name for r in rows} >= {"checkout", "search", "web-frontend"}
+    for row in rows:
+        if row.service_id is None:
+            continue
+        selector = dora.select_service(organization=history, value=str(row.service_id))
+        alone = dora.dora_report(
+            scope=dora.Scope(**{**scope.__dict__, "service": selector}), series=False
+        ).summary
+        assert row.deployment_frequency == alone.deployment_frequency
+        assert row.change_failure_rate == alone.change_failure_rate
+        assert row.failed_deployment_recovery_time == alone.failed_deployment_recovery_time
+        assert row.lead_time == alone.lead_time
+    link = f"service__id__exact={checkout.pk}"
+    assert link in whole.content.decode()
+
+
+def test_open_items_need_a_person(history, staff_client):
+    html = staff_client.get(URL).content.decode()
+    assert "1 service name to review" in html  # legacy-batch
+    assert re.search(r"Failed, not yet recovered \(\d+\)", html)
+    assert f"payments-api-{TODAY:%Y%m%d}-open" in html
+    assert f"INC-{TODAY:%Y%m%d}-open" in html
+
+
+def test_team_and_environment_filters(history, staff_client):
+    html = staff_client.get(URL, {"team": "payments"}).content.decode()
+    names = {
+        row["item"].name for row in staff_client.get(URL, {"team": "payments"}).context["rows"]
+    }
+    assert names == {"checkout", "payments-api"}
+    assert 'value="payments" selected' in html
+    staging = staff_client.get(URL, {"environment": "staging"})
+    assert staging.status_code == 200
+    assert staging.context["scope"].environment == "staging"
+
+
+@pytest.mark.parametrize("service", [None, "checkout", "legacy-batch"])
+def test_unrecovered_failures_are_those_without_a_later_success(history, service):
+    """The per-service shortcut equals the definition: no success completed after it."""
+    selector = dora.select_service(organization=history, value=service) if service else None
+    scope = dora.Scope(
+        organization_id=history.pk,
+        start=TODAY - timedelta(days=30),
+        end=TODAY + timedelta(days=1),
+        service=selector,
+    )
+    expected = list(
+        dora.deployments_in(scope)
+        .filter(status__in=dora.FAILED)
+        .annotate(recovered_at=dora._recovered_at(scope))
+        .filter(recovered_at__isnull=True)
+        .order_by("-completed_at", "-id")
+        .values_list("external_id", flat=True)
+    )
+    found = [d.external_id for d in dora.unrecovered_failures(scope=scope, limit=100)]
+    assert found == expected
+    if service != "legacy-batch":
+        assert f"payments-api-{TODAY:%Y%m%d}-open" in found or service == "checkout"
