@@ -324,11 +324,15 @@ def test_unknown_key_is_404_json(api, org, bad):
 def test_revoked_key_is_404(api, org):
     issued = issue_api_key(organization=org, name="opslevel")
     revoke_api_key(api_key=issued.api_key)
-    error_of(post(api, SEED, issued.plaintext), status=404)
+    error = error_of(post(api, SEED, issued.plaintext), status=404)
+    assert error["title"] == "Not Found"
+    assert not Deployment.objects.exists()
 
 
 def test_read_only_key_is_404(api, org):
-    error_of(post(api, SEED, make_key(org, scopes=("read",))), status=404)
+    error = error_of(post(api, SEED, make_key(org, scopes=("read",))), status=404)
+    assert error["title"] == "Not Found"
+    assert not Deployment.objects.exists()
 
 
 def test_use_is_recorded_on_the_key(api, org):

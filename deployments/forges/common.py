@@ -64,6 +64,30 @@ def _earliest(times: list[datetime | None]) -> datetime | None:
     return min(known) if known else None
 
 
+def push_commits(payload: dict, *, author_keys: tuple[str, ...]) -> list[CommitData]:
+    """The `commits` of a GitHub or GitLab push (one shape: id, timestamp, author, message);
+    `author_keys` are the author fields to try, in order."""
+    raw_commits = payload.get("commits") or []
+    if not isinstance(raw_commits, list):
+        raise InvalidPayload("commits must be a list", field="commits")
+    commits = []
+    for index, item in enumerate(raw_commits):
+        if not isinstance(item, dict) or not sha(item.get("id")):
+            raise InvalidPayload(f"commits[{index}].id is required", field=f"commits[{index}].id")
+        author = item.get("author") if isinstance(item.get("author"), dict) else {}
+        when = moment(item.get("timestamp"), f"commits[{index}].timestamp")
+        commits.append(
+            CommitData(
+                sha=sha(item.get("id")),
+                authored_at=when,
+                committed_at=when,
+                author=text(next((author[k] for k in author_keys if author.get(k)), "")),
+                message=text(item.get("message"), 2000),
+            )
+        )
+    return commits
+
+
 def store_push(
     *, organization: Organization, url: str, before: str, after: str, commits: list[CommitData]
 ) -> int:

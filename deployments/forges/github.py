@@ -4,12 +4,12 @@ Each handler returns (HTTP status, response body, outcome for the forge delivery
 
 from django.db import transaction
 
-from deployments.commits import CommitData
 from deployments.events import DeploymentEvent, DuplicatePolicy
 from deployments.forges.common import (
     PullRequestData,
     moment,
     object_field,
+    push_commits,
     record_forge_deployment,
     repository_url,
     sha,
@@ -38,24 +38,7 @@ STATES = {
 
 def _push(organization: Organization, payload: dict) -> tuple[int, dict, str]:
     url = repository_url(object_field(payload, "repository"), "repository")
-    raw_commits = payload.get("commits") or []
-    if not isinstance(raw_commits, list):
-        raise InvalidPayload("commits must be a list", field="commits")
-    commits = []
-    for index, item in enumerate(raw_commits):
-        if not isinstance(item, dict) or not sha(item.get("id")):
-            raise InvalidPayload(f"commits[{index}].id is required", field=f"commits[{index}].id")
-        author = item.get("author") if isinstance(item.get("author"), dict) else {}
-        when = moment(item.get("timestamp"), f"commits[{index}].timestamp")
-        commits.append(
-            CommitData(
-                sha=sha(item.get("id")),
-                authored_at=when,
-                committed_at=when,
-                author=text(author.get("username") or author.get("name")),
-                message=text(item.get("message"), 2000),
-            )
-        )
+    commits = push_commits(payload, author_keys=("username", "name"))
     relinked = store_push(
         organization=organization,
         url=url,
