@@ -27,7 +27,10 @@ from deployments.models import (
     Status,
 )
 from deployments.repositories import repository_for_deployment
+from periscope import rows
 from periscope.errors import InvalidPayload
+from periscope.rows import quote
+from services.models import Service
 
 
 def _linkable(deployment: Deployment) -> bool:
@@ -312,6 +315,22 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
     return len(prs)
 
 
+def _repository_possible(deployment: Deployment) -> bool:
+    """Whether any repository could hold this deployment's commits: the organization has
+    one, or the deployment's service names one (linking would create it). One statement, as
+    every recorded production success asks; with no repository nothing can link, here or in
+    a later deployment."""
+    sql = (
+        f"SELECT EXISTS (SELECT 1 FROM {quote(Repository._meta.db_table)}"
+        " WHERE organization_id = %s),"
+        f" (SELECT repository_url FROM {quote(Service._meta.db_table)} WHERE id = %s)"
+    )
+    with rows.cursor() as cursor:
+        cursor.execute(sql, [deployment.organization_id, deployment.service_id])
+        has_repository, service_repository = cursor.fetchone()
+    return bool(has_repository or service_repository)
+
+
 def link_on_record(deployment: Deployment, *, action: str = DeliveryAction.UPDATED) -> int:
     """The recorder's hook: link this deployment, then the next one of its service (whose
     boundary this one may now be)."""
@@ -321,13 +340,8 @@ def link_on_record(deployment: Deployment, *, action: str = DeliveryAction.UPDAT
     if action in (DeliveryAction.DUPLICATE, DeliveryAction.STALE):
         # Nothing changed, so the links stand; report their count.
         return DeploymentPullRequest.objects.filter(deployment=deployment).count()
-    if not Repository.objects.filter(organization_id=deployment.organization_id).exists():
-        # Links need a repository. With none in the organization, only a repository URL on
-        # the deployment or its service would create one; without that nothing can link,
-        # here or in a later deployment.
-        service = deployment.service if deployment.service_id else None
-        if not (deployment.repository_url or (service and service.repository_url)):
-            return 0
+    if not deployment.repository_url and not _repository_possible(deployment):
+        return 0
     count = link_deployment(deployment, fresh=action == DeliveryAction.CREATED)
     following = next_deployment(deployment)
     if following is not None:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from periscope import rows
 from periscope.models import ApiKey, Organization, Scope
 
 KEY_PREFIX = "psk_"
@@ -89,15 +90,36 @@ def find_active_key(*, plaintext: str) -> ApiKey | None:
     if not looks_like_key(plaintext):
         return None
     digest = hash_key(plaintext)
-    try:
-        api_key = ApiKey.objects.select_related("organization").get(secret_hash=digest)
-    except ApiKey.DoesNotExist:
+    api_key = _key_by_hash(digest)
+    if api_key is None:
         return None
     # Belt and braces: a database collation that compared case- or accent-insensitively could
     # return a near match, so the stored hash must equal ours, compared in constant time.
     if not hmac.compare_digest(api_key.secret_hash, digest):
         return None
     return api_key if is_active(api_key) else None
+
+
+def _key_by_hash(digest: str) -> ApiKey | None:
+    """The key with this hash and its organization, in one statement.
+
+    The same as `ApiKey.objects.select_related("organization").get(secret_hash=digest)`,
+    written out because every authenticated request runs it (see periscope.rows)."""
+    sql = (
+        f"SELECT {rows.column_list(ApiKey, alias='k')}, {rows.column_list(Organization, alias='o')}"
+        f" FROM {rows.quote(ApiKey._meta.db_table)} k"
+        f" JOIN {rows.quote(Organization._meta.db_table)} o ON o.id = k.organization_id"
+        " WHERE k.secret_hash = %s"
+    )
+    with rows.cursor() as cursor:
+        cursor.execute(sql, [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(ApiKey._meta.concrete_fields)
+    api_key = rows.instance(ApiKey, row[:split])
+    api_key.organization = rows.instance(Organization, row[split:])
+    return api_key
 
 
 def touch_last_used(*, api_key: ApiKey, now: datetime | None = None) -> None:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 
+from periscope import rows
 from periscope.models import RateLimitCounter
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -49,7 +50,7 @@ def parse_rate(text: str | None) -> Rate | None:
 def _database_hit(*, key: str, window_end: int, now: float) -> int:
     table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
     key_column = connection.ops.quote_name("key")
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({key_column}, count, window_end) VALUES (%s, 1, %s) "
             f"ON CONFLICT ({key_column}) DO UPDATE SET count = {table}.count + 1 "

@@ -104,6 +104,14 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})
     # Fail fast when PostgreSQL is unreachable so pipelines get an answer and retry.
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", envint("DB_CONNECT_TIMEOUT", 3))
+    # The ingest path's fixed statements (periscope.rows) bind on the server and are prepared
+    # on their fifth use by a connection; the ORM's own cursors bind on the client and never
+    # are. Set DB_PREPARE_THRESHOLD=off behind a pooler that cannot keep prepared statements
+    # (PgBouncer in transaction mode before 1.21).
+    prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        None if prepare in {"", "off", "none"} else int(prepare)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
