@@ -8,8 +8,10 @@ timestamp, committed_at), `pr_numbers` (a list or a comma-separated string) and 
 """
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 
 from deployments.ancestry import commits_between, commits_since
@@ -315,18 +317,25 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
     return len(prs)
 
 
+@cache
+def _repository_possible_sql(vendor: str) -> str:
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {quote(Repository._meta.db_table)}"
+        " WHERE organization_id = %s),"
+        f" (SELECT repository_url FROM {quote(Service._meta.db_table)} WHERE id = %s)"
+    )
+
+
 def _repository_possible(deployment: Deployment) -> bool:
     """Whether any repository could hold this deployment's commits: the organization has
     one, or the deployment's service names one (linking would create it). One statement, as
     every recorded production success asks; with no repository nothing can link, here or in
     a later deployment."""
-    sql = (
-        f"SELECT EXISTS (SELECT 1 FROM {quote(Repository._meta.db_table)}"
-        " WHERE organization_id = %s),"
-        f" (SELECT repository_url FROM {quote(Service._meta.db_table)} WHERE id = %s)"
-    )
     with rows.cursor() as cursor:
-        cursor.execute(sql, [deployment.organization_id, deployment.service_id])
+        cursor.execute(
+            _repository_possible_sql(connection.vendor),
+            [deployment.organization_id, deployment.service_id],
+        )
         has_repository, service_repository = cursor.fetchone()
     return bool(has_repository or service_repository)
 

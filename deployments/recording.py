@@ -9,6 +9,7 @@ every delivery runs them, and compiling them through the ORM cost more than the 
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -84,6 +85,16 @@ SELECT
 """
 
 
+@cache
+def _lookup_sql(vendor: str) -> str:
+    return _LOOKUP_SQL.format(
+        alias=connection.ops.quote_name(ServiceAlias._meta.db_table),
+        key=connection.ops.quote_name("key"),
+        environment=connection.ops.quote_name(EnvironmentAlias._meta.db_table),
+        suggestion=connection.ops.quote_name(ServiceSuggestion._meta.db_table),
+    )
+
+
 class _Names(NamedTuple):
     """What the organization's catalog says about the names a delivery carries."""
 
@@ -96,12 +107,7 @@ def _lookup(*, organization: Organization, event: DeploymentEvent) -> _Names:
     # The service is resolved by the name, else by the repository URL (Hivel sends only that).
     name_key = normalize_key(event.service_name or event.repository_url)
     repository_key = normalize_key(event.repository_url) if event.service_name else ""
-    sql = _LOOKUP_SQL.format(
-        alias=connection.ops.quote_name(ServiceAlias._meta.db_table),
-        key=connection.ops.quote_name("key"),
-        environment=connection.ops.quote_name(EnvironmentAlias._meta.db_table),
-        suggestion=connection.ops.quote_name(ServiceSuggestion._meta.db_table),
-    )
+    sql = _lookup_sql(connection.vendor)
     org = organization.pk
     params = [org, name_key, org, repository_key, org, environment_key(event.environment)]
     params += [org, name_key]

@@ -9,13 +9,13 @@ prepares each statement on its fifth use by a connection and the server stops pa
 planning it per request.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Field, Model
+from django.db.models import CharField, Field, ForeignKey, IntegerField, Model, TextField
 
 M = TypeVar("M", bound=Model)
 
@@ -75,12 +75,25 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
     return model.from_db(db.alias, [f.attname for f in model._meta.concrete_fields], converted)
 
 
-def db_values(model: type[Model], names: Sequence[str], values: Sequence[Any]) -> list[Any]:
+@cache
+def _preparers(model: type[Model], names: tuple[str, ...]) -> tuple[Field | None, ...]:
+    # Text and integer values already are what the driver takes; JSON, dates and times (and
+    # anything else) go through the field, as the ORM would send them.
+    return tuple(
+        None if isinstance(field, _AS_IS) else field
+        for field in (model._meta.get_field(name) for name in names)
+    )
+
+
+_AS_IS = (CharField, TextField, IntegerField, ForeignKey)
+
+
+def db_values(model: type[Model], names: tuple[str, ...], values: Sequence[Any]) -> list[Any]:
     """Python values of the named fields as the driver takes them (JSON, datetimes on SQLite)."""
-    field: Callable[[str], Field] = model._meta.get_field
     db = connections[DEFAULT_DB_ALIAS]  # the proxy `connection` costs a lookup per attribute
     return [
-        field(name).get_db_prep_save(value, db) for name, value in zip(names, values, strict=True)
+        value if field is None else field.get_db_prep_save(value, db)
+        for field, value in zip(_preparers(model, names), values, strict=True)
     ]
 
 
