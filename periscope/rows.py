@@ -113,7 +113,8 @@ def _insert_sql(
 
 
 def insert(model: type[Model], values: dict[str, Any]) -> None:
-    """INSERT one row of `model` (field name → Python value)."""
+    """INSERT one row of `model` (field name → Python value). No field defaults are applied:
+    give every column that is NOT NULL."""
     names = tuple(values)
     with cursor() as c:
         c.execute(
