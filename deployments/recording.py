@@ -13,6 +13,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from deployments import recovery
 from deployments.environments import canonical_environment, environment_key
 from deployments.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.models import (
@@ -200,6 +201,11 @@ def _record_one(
         with transaction.atomic():
             deployment.save(force_insert=True)
         action = DeliveryAction.CREATED
+        recovery.after_insert(
+            organization_id=organization.pk,
+            deployment_id=deployment.pk,
+            **{name: values[name] for name in recovery.INSERT_FIELDS},
+        )
     except IntegrityError:
         deployment = Deployment.objects.select_for_update().get(
             organization=organization, source=event.source, external_id=external_id
@@ -208,6 +214,11 @@ def _record_one(
             existing=deployment, values=values, policy=event.duplicate_policy
         )
         if changed:
+            recovery.before_change(
+                organization_id=organization.pk,
+                deployment_id=deployment.pk,
+                changes={name: getattr(deployment, name) for name in changed},
+            )
             deployment.save(update_fields=[*changed, "updated_at"])
     _suggest(organization=organization, values=values, names=names)
     Delivery.objects.create(
