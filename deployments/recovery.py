@@ -230,10 +230,6 @@ def _recompute(
         return cursor.rowcount
 
 
-def _state(row: dict) -> tuple[Group, dict]:
-    return group_of(service_id=row["service_id"], service_key=row["service_key"]), row
-
-
 def before_change(*, organization_id: int, deployment_id: int, changes: dict[str, Any]) -> None:
     """Before a stored deployment's changed fields are saved (its row locked by the caller):
     `changes` maps field names to their new values.
@@ -244,14 +240,13 @@ def before_change(*, organization_id: int, deployment_id: int, changes: dict[str
     """
     if not changes.keys() & set(RELEVANT):
         return
-    old = Deployment.objects.filter(pk=deployment_id, organization_id=organization_id).values(
-        *RELEVANT
-    )
-    old = old.first()
+    rows = Deployment.objects.filter(pk=deployment_id, organization_id=organization_id)
+    old = rows.values(*RELEVANT).first()
     if old is None:
         return
     new = {**old, **{name: changes[name] for name in RELEVANT if name in changes}}
-    old_group, new_group = _state(old)[0], _state(new)[0]
+    old_group = group_of(service_id=old["service_id"], service_key=old["service_key"])
+    new_group = group_of(service_id=new["service_id"], service_key=new["service_key"])
     was_success, is_success = _is_production_success(old), _is_production_success(new)
     same_place = (old_group, old["completed_at"], old["environment"]) == (
         new_group,

@@ -385,3 +385,38 @@ def test_concurrent_failures_and_successes_never_store_a_wrong_value():
     finally:
         Deployment.objects.filter(organization=org).delete()
         org.delete()
+
+
+def test_admin_edits_and_deletes_keep_stored_values_exact(admin_client, org):
+    from django.contrib import admin as django_admin
+
+    from tests.admin_helpers import run_action
+
+    record(org, "f1", "failure", 0)
+    record(org, "s1", "success", 10)
+    record(org, "s2", "success", 20)
+    assert stored(org, "f1") == at(10)
+    model_admin = django_admin.site._registry[Deployment]
+    s1 = Deployment.objects.get(organization=org, external_id="s1")
+    s1.status = Status.CANCELLED  # edited in the admin's form
+    model_admin.save_model(None, s1, None, change=True)
+    assert stored(org, "f1") == at(20)
+    s2 = Deployment.objects.get(organization=org, external_id="s2")
+    response = run_action(
+        admin_client, "/admin/deployments/deployment/", "delete_selected", [s2.pk], post="yes"
+    )
+    assert response.status_code == 200
+    assert not Deployment.objects.filter(pk=s2.pk).exists()
+    assert stored(org, "f1") is None
+    added = Deployment(
+        organization=org,
+        external_id="s3",
+        environment="production",
+        status=Status.SUCCESS,
+        service_id=None,
+        service_key="api",
+        completed_at=at(30),
+    )
+    model_admin.save_model(None, added, None, change=False)
+    assert stored(org, "f1") == at(30)
+    assert_complete(org)
