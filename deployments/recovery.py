@@ -22,6 +22,13 @@ and sees the failure, lowers it (it only ever lowers values). A failure not comm
 invisible to every writer and stays NULL. Row locks and PostgreSQL's re-check of the WHERE
 clause on a concurrently updated row make simultaneous updates of one failure end at the
 minimum. SQLite runs one write transaction at a time, so it needs no lock.
+
+Deadlocks: a transaction that takes the locks of two groups one after the other (a batch with
+production successes of two services; a failure redelivered as a success while another
+success of its service is being recorded, whose UPDATE waits for the failure's row) can
+deadlock with another; PostgreSQL then aborts one of them (an error, nothing stored), as for
+other lock-order conflicts. A batch can avoid it by taking all its groups' locks up front,
+in one `lock_groups` call (sorted), before recording.
 """
 
 import hashlib
@@ -167,12 +174,14 @@ def after_insert(
         deployment_id=deployment_id,
     )
     with connection.cursor() as cursor:
-        if lock:
+        if lock and not connection.settings_dict["OPTIONS"].get("server_side_binding"):
             # Two statements, one round trip (Django's psycopg cursor binds client-side). Each
             # statement takes its own snapshot, so the UPDATE sees what earlier lock holders
             # committed.
             cursor.execute(f"{lock}; {sql}", lock_params + params)
         else:
+            if lock:
+                cursor.execute(lock, lock_params)
             cursor.execute(sql, params)
 
 
