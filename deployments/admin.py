@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count
 
+from deployments import recovery
 from deployments.delivery_log import delivery_log
 from deployments.models import Delivery, Deployment, EnvironmentAlias
 from periscope.admin_scoping import OrganizationScopedAdmin
@@ -75,6 +77,37 @@ class DeploymentAdmin(OrganizationScopedAdmin):
     def lookup_allowed(self, lookup, value, request=None):
         # The suggestion list links here filtered by the normalized name a deployment was sent with.
         return lookup == "service_key" or super().lookup_allowed(lookup, value, request)
+
+    # Edits and deletes keep the stored recovery times (deployments/recovery.py) exact.
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            if change:
+                recovery.before_change(
+                    organization_id=obj.organization_id,
+                    deployment_id=obj.pk,
+                    changes={name: getattr(obj, name) for name in recovery.RELEVANT},
+                )
+            super().save_model(request, obj, form, change)
+            if not change:
+                recovery.after_insert(
+                    organization_id=obj.organization_id,
+                    deployment_id=obj.pk,
+                    **{name: getattr(obj, name) for name in recovery.INSERT_FIELDS},
+                )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            recovery.before_delete(organization_id=obj.organization_id, deployment_ids=[obj.pk])
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            by_organization: dict[int, list[int]] = {}
+            for organization_id, pk in queryset.values_list("organization_id", "pk"):
+                by_organization.setdefault(organization_id, []).append(pk)
+            for organization_id, ids in sorted(by_organization.items()):
+                recovery.before_delete(organization_id=organization_id, deployment_ids=ids)
+            super().delete_queryset(request, queryset)
 
     @admin.display(description="deliveries", ordering="_deliveries")
     def delivery_count(self, obj) -> int:

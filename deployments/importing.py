@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from psycopg import IntegrityError as DriverIntegrityError
 
-from deployments import recording
+from deployments import recording, recovery
 from deployments.bulk_insert import (
     DEPLOYMENT_COLUMNS,
     allocate_ids,
@@ -255,6 +255,19 @@ class Importer:
                 with transaction.atomic():
                     recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
+    def recover(self) -> None:
+        """Recompute the stored recovery times of the groups new deployments went into: bulk
+        inserts bypass recording's rules, and an imported success can precede a stored one."""
+        if self._created_ids:
+            organization_id = self.organization.pk
+            recovery.backfill_recovery(
+                organization_id=organization_id,
+                groups=recovery.groups_of(
+                    organization_id=organization_id, deployment_ids=self._created_ids
+                ),
+                recompute=True,
+            )
+
     def flush(self) -> None:
         batch, self._batch = self._batch, []
         if batch:
@@ -379,4 +392,5 @@ def import_lines(
             on_line()
     importer.flush()
     importer.link()
+    importer.recover()
     return importer.report

@@ -63,6 +63,9 @@ class Deployment(models.Model):
 
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # On a failed production deployment: the completion time of the next success of its
+    # pairing key, when known (NULL: the metrics look it up). Kept by deployments/recovery.py.
+    recovered_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     triggered_by = models.CharField(max_length=255, blank=True)
     pipeline_name = models.CharField(max_length=255, blank=True)
@@ -96,7 +99,8 @@ class Deployment(models.Model):
             models.Index(fields=["organization", "service_key"]),
             # Metrics (issue 6). Counting a range, matching its deployments to their
             # incidents and listing its failures with their pairing key read only this index
-            # (covering on both databases). Status before completion time: the failures of a
+            # (covering on both databases; with the stored recovery times of its failures).
+            # Status before completion time: the failures of a
             # range are two short index ranges, not a filter over every deployment of it.
             models.Index(
                 fields=[
@@ -107,6 +111,7 @@ class Deployment(models.Model):
                     "service",
                     "id",
                     "service_key",
+                    "recovered_at",
                 ],
                 name="deployment_metrics_range",
             ),

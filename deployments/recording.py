@@ -15,6 +15,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
+from deployments import recovery
 from deployments.environments import canonical_environment, environment_key
 from deployments.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.models import (
@@ -241,6 +242,11 @@ def _record_one(
             existing=deployment, values=values, policy=event.duplicate_policy
         )
         if changed:
+            recovery.before_change(
+                organization_id=organization.pk,
+                deployment_id=deployment.pk,
+                changes={name: getattr(deployment, name) for name in changed},
+            )
             deployment.save(update_fields=[*changed, "updated_at"])
     _suggest(organization=organization, values=values, names=names)
     rows.insert(
@@ -254,13 +260,22 @@ def _record_one(
             "body": body,
         },
     )
+    linked_prs = link_changes(deployment, action=action)
+    if action == DeliveryAction.CREATED:
+        # Last before the commit: a production success takes its service's recovery lock
+        # here, and holds it only until the commit.
+        recovery.after_insert(
+            organization_id=organization.pk,
+            deployment_id=deployment.pk,
+            **{name: values[name] for name in recovery.INSERT_FIELDS},
+        )
     return RecordResult(
         deployment_id=deployment.pk,
         external_id=external_id,
         action=action,
         service_id=deployment.service_id,
         service_name=deployment.service_name,
-        linked_prs=link_changes(deployment, action=action),
+        linked_prs=linked_prs,
     )
 
 

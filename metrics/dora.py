@@ -21,7 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Concat, Trunc, TruncDate
+from django.db.models.functions import Cast, Coalesce, Concat, Trunc, TruncDate
 
 from deployments.models import Deployment, Incident, Status
 from metrics import benchmarks
@@ -336,7 +336,9 @@ def _cfr(row: dict | None) -> ChangeFailureRate:
 
 
 def _recovered_at(scope: Scope):
-    """Completion time of the next successful deployment of the same service and environment."""
+    """Completion time of the next successful deployment of the same service and environment:
+    as stored (`Deployment.recovered_at`, see deployments/recovery.py), else looked up. Both
+    databases evaluate the lookup only for rows without a stored value."""
     later = Deployment.objects.filter(
         organization_id=scope.organization_id,
         environment=scope.environment,
@@ -347,17 +349,20 @@ def _recovered_at(scope: Scope):
     by_key = later.filter(service__isnull=True, service_key=OuterRef("service_key")).values(
         "completed_at"
     )[:1]
-    return Case(
-        When(service_id__isnull=False, then=Subquery(by_service)),
-        default=Subquery(by_key),
+    return Coalesce(
+        "recovered_at",
+        Case(
+            When(service_id__isnull=False, then=Subquery(by_service)),
+            default=Subquery(by_key),
+        ),
     )
 
 
 def _recovery(deployments: QuerySet, *, scope: Scope, group, temporal: bool) -> dict:
     """Per group: (recovered, median, p90) of failed deployments' recovery seconds."""
     norm = as_utc if temporal else (lambda value: value)
-    failed = deployments.filter(status__in=FAILED).annotate(recovered_at=_recovered_at(scope))
-    seconds = EpochSeconds("recovered_at") - EpochSeconds("completed_at")
+    failed = deployments.filter(status__in=FAILED).annotate(recovered=_recovered_at(scope))
+    seconds = EpochSeconds("recovered") - EpochSeconds("completed_at")
     return {
         norm(k): (count, median, p90)
         for k, (count, median, p90, _mean) in distribution(

@@ -19,14 +19,17 @@ def _unique_slug(*, organization: Organization, name: str) -> str:
 
 def reattribute_deployments(*, service: Service, keys: list[str] | set[str]) -> int:
     """Point every unmatched deployment sent under one of `keys` at `service`; returns the count."""
+    from deployments import recovery
     from deployments.models import Deployment
 
     keys = {k for k in keys if k}
     if not keys:
         return 0
-    moved = Deployment.objects.filter(
-        organization_id=service.organization_id, service__isnull=True, service_key__in=keys
-    ).update(service=service)
+    groups = [recovery.Group(service.pk), *(recovery.Group(None, k) for k in keys)]
+    with recovery.regrouping(organization_id=service.organization_id, groups=groups):
+        moved = Deployment.objects.filter(
+            organization_id=service.organization_id, service__isnull=True, service_key__in=keys
+        ).update(service=service)
     ServiceSuggestion.objects.filter(organization_id=service.organization_id, key__in=keys).exclude(
         status=SuggestionStatus.IGNORED
     ).update(status=SuggestionStatus.ACCEPTED, service=service)
@@ -206,6 +209,7 @@ def delete_service(*, service: Service) -> int:
     Their suggestions reopen (one is created for a name that matched directly and so never
     had one). Returns how many deployments became unmatched.
     """
+    from deployments import recovery
     from deployments.models import Deployment
 
     deployments = Deployment.objects.filter(service=service)
@@ -222,6 +226,9 @@ def delete_service(*, service: Service) -> int:
     ServiceSuggestion.objects.filter(
         Q(service=service) | Q(organization_id=service.organization_id, key__in=names.keys())
     ).exclude(status=SuggestionStatus.IGNORED).update(status=SuggestionStatus.OPEN, service=None)
-    unmatched = deployments.update(service=None)
+    keys = set(deployments.values_list("service_key", flat=True).distinct())
+    groups = [recovery.Group(service.pk), *(recovery.Group(None, k) for k in keys)]
+    with recovery.regrouping(organization_id=service.organization_id, groups=groups):
+        unmatched = deployments.update(service=None)
     service.delete()
     return unmatched

@@ -201,8 +201,8 @@ def test_unrecovered_failures_are_those_without_a_later_success(history, service
     expected = list(
         dora.deployments_in(scope)
         .filter(status__in=dora.FAILED)
-        .annotate(recovered_at=dora._recovered_at(scope))
-        .filter(recovered_at__isnull=True)
+        .annotate(next_success=dora._recovered_at(scope))
+        .filter(next_success__isnull=True)
         .order_by("-completed_at", "-id")
         .values_list("external_id", flat=True)
     )

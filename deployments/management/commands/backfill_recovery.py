@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from deployments.recovery import backfill_recovery
+from periscope.models import Organization
+
+
+class Command(BaseCommand):
+    help = (
+        "Store the next success of failed production deployments (Deployment.recovered_at) "
+        "where it is not known; --recompute also corrects stored values."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", action="append", help="organization slug (default: all)")
+        parser.add_argument("--recompute", action="store_true")
+
+    def handle(self, *args, org: list[str] | None, recompute: bool, **options):
+        organizations = Organization.objects.order_by("slug")
+        if org:
+            organizations = organizations.filter(slug__in=org)
+            missing = set(org) - set(organizations.values_list("slug", flat=True))
+            if missing:
+                raise CommandError(f"Unknown organization: {', '.join(sorted(missing))}")
+        for organization in organizations:
+            written = backfill_recovery(organization_id=organization.pk, recompute=recompute)
+            self.stdout.write(f"{organization.slug}: {written} failed deployment(s) updated")

@@ -1,0 +1,379 @@
+"""`Deployment.recovered_at`: the stored next success of a failed production deployment.
+
+On a failed or rolled-back production deployment, `recovered_at` is the completion time of
+the next successful deployment (completed strictly later) of the same pairing key (the
+service, or the normalized name while unmatched) in production, when known. NULL means
+"not known": the metrics then look the next success up themselves, so a NULL is only slower,
+never wrong. Every path here may leave NULL; none may store a value that is not the next
+success once its transaction commits.
+
+Who writes (all but the backfill inside the writer's own transaction):
+- a new production success: one UPDATE of the failures it recovers (`after_insert`);
+- a new failure: nothing (a lookup could miss a success committed concurrently);
+- a changed deployment: `before_change` (old values read from its locked row);
+- bulk moves between pairing groups: `regrouping`; imports and the bench: `backfill_recovery`.
+
+Concurrency (PostgreSQL, READ COMMITTED): a writer takes a transaction-scoped advisory lock
+per (organization, environment, pairing key) before its statements, so writers of a group run
+one after another and each one's statements see every earlier writer's committed rows. A
+success recorded concurrently but not yet at its own UPDATE may be invisible to a writer,
+which then stores a later value; that success's UPDATE, which runs after the writer commits
+and sees the failure, lowers it (it only ever lowers values). A failure not committed yet is
+invisible to every writer and stays NULL. Row locks and PostgreSQL's re-check of the WHERE
+clause on a concurrently updated row make simultaneous updates of one failure end at the
+minimum. SQLite runs one write transaction at a time, so it needs no lock.
+
+Deadlocks: a transaction that takes the locks of two groups one after the other (a batch with
+production successes of two services; a failure redelivered as a success while another
+success of its service is being recorded, whose UPDATE waits for the failure's row) can
+deadlock with another; PostgreSQL then aborts one of them (an error, nothing stored), as for
+other lock-order conflicts. A batch can avoid it by taking all its groups' locks up front,
+in one `lock_groups` call (sorted), before recording.
+"""
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from django.db import connection, transaction
+
+from deployments.environments import PRODUCTION
+from deployments.models import Deployment, Status
+from periscope import rows
+
+FAILED = (Status.FAILURE.value, Status.ROLLED_BACK.value)  # as metrics.dora.FAILED
+# Fields whose change can change a recovery; any other change costs nothing here.
+RELEVANT = ("status", "completed_at", "service_id", "service_key", "environment")
+# What `after_insert` is told of a new deployment, besides its id.
+INSERT_FIELDS = ("status", "environment", "service_id", "service_key", "completed_at")
+# Earlier than any completion time: the lower bound when no success precedes.
+_FLOOR = datetime(1, 1, 2, tzinfo=UTC)
+
+
+class Group(NamedTuple):
+    """A pairing key: a catalogued service, or (service_id None) an unmatched name."""
+
+    service_id: int | None
+    key: str = ""
+
+
+def group_of(*, service_id: int | None, service_key: str) -> Group:
+    return Group(service_id, "") if service_id is not None else Group(None, service_key)
+
+
+def _table() -> str:
+    return connection.ops.quote_name(Deployment._meta.db_table)
+
+
+def _when(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _group_sql(group: Group, alias: str = "") -> tuple[str, list]:
+    prefix = f"{alias}." if alias else ""
+    if group.service_id is not None:
+        return f"{prefix}service_id = %s", [group.service_id]
+    return f"{prefix}service_id IS NULL AND {prefix}service_key = %s", [group.key]
+
+
+def _lock_sql(*, organization_id: int, groups: Iterable[Group]) -> tuple[str, list]:
+    """The statement taking the groups' advisory locks in a fixed order (no deadlock between
+    two writers that need two groups); ("", []) on SQLite."""
+    if connection.vendor != "postgresql":
+        return "", []
+    keys = sorted(
+        {
+            int.from_bytes(
+                hashlib.blake2b(
+                    f"recovery|{organization_id}|{g.service_id}|{g.key}".encode(), digest_size=8
+                ).digest(),
+                "big",
+                signed=True,
+            )
+            for g in groups
+        }
+    )
+    if not keys:
+        return "", []
+    if len(keys) == 1:
+        return "SELECT pg_advisory_xact_lock(%s)", keys
+    return (
+        "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n) "
+        "ORDER BY n",
+        [keys],
+    )
+
+
+def lock_groups(*, organization_id: int, groups: Iterable[Group]) -> None:
+    """Serialize with every other writer of these groups until the transaction ends."""
+    sql, params = _lock_sql(organization_id=organization_id, groups=groups)
+    if sql:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def _recover_sql(
+    *, organization_id: int, group: Group, completed_at: datetime, deployment_id: int
+) -> tuple[str, list]:
+    """The UPDATE giving a success at `completed_at` to the failures it is the next success
+    of: those of its group completed in [previous success, it), whose value is unknown or
+    later. The previous success bounds the range, so no success lies between (and the scan
+    is an index range, not the group's history)."""
+    table = _table()
+    group_where, group_params = _group_sql(group)
+    when = _when(completed_at)
+    sql = f"""
+        UPDATE {table} SET recovered_at = %s
+        WHERE organization_id = %s AND environment = %s AND status IN (%s, %s) AND {group_where}
+          AND completed_at < %s
+          AND completed_at >= COALESCE((
+              SELECT completed_at FROM {table}
+              WHERE organization_id = %s AND environment = %s AND status = %s AND {group_where}
+                AND completed_at < %s AND id <> %s
+              ORDER BY completed_at DESC LIMIT 1
+          ), %s)
+          AND (recovered_at IS NULL OR recovered_at > %s)
+          AND id <> %s
+    """
+    params = [when, organization_id, PRODUCTION, *FAILED, *group_params, when]
+    params += [organization_id, PRODUCTION, Status.SUCCESS.value, *group_params, when]
+    params += [deployment_id, _when(_FLOOR), when, deployment_id]
+    return sql, params
+
+
+def _is_production_success(state: dict) -> bool:
+    return (
+        state["status"] == Status.SUCCESS
+        and state["environment"] == PRODUCTION
+        and state["completed_at"] is not None
+    )
+
+
+def after_insert(
+    *,
+    organization_id: int,
+    deployment_id: int,
+    status: str,
+    environment: str,
+    service_id: int | None,
+    service_key: str,
+    completed_at: datetime | None,
+) -> None:
+    """After a new deployment is stored: a production success recovers the failures before
+    it (one round trip: the group's lock and the UPDATE); anything else costs nothing."""
+    state = {"status": status, "environment": environment, "completed_at": completed_at}
+    if not _is_production_success(state):
+        return
+    group = group_of(service_id=service_id, service_key=service_key)
+    lock, lock_params = _lock_sql(organization_id=organization_id, groups=[group])
+    sql, params = _recover_sql(
+        organization_id=organization_id,
+        group=group,
+        completed_at=completed_at,
+        deployment_id=deployment_id,
+    )
+    # Two statements, each with its own snapshot, so the UPDATE sees what earlier lock
+    # holders committed; both are prepared (periscope.rows), as every production success
+    # runs them.
+    with rows.cursor() as cursor:
+        if lock:
+            cursor.execute(lock, lock_params)
+        cursor.execute(sql, params)
+
+
+def _next_success_sql(*, group: Group, excluded: tuple[int, ...]) -> tuple[str, list]:
+    """The next success in `group` of the row being updated (ids in `excluded` left out)."""
+    table = _table()
+    group_where, group_params = _group_sql(group, "s")
+    skip = f"AND s.id NOT IN ({', '.join(['%s'] * len(excluded))})" if excluded else ""
+    sql = f"""(SELECT s.completed_at FROM {table} s
+        WHERE s.organization_id = {table}.organization_id AND s.environment = {table}.environment
+          AND s.status = %s AND {group_where} AND s.completed_at > {table}.completed_at {skip}
+        ORDER BY s.completed_at LIMIT 1)"""
+    return sql, [Status.SUCCESS.value, *group_params, *excluded]
+
+
+def _recompute(
+    *,
+    organization_id: int,
+    group: Group,
+    only_null: bool = False,
+    recovered_at: datetime | None = None,
+    excluded: tuple[int, ...] = (),
+) -> int:
+    """Set failures of `group` to their next success (the caller holds the group's lock): the
+    ones whose value differs, those with no value (`only_null`), or those recovered at
+    `recovered_at`. Returns the rows written."""
+    table = _table()
+    following, following_params = _next_success_sql(group=group, excluded=excluded)
+    group_where, group_params = _group_sql(group, table)
+    where = (
+        f"{table}.organization_id = %s AND {table}.environment = %s"
+        f" AND {table}.status IN (%s, %s) AND {group_where}"
+        f" AND {table}.completed_at IS NOT NULL"
+    )
+    params = [organization_id, PRODUCTION, *FAILED, *group_params]
+    if recovered_at is not None:
+        where += f" AND {table}.recovered_at = %s AND {table}.completed_at < %s"
+        params += [_when(recovered_at), _when(recovered_at)]
+    elif only_null:
+        where += f" AND {table}.recovered_at IS NULL AND {following} IS NOT NULL"
+        params += following_params
+    else:
+        # Only rows whose value differs: a rewrite costs a new row version on PostgreSQL.
+        where += (
+            f" AND (({table}.recovered_at IS NULL AND {following} IS NOT NULL)"
+            f" OR ({table}.recovered_at IS NOT NULL AND ({following} IS NULL"
+            f" OR {table}.recovered_at <> {following})))"
+        )
+        params += following_params * 3
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET recovered_at = {following} WHERE {where}",
+            following_params + params,
+        )
+        return cursor.rowcount
+
+
+def before_change(*, organization_id: int, deployment_id: int, changes: dict[str, Any]) -> None:
+    """Before a stored deployment's changed fields are saved (its row locked by the caller):
+    `changes` maps field names to their new values.
+
+    If it was a production success, the failures it recovered are recomputed without it; a
+    failure's own value is cleared unless only its failure status changed; if it is now a
+    production success, it recovers the failures before it.
+    """
+    if not changes.keys() & set(RELEVANT):
+        return
+    rows = Deployment.objects.filter(pk=deployment_id, organization_id=organization_id)
+    old = rows.values(*RELEVANT).first()
+    if old is None:
+        return
+    new = {**old, **{name: changes[name] for name in RELEVANT if name in changes}}
+    old_group = group_of(service_id=old["service_id"], service_key=old["service_key"])
+    new_group = group_of(service_id=new["service_id"], service_key=new["service_key"])
+    was_success, is_success = _is_production_success(old), _is_production_success(new)
+    same_place = (old_group, old["completed_at"], old["environment"]) == (
+        new_group,
+        new["completed_at"],
+        new["environment"],
+    )
+    if was_success and is_success and same_place:
+        return
+    was_failed = old["status"] in FAILED and old["environment"] == PRODUCTION
+    groups = ([old_group] if was_success else []) + ([new_group] if is_success else [])
+    lock_groups(organization_id=organization_id, groups=groups)
+    if was_success:
+        _recompute(
+            organization_id=organization_id,
+            group=old_group,
+            recovered_at=old["completed_at"],
+            excluded=(deployment_id,),
+        )
+    if was_failed and not (new["status"] in FAILED and same_place):
+        # Its next success may differ now; unknown until a success or a backfill sets it.
+        Deployment.objects.filter(pk=deployment_id).update(recovered_at=None)
+    if is_success:
+        sql, params = _recover_sql(
+            organization_id=organization_id,
+            group=new_group,
+            completed_at=new["completed_at"],
+            deployment_id=deployment_id,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def before_delete(*, organization_id: int, deployment_ids: Iterable[int]) -> None:
+    """Before deployments are deleted: the failures their successes recovered are recomputed
+    without them (the caller deletes in the same transaction)."""
+    ids = tuple(deployment_ids)
+    successes = list(
+        Deployment.objects.filter(
+            organization_id=organization_id,
+            pk__in=ids,
+            status=Status.SUCCESS,
+            environment=PRODUCTION,
+            completed_at__isnull=False,
+        ).values_list("service_id", "service_key", "completed_at")
+    )
+    groups = {group_of(service_id=s, service_key=k) for s, k, _ in successes}
+    lock_groups(organization_id=organization_id, groups=groups)
+    for service_id, key, completed_at in successes:
+        _recompute(
+            organization_id=organization_id,
+            group=group_of(service_id=service_id, service_key=key),
+            recovered_at=completed_at,
+            excluded=ids,
+        )
+
+
+@contextmanager
+def regrouping(*, organization_id: int, groups: Iterable[Group]) -> Iterator[None]:
+    """Around a bulk move of deployments between these pairing groups: locks them first, then
+    recomputes every failure of them once the move is done (same transaction)."""
+    groups = set(groups)
+    with transaction.atomic():
+        lock_groups(organization_id=organization_id, groups=groups)
+        yield
+        for group in groups:
+            _recompute(organization_id=organization_id, group=group)
+
+
+def _failure_groups(*, organization_id: int, only_null: bool) -> list[Group]:
+    rows = Deployment.objects.filter(
+        organization_id=organization_id,
+        environment=PRODUCTION,
+        status__in=FAILED,
+        completed_at__isnull=False,
+    )
+    if only_null:
+        rows = rows.filter(recovered_at__isnull=True)
+    pairs = rows.values_list("service_id", "service_key").order_by().distinct()
+    return sorted(
+        {group_of(service_id=s, service_key=k) for s, k in pairs},
+        key=lambda g: (g.service_id is None, g.service_id or 0, g.key),
+    )
+
+
+def groups_of(*, organization_id: int, deployment_ids: Iterable[int]) -> set[Group]:
+    """The pairing groups of these deployments' production rows (in chunks of ids)."""
+    ids, found = list(deployment_ids), set()
+    for start in range(0, len(ids), 5000):
+        pairs = (
+            Deployment.objects.filter(
+                organization_id=organization_id,
+                pk__in=ids[start : start + 5000],
+                environment=PRODUCTION,
+            )
+            .values_list("service_id", "service_key")
+            .order_by()
+            .distinct()
+        )
+        found |= {group_of(service_id=s, service_key=k) for s, k in pairs}
+    return found
+
+
+def backfill_recovery(
+    *, organization_id: int, groups: Iterable[Group] | None = None, recompute: bool = False
+) -> int:
+    """Store the next success of the organization's failed production deployments (of
+    `groups`, default all); returns the rows written.
+
+    By default only failures with no value are filled (cheap to repeat). `recompute` also
+    corrects stored values, for writes that bypassed the rules above (the importer's bulk
+    inserts: an imported success can precede a stored recovery). One transaction per
+    pairing group, under its lock, so live ingest waits for one group at a time.
+    """
+    if groups is None:
+        groups = _failure_groups(organization_id=organization_id, only_null=not recompute)
+    written = 0
+    for group in groups:
+        with transaction.atomic():
+            lock_groups(organization_id=organization_id, groups=[group])
+            written += _recompute(
+                organization_id=organization_id, group=group, only_null=not recompute
+            )
+    return written

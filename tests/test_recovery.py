@@ -1,0 +1,422 @@
+"""deployments/recovery.py: the stored next success of failed production deployments.
+
+The invariant under test everywhere: a stored `recovered_at` is the next success (NULL is
+allowed, a wrong value never), and the metrics are the same whatever is stored.
+"""
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from deployments import recovery
+from deployments.events import DeploymentEvent
+from deployments.importing import import_lines
+from deployments.models import Deployment, Status
+from deployments.recording import record_deployment
+from metrics import dora
+from services.catalog import attach_suggestion, create_service, delete_service
+from services.models import ServiceSuggestion
+from tests.factories import OrganizationFactory
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+FAILED = (Status.FAILURE, Status.ROLLED_BACK)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def record(org, ext, status, minutes, *, service="api", environment="production"):
+    completed = at(minutes)
+    event = DeploymentEvent(
+        source="periscope",
+        external_id=ext,
+        environment=environment,
+        status=status,
+        service_name=service,
+        commit_sha="abcdef1",
+        started_at=completed - timedelta(minutes=1),
+        completed_at=completed,
+    )
+    return record_deployment(organization=org, event=event, body="{}")
+
+
+def stored(org, ext):
+    return Deployment.objects.get(organization=org, external_id=ext).recovered_at
+
+
+def truth(org) -> dict[int, datetime | None]:
+    """The next success of every failed production deployment, computed in Python."""
+    rows = list(
+        Deployment.objects.filter(organization=org, environment="production").values(
+            "pk", "status", "service_id", "service_key", "completed_at"
+        )
+    )
+
+    def group(row):
+        return ("s", row["service_id"]) if row["service_id"] else ("k", row["service_key"])
+
+    result = {}
+    for row in rows:
+        if row["status"] in FAILED:
+            later = [
+                r["completed_at"]
+                for r in rows
+                if r["status"] == Status.SUCCESS
+                and group(r) == group(row)
+                and r["completed_at"] > row["completed_at"]
+            ]
+            result[row["pk"]] = min(later, default=None)
+    return result
+
+
+def assert_never_wrong(org) -> int:
+    """Every stored value is the next success; returns how many are stored."""
+    expected = truth(org)
+    values = dict(Deployment.objects.filter(pk__in=expected).values_list("pk", "recovered_at"))
+    wrong = {
+        pk: (v, expected[pk]) for pk, v in values.items() if v is not None and v != expected[pk]
+    }
+    assert wrong == {}
+    # Only failed production deployments ever carry a value.
+    assert (
+        not Deployment.objects.filter(organization=org, recovered_at__isnull=False)
+        .exclude(pk__in=expected)
+        .exists()
+    )
+    return sum(v is not None for v in values.values())
+
+
+def assert_complete(org) -> None:
+    expected = truth(org)
+    values = dict(Deployment.objects.filter(pk__in=expected).values_list("pk", "recovered_at"))
+    assert values == expected
+
+
+def recovery_numbers(org):
+    scope = dora.Scope(organization_id=org.pk, start=at(-10_000), end=at(100_000))
+    report = dora.dora_report(scope=scope, series=False)
+    by_service = [
+        (row.name, row.failed_deployment_recovery_time) for row in dora.dora_by_service(scope=scope)
+    ]
+    return report.summary.failed_deployment_recovery_time, by_service
+
+
+def test_a_success_stores_itself_on_the_failures_before_it(org):
+    record(org, "f1", "failure", 0)
+    record(org, "f2", "rolled_back", 5)
+    assert stored(org, "f1") is None  # a failure is stored without a lookup
+    record(org, "s1", "success", 10)
+    assert (stored(org, "f1"), stored(org, "f2")) == (at(10), at(10))
+    record(org, "f3", "failure", 20)
+    record(org, "s2", "success", 30)
+    # A later success leaves earlier recoveries alone.
+    assert (stored(org, "f1"), stored(org, "f3")) == (at(10), at(30))
+    assert_complete(org)
+
+
+def test_out_of_order_arrivals(org):
+    # The recovery arrives first: the failure stays unknown until a backfill.
+    record(org, "s1", "success", 10)
+    record(org, "f1", "failure", 0)
+    assert stored(org, "f1") is None
+    # An earlier success arriving after a later one lowers the value.
+    record(org, "f2", "failure", 20)
+    record(org, "s3", "success", 40)
+    assert stored(org, "f2") == at(40)
+    record(org, "s2", "success", 30)
+    assert stored(org, "f2") == at(30)
+    # A success before a failure does not recover it, nor does one at the same instant.
+    record(org, "f3", "failure", 50)
+    record(org, "s-tie", "success", 50)
+    record(org, "s-before", "success", 45)
+    assert stored(org, "f3") is None
+    assert_never_wrong(org)
+    assert recovery.backfill_recovery(organization_id=org.pk) == 1
+    assert stored(org, "f1") == at(10)
+    assert_complete(org)
+
+
+def test_status_change_of_a_success_recomputes_what_it_recovered(org):
+    record(org, "f1", "failure", 0)
+    record(org, "s1", "success", 10)
+    record(org, "s2", "success", 20)
+    assert stored(org, "f1") == at(10)
+    record(org, "s1", "failure", 10)  # the same id, now failed
+    assert stored(org, "f1") == at(20)
+    assert stored(org, "s1") is None  # a changed failure starts unknown
+    assert_never_wrong(org)
+    record(org, "s2", "failure", 20)
+    assert stored(org, "f1") is None  # no success left
+    assert_never_wrong(org)
+    record(org, "s2", "success", 25)  # back to success, later
+    assert (stored(org, "f1"), stored(org, "s1")) == (at(25), at(25))
+    assert_complete(org)
+
+
+def test_a_failure_moved_in_time_or_service_forgets_its_value(org):
+    record(org, "f1", "failure", 0)
+    record(org, "s1", "success", 10)
+    record(org, "s2", "success", 30)
+    record(org, "f1", "failure", 15)  # completed_at corrected
+    assert stored(org, "f1") is None
+    assert_never_wrong(org)
+    record(org, "f2", "failure", 40)
+    record(org, "s3", "success", 50)
+    record(org, "f2", "rolled_back", 40)  # still failed, same place: value kept
+    assert stored(org, "f2") == at(50)
+    record(org, "f2", "rolled_back", 40, service="web")
+    assert stored(org, "f2") is None
+    assert_never_wrong(org)
+
+
+def test_only_production_is_stored_and_other_environments_cost_nothing(org):
+    record(org, "f1", "failure", 0, environment="staging")
+    record(org, "s1", "success", 10, environment="staging")
+    assert stored(org, "f1") is None
+    with CaptureQueriesContext(connection) as staging_success:
+        record(org, "s2", "success", 20, environment="staging")
+    with CaptureQueriesContext(connection) as production_success:
+        record(org, "s3", "success", 30)
+    with CaptureQueriesContext(connection) as staging_failure:
+        record(org, "f2", "failure", 40, environment="staging")
+    with CaptureQueriesContext(connection) as production_failure:
+        record(org, "f3", "failure", 50)
+
+    # One round trip (lock and UPDATE) for a production success, none for anything else.
+    def ours(captured):
+        return [q["sql"] for q in captured if "SET recovered_at" in (q["sql"] or "")]
+
+    assert len(ours(production_success)) == 1
+    assert ours(staging_success) == ours(staging_failure) == ours(production_failure) == []
+    assert len(production_failure) == len(staging_failure)
+    # Staging metrics still find the staging recovery (by lookup).
+    scope = dora.Scope(organization_id=org.pk, start=at(-10), end=at(100), environment="staging")
+    rec = dora.dora_report(scope=scope, series=False).summary.failed_deployment_recovery_time
+    assert (rec.recovered, rec.median_seconds) == (1, 600.0)
+
+
+def test_unmatched_names_pair_by_name_and_accepting_a_suggestion_regroups(org, other_org):
+    api = create_service(organization=org, name="api")
+    record(org, "a-f1", "failure", 0, service="api")
+    record(org, "x-f1", "failure", 5, service="api-legacy")
+    record(org, "x-s1", "success", 20, service="api-legacy")
+    record(org, "a-s1", "success", 10, service="api")
+    record(org, "x-f2", "failure", 30, service="api-legacy")
+    record(org, "a-s2", "success", 40, service="api")
+    # The same names in another organization.
+    record(other_org, "x-f1", "failure", 5, service="api-legacy")
+    record(other_org, "x-s1", "success", 20, service="api-legacy")
+    assert (stored(org, "x-f1"), stored(org, "a-f1")) == (at(20), at(10))
+    assert stored(org, "x-f2") is None  # api-legacy has no success after it yet
+    before_other = stored(other_org, "x-f1")
+    suggestion = ServiceSuggestion.objects.get(organization=org, key="api-legacy")
+    attach_suggestion(suggestion=suggestion, service=api)
+    # One group now: x-f1 recovers at api's success at 10, x-f2 at 40.
+    assert (stored(org, "x-f1"), stored(org, "x-f2")) == (at(10), at(40))
+    assert_complete(org)
+    assert stored(other_org, "x-f1") == before_other == at(20)
+    # Deleting the service sends its deployments back to their names.
+    delete_service(service=api)
+    assert (stored(org, "x-f1"), stored(org, "a-f1"), stored(org, "x-f2")) == (
+        at(20),
+        at(10),
+        None,
+    )
+    assert_complete(org)
+    assert_complete(other_org)
+
+
+def test_import_recomputes_what_its_bulk_inserts_change(org):
+    record(org, "f1", "failure", 0)
+    record(org, "s2", "success", 30)
+    assert stored(org, "f1") == at(30)
+    line = (
+        '{"deploymentId": "s1", "commitSha": "abcdef1", "environment": "production", '
+        '"status": "success", "service": "api", "startedAt": "2025-03-01T00:09:00Z", '
+        '"completedAt": "2025-03-01T00:10:00Z"}'
+    )
+    failure = line.replace('"s1"', '"f0"').replace('"success"', '"failure"')
+    failure = failure.replace("00:10:00Z", "00:05:00Z").replace("00:09:00Z", "00:04:00Z")
+    report = import_lines(organization=org, fmt="periscope", lines=[line, failure])
+    assert report.stored == 2
+    assert (stored(org, "f1"), stored(org, "f0")) == (at(10), at(10))
+    assert_complete(org)
+
+
+def test_deleting_a_success_recomputes_what_it_recovered(org):
+    record(org, "f1", "failure", 0)
+    record(org, "s1", "success", 10)
+    record(org, "s2", "success", 20)
+    doomed = Deployment.objects.filter(organization=org, external_id="s1")
+    recovery.before_delete(
+        organization_id=org.pk, deployment_ids=doomed.values_list("pk", flat=True)
+    )
+    doomed.delete()
+    assert stored(org, "f1") == at(20)
+
+
+def _random_history(org, rng: random.Random, count: int) -> list[tuple]:
+    names = ["api", "web", "worker", "legacy-a", "legacy-b"]
+    events = []
+    for n in range(count):
+        roll = rng.random()
+        status = "failure" if roll < 0.3 else "rolled_back" if roll < 0.4 else "success"
+        if roll > 0.95:
+            status = "cancelled"
+        minutes = rng.randint(0, 600)  # ties on purpose
+        environment = "production" if rng.random() < 0.85 else "staging"
+        events.append((f"d{n}", status, minutes, rng.choice(names), environment))
+    return events
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_metrics_are_the_same_stored_unknown_or_mixed(org, other_org, seed):
+    rng = random.Random(seed)
+    create_service(organization=org, name="api")
+    create_service(organization=org, name="web")
+    for ext, status, minutes, name, environment in _random_history(org, rng, 120):
+        record(org, ext, status, minutes, service=name, environment=environment)
+        if rng.random() < 0.15:  # some deliveries repeat with another status or time
+            record(org, ext, rng.choice(["success", "failure"]), minutes + rng.randint(-5, 5),
+                   service=name, environment=environment)  # fmt: skip
+    for ext, status, minutes, name, environment in _random_history(other_org, rng, 30):
+        record(other_org, ext, status, minutes, service=name, environment=environment)
+    assert assert_never_wrong(org) > 10
+    as_recorded = recovery_numbers(org)
+    recovery.backfill_recovery(organization_id=org.pk)
+    assert_complete(org)
+    assert recovery_numbers(org) == as_recorded
+    failures = Deployment.objects.filter(organization=org, recovered_at__isnull=False)
+    ids = sorted(failures.values_list("pk", flat=True))
+    Deployment.objects.filter(pk__in=ids[::2]).update(recovered_at=None)
+    assert recovery_numbers(org) == as_recorded
+    Deployment.objects.filter(organization=org).update(recovered_at=None)
+    assert recovery_numbers(org) == as_recorded
+    # Recompute fixes even a wrong value (what a bulk insert could leave).
+    recovery.backfill_recovery(organization_id=org.pk)
+    Deployment.objects.filter(pk=ids[0]).update(recovered_at=at(99_999))
+    recovery.backfill_recovery(organization_id=org.pk, recompute=True)
+    assert_complete(org)
+    assert_never_wrong(other_org)
+
+
+def test_backfill_command(org, other_org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    record(org, "s1", "success", 10)
+    record(org, "f1", "failure", 0)
+    out = StringIO()
+    call_command("backfill_recovery", "--org", "acme", stdout=out)
+    assert "acme: 1 failed deployment(s) updated" in out.getvalue()
+    assert stored(org, "f1") == at(10)
+
+
+@pytest.mark.postgres
+def test_stored_values_skip_the_lookup(org):
+    """EXPLAIN ANALYZE: the next-success subquery runs only for failures without a value."""
+    for n in range(6):
+        record(org, f"f{n}", "failure", n * 10)
+        if n % 2:
+            record(org, f"s{n}", "success", n * 10 + 5)
+    record(org, "f-open", "failure", 100)
+    record(org, "f-late", "failure", 12)  # after its recovery (15): unknown, looked up
+    scope = dora.Scope(organization_id=org.pk, start=at(-10), end=at(200))
+    failed = dora.deployments_in(scope).filter(status__in=dora.FAILED)
+    query = failed.annotate(recovered=dora._recovered_at(scope)).values("recovered")
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+
+    def subplan_loops(node) -> list[int]:
+        found = [node["Actual Loops"]] if node.get("Subplan Name") else []
+        for child in node.get("Plans", []):
+            found += subplan_loops(child)
+        return found
+
+    unknown = failed.filter(recovered_at__isnull=True).count()
+    assert failed.count() == 8 and unknown == 2  # f-open and f-late
+    # The CASE picks one of two subplans per row; together they run once per unknown row.
+    assert sum(subplan_loops(plan[0]["Plan"])) == unknown
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_failures_and_successes_never_store_a_wrong_value():
+    org = OrganizationFactory(slug="race-recovery")
+    try:
+        for round_ in range(3):
+            rng = random.Random(round_)
+            events = [
+                (
+                    f"r{round_}-{n}",
+                    rng.choice(["failure", "success", "failure"]),
+                    rng.randint(0, 50),
+                )
+                for n in range(40)
+            ]
+            chunks = [events[n::8] for n in range(8)]
+            barrier = threading.Barrier(len(chunks))
+
+            def work(chunk, barrier=barrier, offset=round_ * 100):
+                try:
+                    barrier.wait()
+                    for ext, status, minutes in chunk:
+                        record(org, ext, status, offset + minutes)
+                finally:
+                    connections.close_all()
+
+            threads = [threading.Thread(target=work, args=(c,)) for c in chunks]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert Deployment.objects.filter(organization=org).count() == 40 * (round_ + 1)
+            assert_never_wrong(org)
+        recovery.backfill_recovery(organization_id=org.pk)
+        assert_complete(org)
+    finally:
+        Deployment.objects.filter(organization=org).delete()
+        org.delete()
+
+
+def test_admin_edits_and_deletes_keep_stored_values_exact(admin_client, org):
+    from django.contrib import admin as django_admin
+
+    from tests.admin_helpers import run_action
+
+    record(org, "f1", "failure", 0)
+    record(org, "s1", "success", 10)
+    record(org, "s2", "success", 20)
+    assert stored(org, "f1") == at(10)
+    model_admin = django_admin.site._registry[Deployment]
+    s1 = Deployment.objects.get(organization=org, external_id="s1")
+    s1.status = Status.CANCELLED  # edited in the admin's form
+    model_admin.save_model(None, s1, None, change=True)
+    assert stored(org, "f1") == at(20)
+    s2 = Deployment.objects.get(organization=org, external_id="s2")
+    response = run_action(
+        admin_client, "/admin/deployments/deployment/", "delete_selected", [s2.pk], post="yes"
+    )
+    assert response.status_code == 200
+    assert not Deployment.objects.filter(pk=s2.pk).exists()
+    assert stored(org, "f1") is None
+    added = Deployment(
+        organization=org,
+        external_id="s3",
+        environment="production",
+        status=Status.SUCCESS,
+        service_id=None,
+        service_key="api",
+        completed_at=at(30),
+    )
+    model_admin.save_model(None, added, None, change=False)
+    assert stored(org, "f1") == at(30)
+    assert_complete(org)
