@@ -447,7 +447,13 @@ def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) ->
     days = {d for d, row in daily.items() if row["reached"]}
     summary_recovery = _recovery(deployments, scope=scope, group=Value(0), temporal=False).get(0)
     restore = _time_to_restore(scope, [(scope.start, scope.end)])
-    lead_summary = lead_time_stats(deployments=successful)
+    summary_counts = _sum_days(daily, start=scope.start, end=scope.end)
+    # Reached is success + rolled back: the successful count the lead time reports against
+    # comes from the counts already made, not a second scan of the range.
+    lead_summary = lead_time_stats(
+        deployments=successful,
+        successful_count=summary_counts["reached"] - summary_counts["rolled_back"],
+    )
     recovery, lead_series = {}, []
     if periods:
         recovery = _recovery(deployments, scope=scope, group=bucket_of, temporal=True)
@@ -480,7 +486,6 @@ def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) ->
                 lead_series[index],
             )
         )
-    summary_counts = _sum_days(daily, start=scope.start, end=scope.end)
     summary = metrics(
         scope.start, scope.end, summary_counts, summary_recovery, restore[0], lead_summary
     )

@@ -93,10 +93,10 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
-def lead_time_stats(*, deployments: QuerySet) -> LeadTimeStats:
+def lead_time_stats(*, deployments: QuerySet, successful_count: int | None = None) -> LeadTimeStats:
     """Lead time of the changes first shipped by `deployments` (already filtered by the caller
     to one organization, environment, services and completion range); only their successful
-    deployments count."""
+    deployments count. A caller that has counted those already passes `successful_count`."""
     successful = deployments.filter(status=Status.SUCCESS, completed_at__isnull=False)
     ids_sql, ids_params = successful.order_by().values("id").query.sql_with_params()
     changes = _CHANGES.format(ids=ids_sql)
@@ -106,7 +106,7 @@ def lead_time_stats(*, deployments: QuerySet) -> LeadTimeStats:
         count, mean, median, p90, coding, review, waiting = cursor.fetchone()
         cursor.execute(_WITH_CHANGES.format(changes=changes), params)
         (with_changes,) = cursor.fetchone()
-    total = successful.count()
+    total = successful.count() if successful_count is None else successful_count
     return LeadTimeStats(
         median_seconds=_float(median),
         p90_seconds=_float(p90),
