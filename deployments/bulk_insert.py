@@ -29,6 +29,7 @@ DEPLOYMENT_COLUMNS = (
 )
 DELIVERY_COLUMNS = ("organization_id", "deployment_id", "source", "received_at", "action", "body")
 _JSON = {"metadata", "raw_payload"}
+_LONG_NUMBER = re.compile(r"\d{20}")
 _DATETIMES = {"started_at", "completed_at", "created_at", "updated_at", "received_at"}
 
 
@@ -153,5 +154,39 @@ def planned_rows() -> float:
 
 
 def analyze_deployments() -> None:
+    """Refresh the row count the planner uses, and the statistics of the lookup columns
+    only (the rest is autovacuum's: all columns cost ~3x more)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Deployment._meta.db_table}")
+        cursor.execute(
+            f"ANALYZE {Deployment._meta.db_table} (organization_id, source, external_id)"
+        )
+
+
+def _json_value(text: str) -> Any:
+    # orjson reads integers beyond 64 bits as floats (see importing.parse_json_line).
+    if _LONG_NUMBER.search(text):
+        return json.loads(text)
+    return orjson.loads(text)
+
+
+def stored_values(ids: Sequence[int], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """{"id", "external_id", *fields} of these deployments, as the ORM's values() reads them.
+
+    On PostgreSQL one `id = ANY(%s)` query: the ORM's `pk__in` sends one placeholder per id,
+    which psycopg parses for ~20 µs a row, and converts JSON with json."""
+    columns = ("id", "external_id", *fields)
+    if connection.vendor != "postgresql":
+        return list(Deployment.objects.filter(pk__in=ids).values(*columns))
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quoted} FROM {Deployment._meta.db_table} WHERE id = ANY(%s)", [list(ids)]
+        )
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    # Django reads jsonb as text (JSONField decodes it); datetimes arrive aware, in UTC.
+    json_columns = [c for c in columns if c in _JSON]
+    for row in rows:
+        for column in json_columns:
+            if row[column] is not None:
+                row[column] = _json_value(row[column])
+    return rows

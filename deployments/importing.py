@@ -12,10 +12,14 @@ changes no deployment (each re-imported line is logged as a `duplicate` delivery
 same reason a DevGrid event without `timestamp` keeps the date of its first import.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -36,6 +40,7 @@ from deployments.bulk_insert import (
     insert_deliveries,
     insert_deployments,
     planned_rows,
+    stored_values,
 )
 from deployments.environments import PRODUCTION
 from deployments.events import DeploymentEvent, DuplicatePolicy
@@ -82,6 +87,10 @@ class _Item:
     line: int
     event: DeploymentEvent
     body: str
+    values: dict[str, Any]  # as stored (recording.deployment_values)
+
+
+_LONG_NUMBER = re.compile(r"\d{20}")
 
 
 def _reject_constant(name: str) -> None:
@@ -92,11 +101,14 @@ def parse_json_line(text: str) -> dict[str, Any]:
     if len(text.encode("utf-8")) > settings.MAX_BODY_BYTES:
         raise PayloadTooLarge(f"line exceeds {settings.MAX_BODY_BYTES} bytes")
     try:
-        # orjson: ~4x faster than json, and stricter (no NaN, as webhooks).
+        # orjson: ~4x faster than json, and as strict about NaN as webhooks. It reads an
+        # integer beyond 64 bits as a float (json keeps it exact): a line with 20 digits in
+        # a row goes to json, like any line orjson refuses (an unpaired surrogate...), so
+        # every line reads as its webhook body would.
+        if _LONG_NUMBER.search(text):
+            raise orjson.JSONDecodeError("a long number", text, 0)
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        # What orjson refuses beyond that (integers over 64 bits, unpaired surrogates...)
-        # gets json's verdict, so a line reads as its webhook body would.
         try:
             data = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError):
@@ -154,6 +166,7 @@ class _Lookups:
     """
 
     def __init__(self, organization: Organization):
+        # Read-only once loaded: the reading thread resolves with them.
         self.environments = dict(
             EnvironmentAlias.objects.filter(organization=organization).values_list(
                 "name", "environment"
@@ -204,7 +217,6 @@ class Importer:
         self.received_at = received_at or timezone.now()
         self.lookups = _Lookups(organization)
         self.report = ImportReport()
-        self._batch: list[_Item] = []
         self._suggested: set[str] = set()
         self._created_ids: list[int] = []
         # Whether a deployment this import wrote may name a repository (see link()).
@@ -212,16 +224,18 @@ class Importer:
         self._planned_rows: float | None = None
         self._created_since_analyze = 0
 
-    def add_line(self, number: int, text: str | bytes) -> None:
+    def parse(self, number: int, text: str | bytes) -> list[_Item]:
+        """The deployments of one line, validated; an invalid line is reported. No query:
+        this runs in the reading thread (see _read_ahead)."""
         self.report.lines += 1
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8")
             except UnicodeDecodeError:
                 self.report.invalid.append((number, "line is not valid UTF-8"))
-                return
+                return []
         if not text.strip():
-            return
+            return []
         try:
             payload = parse_json_line(text)
             events = events_of(
@@ -232,15 +246,15 @@ class Importer:
             )
         except (InvalidPayload, PayloadTooLarge) as exc:
             self.report.invalid.append((number, str(getattr(exc, "message", exc.detail))))
-            return
+            return []
         body = text.rstrip("\r\n")
         if len(events) > 1:
             bodies = [json.dumps(e.raw_payload, ensure_ascii=False) for e in events]
         else:
             bodies = [body]
-        self._batch.extend(_Item(number, e, b) for e, b in zip(events, bodies, strict=True))
-        if len(self._batch) >= self.batch_size:
-            self.flush()
+        return [
+            _Item(number, e, b, self.lookups.values(e)) for e, b in zip(events, bodies, strict=True)
+        ]
 
     def link(self) -> None:
         """Link the new deployments to the changes they shipped, once every row is in.
@@ -272,8 +286,8 @@ class Importer:
                 with transaction.atomic():
                     recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
-    def flush(self) -> None:
-        batch, self._batch = self._batch, []
+    def store(self, batch: list[_Item]) -> None:
+        """Write one batch of parsed lines in one transaction."""
         if batch:
             self._keep_statistics()
             with transaction.atomic():
@@ -313,10 +327,7 @@ class Importer:
         stored = {}
         if known:  # a re-import: compare what is stored with what the lines say
             stored = {
-                row["external_id"]: row
-                for row in Deployment.objects.filter(pk__in=known.values()).values(
-                    "id", "external_id", *_COMPARED
-                )
+                row["external_id"]: row for row in stored_values(list(known.values()), _COMPARED)
             }
         fresh: list[tuple[_Item, dict]] = []
         later: list[_Item] = []
@@ -328,7 +339,7 @@ class Importer:
                 later.append(item)  # a repeat within the batch: after the first is stored
                 continue
             seen.add(key)
-            values = self.lookups.values(item.event)
+            values = item.values
             existing = stored.get(key)
             if existing is None:
                 fresh.append((item, values))
@@ -419,10 +430,55 @@ def import_lines(
 ) -> ImportReport:
     """Import JSON Lines; invalid lines are reported with their numbers, never stop it."""
     importer = Importer(organization=organization, fmt=fmt, batch_size=batch_size)
-    for number, text in enumerate(lines, start=1):
-        importer.add_line(number, text)
-        if on_line is not None:
-            on_line()
-    importer.flush()
+    for batch in _read_ahead(importer, lines, on_line):
+        importer.store(batch)
     importer.link()
     return importer.report
+
+
+_END = object()
+
+
+def _read_ahead(
+    importer: Importer, lines: Iterable[str | bytes], on_line: Callable[[], None] | None
+) -> Iterator[list[_Item]]:
+    """Batches of parsed lines, read and validated in a thread one batch ahead.
+
+    While the caller writes a batch, PostgreSQL works and psycopg waits without the GIL, so
+    the thread parses the next one: the server and the importer each keep a core busy
+    instead of taking turns. All queries stay in the caller's thread (and transaction).
+    """
+    batches: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            batch: list[_Item] = []
+            for number, text in enumerate(lines, start=1):
+                if stop.is_set():
+                    return
+                batch.extend(importer.parse(number, text))
+                if on_line is not None:
+                    on_line()
+                if len(batch) >= importer.batch_size:
+                    batches.put(batch)
+                    batch = []
+            batches.put(batch)
+            batches.put(_END)
+        except BaseException as exc:  # re-raised in the caller's thread
+            batches.put(exc)
+
+    reader = threading.Thread(target=read, name="import-reader", daemon=True)
+    reader.start()
+    try:
+        while (batch := batches.get()) is not _END:
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+    finally:
+        # The caller failed or stopped: let the reader out of a full queue, then end it.
+        stop.set()
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.1)
+        reader.join()
