@@ -90,7 +90,7 @@ def worker(args) -> None:
             )
             seconds = time.perf_counter() - began
             cpu = _cpu() - cpu
-            server = server_cpu() - server
+            server = None if server is None else server_cpu() - server
         figures[run] = {
             "seconds": round(seconds, 2),
             "deployments_per_second": round(report.stored / seconds),
