@@ -14,6 +14,7 @@ same reason a DevGrid event without `timestamp` keeps the date of its first impo
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import queue
@@ -430,10 +431,24 @@ def import_lines(
 ) -> ImportReport:
     """Import JSON Lines; invalid lines are reported with their numbers, never stop it."""
     importer = Importer(organization=organization, fmt=fmt, batch_size=batch_size)
-    for batch in _read_ahead(importer, lines, on_line):
-        importer.store(batch)
+    with _older_objects_frozen():
+        for batch in _read_ahead(importer, lines, on_line):
+            importer.store(batch)
     importer.link()
     return importer.report
+
+
+@contextlib.contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist before the import (Django, modules, caches) out of the
+    garbage collector's full passes while it runs: each batch's objects survive long enough
+    to trigger them, and traversing everything else cost ~7 µs per deployment."""
+    gc.collect()  # what is garbage now is collected, not frozen
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 _END = object()
