@@ -304,9 +304,9 @@ class Importer:
         """ANALYZE the deployments each time this import has doubled them.
 
         The planner's row estimates otherwise lag behind a table an import is filling
-        (autovacuum analyzes late, if at all, under load); believing a table of 100,000 rows
-        holds a few, it plans the lookups of stored ids and the foreign-key checks as scans
-        (milliseconds per row). Doubling keeps it to ~log2(N / batch) ANALYZEs of ~0.1 s.
+        (autovacuum analyzes late, if at all, under load); believing a table of 5,000 rows
+        empty, it planned the stored-id probe of the next batch as a scan per key (6 s for
+        one batch). Doubling keeps it to ~log2(N / batch) ANALYZEs of ~0.1-0.3 s.
         """
         if connection.vendor != "postgresql":
             return
@@ -460,8 +460,8 @@ def _read_ahead(
     """Batches of parsed lines, read and validated in a thread one batch ahead.
 
     While the caller writes a batch, PostgreSQL works and psycopg waits without the GIL, so
-    the thread parses the next one: the server and the importer each keep a core busy
-    instead of taking turns. All queries stay in the caller's thread (and transaction).
+    the thread parses the next one on the other core: parsing is off the writer's path.
+    All queries stay in the caller's thread (and transaction).
     """
     batches: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
