@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,9 @@ def worker(args) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from deployments.importing import import_lines
+    from django.db import connection
+
+    from deployments.importing import DEFAULT_BATCH_SIZE, import_lines
     from deployments.models import Deployment
     from periscope.tenancy import ensure_organization
     from services.catalog import create_service
@@ -73,21 +76,32 @@ def worker(args) -> None:
     organization, _ = ensure_organization(slug="bench", name="Bench")
     for n in range(0, 50, 2):
         create_service(organization=organization, name=f"service-{n}")
-    figures = {}
+    server_cpu = _server_cpu_reader(connection)
+    figures = {"batch_size": args.batch_size or DEFAULT_BATCH_SIZE}
     for run in ("import", "re-import"):
-        with open(args.file, encoding="utf-8") as lines:
-            began, cpu = time.perf_counter(), time.process_time()
+        # Binary, as the import command reads its file.
+        with open(args.file, "rb") as lines:
+            began, cpu, server = time.perf_counter(), _cpu(), server_cpu()
             report = import_lines(
-                organization=organization, fmt="periscope", lines=lines, batch_size=args.batch_size
+                organization=organization,
+                fmt="periscope",
+                lines=lines,
+                batch_size=figures["batch_size"],
             )
             seconds = time.perf_counter() - began
-            cpu = time.process_time() - cpu
+            cpu = _cpu() - cpu
+            server = None if server is None else server_cpu() - server
         figures[run] = {
             "seconds": round(seconds, 2),
             "deployments_per_second": round(report.stored / seconds),
             # This process only (parsing, validation, COPY/executemany encoding; for SQLite
             # also the database engine): what the importer costs on an idle core.
             "importer_cpu_us_per_deployment": round(cpu / report.stored * 1e6, 1),
+            # The PostgreSQL backend serving the import (same host): parsing COPY, writing
+            # rows and maintaining indexes. None on SQLite (in-process).
+            "server_cpu_us_per_deployment": (
+                None if server is None else round(server / report.stored * 1e6, 1)
+            ),
             "created": report.created,
             "unchanged": report.duplicate,
             "invalid": len(report.invalid),
@@ -96,7 +110,27 @@ def worker(args) -> None:
     print(json.dumps(figures))
 
 
-def run_worker(database_url: str, file: Path, batch_size: int) -> dict:
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (a parsing process, if any)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _server_cpu_reader(connection):
+    """A function returning the CPU seconds of this connection's PostgreSQL backend (from
+    /proc/<pid>/schedstat: the server runs on this host), or None elsewhere."""
+    if connection.vendor != "postgresql":
+        return lambda: None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    stat = Path(f"/proc/{pid}/schedstat")
+    if not stat.exists():
+        return lambda: None
+    return lambda: int(stat.read_text().split()[0]) / 1e9
+
+
+def run_worker(database_url: str, file: Path, batch_size: int | None) -> dict:
     output = subprocess.run(
         [
             sys.executable,
@@ -106,8 +140,7 @@ def run_worker(database_url: str, file: Path, batch_size: int) -> dict:
             database_url,
             "--file",
             str(file),
-            "--batch-size",
-            str(batch_size),
+            *(["--batch-size", str(batch_size)] if batch_size else []),
         ],  # fmt: skip
         cwd=ROOT,
         check=True,
@@ -128,7 +161,7 @@ def postgres_admin(url: str, sql: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, help="default: the importer's")
     parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/formats"),
@@ -145,7 +178,6 @@ def main() -> None:
 
     results = {
         "count": args.count,
-        "batch_size": args.batch_size,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_at_start": os.getloadavg(),
@@ -168,6 +200,7 @@ def main() -> None:
             finally:
                 postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
             print_figures("PostgreSQL", results["postgresql"])
+    results["load_average_at_end"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     target = RESULTS / f"import-{args.count}.json"
     target.write_text(json.dumps(results, indent=2) + "\n")
@@ -180,7 +213,8 @@ def print_figures(name: str, figures: dict) -> None:
         print(
             f"{name:<10} {run:<9} {f['deployments_per_second']:>8,} deployments/s "
             f"({f['seconds']}s; {f['created']:,} created, {f['unchanged']:,} unchanged; "
-            f"importer CPU {f.get('importer_cpu_us_per_deployment', '?')} us/deployment)"
+            f"CPU us/deployment: importer {f.get('importer_cpu_us_per_deployment', '?')}, "
+            f"server {f.get('server_cpu_us_per_deployment', '?')})"
         )
 
 

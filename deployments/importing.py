@@ -12,16 +12,23 @@ changes no deployment (each re-imported line is logged as a `duplicate` delivery
 same reason a DevGrid event without `timestamp` keeps the date of its first import.
 """
 
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+import orjson
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg import IntegrityError as DriverIntegrityError
 
@@ -29,9 +36,12 @@ from deployments import recording, recovery
 from deployments.bulk_insert import (
     DEPLOYMENT_COLUMNS,
     allocate_ids,
+    analyze_deployments,
     existing_ids,
     insert_deliveries,
     insert_deployments,
+    planned_rows,
+    stored_values,
 )
 from deployments.environments import PRODUCTION
 from deployments.events import DeploymentEvent, DuplicatePolicy
@@ -50,7 +60,8 @@ from services.matching import normalize_key
 from services.models import ServiceAlias, ServiceSuggestion
 
 FORMATS = ("periscope", "devgrid", "hivel", "opslevel")
-DEFAULT_BATCH_SIZE = 1000
+# Fewer, larger transactions: 5,000 per batch was 27% faster than 1,000.
+DEFAULT_BATCH_SIZE = 5000
 # Imported deployments are linked this many at a time (bounded IN lists on SQLite).
 _LINK_CHUNK = 5000
 
@@ -77,6 +88,10 @@ class _Item:
     line: int
     event: DeploymentEvent
     body: str
+    values: dict[str, Any]  # as stored (recording.deployment_values)
+
+
+_LONG_NUMBER = re.compile(r"\d{20}")
 
 
 def _reject_constant(name: str) -> None:
@@ -87,9 +102,18 @@ def parse_json_line(text: str) -> dict[str, Any]:
     if len(text.encode("utf-8")) > settings.MAX_BODY_BYTES:
         raise PayloadTooLarge(f"line exceeds {settings.MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise InvalidPayload("line is not valid JSON", field="body") from None
+        # orjson: ~4x faster than json, and as strict about NaN as webhooks. It reads an
+        # integer beyond 64 bits as a float (json keeps it exact): a line with 20 digits in
+        # a row goes to json, like any line orjson refuses (an unpaired surrogate...), so
+        # every line reads as its webhook body would.
+        if _LONG_NUMBER.search(text):
+            raise orjson.JSONDecodeError("a long number", text, 0)
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            data = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise InvalidPayload("line is not valid JSON", field="body") from None
     if not isinstance(data, dict):
         raise InvalidPayload("line must be a JSON object", field="body")
     # A NUL can only arrive escaped (\u0000); PostgreSQL cannot store it. Same rule as webhooks.
@@ -143,6 +167,7 @@ class _Lookups:
     """
 
     def __init__(self, organization: Organization):
+        # Read-only once loaded: the reading thread resolves with them.
         self.environments = dict(
             EnvironmentAlias.objects.filter(organization=organization).values_list(
                 "name", "environment"
@@ -168,7 +193,7 @@ class _Lookups:
 
 _COMPARED = recording.MUTABLE_FIELDS
 # The columns after (organization, source, external_id), in bulk_insert order.
-_VALUE_COLUMNS = DEPLOYMENT_COLUMNS[3:-2]
+_column_values = itemgetter(*DEPLOYMENT_COLUMNS[3:-2])
 
 
 def _unchanged(existing: dict[str, Any], values: dict[str, Any], policy: DuplicatePolicy) -> bool:
@@ -193,20 +218,25 @@ class Importer:
         self.received_at = received_at or timezone.now()
         self.lookups = _Lookups(organization)
         self.report = ImportReport()
-        self._batch: list[_Item] = []
         self._suggested: set[str] = set()
         self._created_ids: list[int] = []
+        # Whether a deployment this import wrote may name a repository (see link()).
+        self._may_name_repository = False
+        self._planned_rows: float | None = None
+        self._created_since_analyze = 0
 
-    def add_line(self, number: int, text: str | bytes) -> None:
+    def parse(self, number: int, text: str | bytes) -> list[_Item]:
+        """The deployments of one line, validated; an invalid line is reported. No query:
+        this runs in the reading thread (see _read_ahead)."""
         self.report.lines += 1
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8")
             except UnicodeDecodeError:
                 self.report.invalid.append((number, "line is not valid UTF-8"))
-                return
+                return []
         if not text.strip():
-            return
+            return []
         try:
             payload = parse_json_line(text)
             events = events_of(
@@ -217,15 +247,15 @@ class Importer:
             )
         except (InvalidPayload, PayloadTooLarge) as exc:
             self.report.invalid.append((number, str(getattr(exc, "message", exc.detail))))
-            return
+            return []
         body = text.rstrip("\r\n")
         if len(events) > 1:
             bodies = [json.dumps(e.raw_payload, ensure_ascii=False) for e in events]
         else:
             bodies = [body]
-        self._batch.extend(_Item(number, e, b) for e, b in zip(events, bodies, strict=True))
-        if len(self._batch) >= self.batch_size:
-            self.flush()
+        return [
+            _Item(number, e, b, self.lookups.values(e)) for e, b in zip(events, bodies, strict=True)
+        ]
 
     def link(self) -> None:
         """Link the new deployments to the changes they shipped, once every row is in.
@@ -238,7 +268,11 @@ class Importer:
         if not recording._link_changes or not self._created_ids:
             return
         organization_id = self.organization.pk
-        has_repositories = Repository.objects.filter(organization_id=organization_id).exists()
+        if (
+            not self._may_name_repository
+            and not Repository.objects.filter(organization_id=organization_id).exists()
+        ):
+            return
         for start in range(0, len(self._created_ids), _LINK_CHUNK):
             chunk = self._created_ids[start : start + _LINK_CHUNK]
             candidates = Deployment.objects.filter(
@@ -247,8 +281,6 @@ class Importer:
                 environment=PRODUCTION,
                 completed_at__isnull=False,
             ).exclude(commit_sha="")
-            if not has_repositories and not candidates.exclude(repository_url="").exists():
-                continue
             for deployment in candidates.order_by("completed_at", "id"):
                 # Not "created": an earlier one's pass may already have linked it as its
                 # successor, so its links are replaced, not assumed absent.
@@ -268,11 +300,35 @@ class Importer:
                 recompute=True,
             )
 
-    def flush(self) -> None:
-        batch, self._batch = self._batch, []
+    def store(self, batch: list[_Item]) -> None:
+        """Write one batch of parsed lines in one transaction."""
         if batch:
+            self._keep_statistics()
             with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    # Commit without waiting for the WAL flush. An import is idempotent: a
+                    # crash can lose only the last batches acknowledged, which a re-run of
+                    # the file restores (database consistency is never at risk).
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 self._store(batch)
+
+    def _keep_statistics(self) -> None:
+        """ANALYZE the deployments each time this import has doubled them.
+
+        The planner's row estimates otherwise lag behind a table an import is filling
+        (autovacuum analyzes late, if at all, under load); believing a table of 5,000 rows
+        empty, it planned the stored-id probe of the next batch as a scan per key (6 s for
+        one batch). Doubling keeps it to ~log2(N / batch) ANALYZEs of ~0.1-0.3 s.
+        """
+        if connection.vendor != "postgresql":
+            return
+        if self._planned_rows is None:
+            self._planned_rows = planned_rows()
+        if self._created_since_analyze >= max(self._planned_rows, self.batch_size):
+            analyze_deployments()
+            self._planned_rows = planned_rows()
+            self._created_since_analyze = 0
 
     def _store(self, batch: list[_Item]) -> None:
         org = self.organization
@@ -285,10 +341,7 @@ class Importer:
         stored = {}
         if known:  # a re-import: compare what is stored with what the lines say
             stored = {
-                row["external_id"]: row
-                for row in Deployment.objects.filter(pk__in=known.values()).values(
-                    "id", "external_id", *_COMPARED
-                )
+                row["external_id"]: row for row in stored_values(list(known.values()), _COMPARED)
             }
         fresh: list[tuple[_Item, dict]] = []
         later: list[_Item] = []
@@ -300,7 +353,7 @@ class Importer:
                 later.append(item)  # a repeat within the batch: after the first is stored
                 continue
             seen.add(key)
-            values = self.lookups.values(item.event)
+            values = item.values
             existing = stored.get(key)
             if existing is None:
                 fresh.append((item, values))
@@ -312,6 +365,8 @@ class Importer:
         insert_deliveries(deliveries)
         for delivery in deliveries:
             self.report.count(delivery[4])
+        if later:  # an update may set a repository URL
+            self._may_name_repository = True
         for item in later:
             result = recording.record_deployment(
                 organization=org, event=item.event, body=item.body, received_at=self.received_at
@@ -326,9 +381,11 @@ class Importer:
         now = timezone.now()
         org_id = self.organization.pk
         rows = [
-            (org_id, source, item.event.external_id, *(values[c] for c in _VALUE_COLUMNS), now, now)
+            (org_id, source, item.event.external_id, *_column_values(values), now, now)
             for item, values in fresh
         ]
+        if any(values["repository_url"] for _, values in fresh):
+            self._may_name_repository = True
         keys = [item.event.external_id for item, _ in fresh]
         try:
             with transaction.atomic():
@@ -343,6 +400,7 @@ class Importer:
             ids = dict(zip(keys, allocated, strict=True))
         self._suggest([values for _, values in fresh])
         self._created_ids.extend(ids.values())
+        self._created_since_analyze += len(ids)
         return [
             self._delivery(ids[item.event.external_id], item, DeliveryAction.CREATED)
             for item, _ in fresh
@@ -386,11 +444,70 @@ def import_lines(
 ) -> ImportReport:
     """Import JSON Lines; invalid lines are reported with their numbers, never stop it."""
     importer = Importer(organization=organization, fmt=fmt, batch_size=batch_size)
-    for number, text in enumerate(lines, start=1):
-        importer.add_line(number, text)
-        if on_line is not None:
-            on_line()
-    importer.flush()
+    with _older_objects_frozen():
+        for batch in _read_ahead(importer, lines, on_line):
+            importer.store(batch)
     importer.link()
     importer.recover()
     return importer.report
+
+
+@contextlib.contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist before the import (Django, modules, caches) out of the
+    garbage collector's full passes while it runs: each batch's objects survive long enough
+    to trigger them, and traversing everything else cost ~7 µs per deployment."""
+    gc.collect()  # what is garbage now is collected, not frozen
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+_END = object()
+
+
+def _read_ahead(
+    importer: Importer, lines: Iterable[str | bytes], on_line: Callable[[], None] | None
+) -> Iterator[list[_Item]]:
+    """Batches of parsed lines, read and validated in a thread one batch ahead.
+
+    While the caller writes a batch, PostgreSQL works and psycopg waits without the GIL, so
+    the thread parses the next one on the other core: parsing is off the writer's path.
+    All queries stay in the caller's thread (and transaction).
+    """
+    batches: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            batch: list[_Item] = []
+            for number, text in enumerate(lines, start=1):
+                if stop.is_set():
+                    return
+                batch.extend(importer.parse(number, text))
+                if on_line is not None:
+                    on_line()
+                if len(batch) >= importer.batch_size:
+                    batches.put(batch)
+                    batch = []
+            batches.put(batch)
+            batches.put(_END)
+        except BaseException as exc:  # re-raised in the caller's thread
+            batches.put(exc)
+
+    reader = threading.Thread(target=read, name="import-reader", daemon=True)
+    reader.start()
+    try:
+        while (batch := batches.get()) is not _END:
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+    finally:
+        # The caller failed or stopped: let the reader out of a full queue, then end it.
+        stop.set()
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.1)
+        reader.join()

@@ -260,3 +260,130 @@ def test_imported_history_is_linked_to_the_changes_it_shipped(tmp_path, org, oth
     assert shipped["first"] == {sha("a"), sha("b"), sha("c")}
     assert shipped["second"] == {sha("d"), sha("e")}
     assert not DeploymentCommit.objects.filter(organization=other_org).exists()
+
+
+# --- How the importer writes: parsing thread, JSON reader, statistics, raw reads --------
+
+
+def test_a_line_orjson_refuses_gets_the_webhook_parsers_verdict(tmp_path, org):
+    huge = 2**70 + 1  # json (and jsonb) keep it exact; orjson would read a float
+    big = periscope_seed.SEED_MINIMAL | {"deploymentId": "big", "metadata": {"n": huge}}
+    nan = '{"deploymentId": "nan", "metadata": {"n": NaN}}'
+    path = write_lines(tmp_path, [big, nan])
+    out, err = run(path)
+    assert Deployment.objects.get(external_id="big").metadata == {"n": huge}
+    assert err.strip() == "line 2: line is not valid JSON"
+    out, _ = run(path)  # a re-import reads the stored value back equal
+    assert "0 created, 0 updated, 1 unchanged" in out
+
+
+def test_stored_values_reads_what_the_orm_reads(org):
+    from deployments.bulk_insert import stored_values
+
+    first = make_deployment(org, "one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]})
+    second = make_deployment(org, "two", metadata={}, raw_payload=None)
+    ids = [first.pk, second.pk]
+    expected = list(
+        Deployment.objects.filter(pk__in=ids).values("id", "external_id", *MUTABLE_FIELDS)
+    )
+    assert sorted(stored_values(ids, MUTABLE_FIELDS), key=lambda r: r["id"]) == sorted(
+        expected, key=lambda r: r["id"]
+    )
+
+
+def test_existing_ids_finds_only_this_organizations_stored_ids(org, other_org):
+    from deployments.bulk_insert import existing_ids
+
+    mine = make_deployment(org, "shared-id")
+    make_deployment(other_org, "shared-id")
+    make_deployment(other_org, "theirs")
+    found = existing_ids(
+        organization_id=org.pk, source="periscope", external_ids=["shared-id", "theirs", "none"]
+    )
+    assert found == {"shared-id": mine.pk}
+
+
+def make_deployment(organization, external_id, **fields):
+    from datetime import UTC, datetime
+
+    moment = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
+    return Deployment.objects.create(
+        organization=organization,
+        external_id=external_id,
+        environment="production",
+        status="success",
+        started_at=moment,
+        completed_at=moment,
+        **fields,
+    )
+
+
+def test_an_error_while_writing_stops_the_reading_thread(tmp_path, org, monkeypatch):
+    import threading
+
+    from deployments import importing
+
+    def fail(self, batch):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importing.Importer, "store", fail)
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(50)]
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(write_lines(tmp_path, lines), batch_size=5)
+    assert not [t for t in threading.enumerate() if t.name == "import-reader"]
+
+
+def test_an_error_while_reading_reaches_the_caller(org):
+    from deployments.importing import import_lines
+
+    def lines():
+        yield json.dumps(periscope_seed.SEED_MINIMAL)
+        raise OSError("read error")
+
+    with pytest.raises(OSError, match="read error"):
+        import_lines(organization=org, fmt="periscope", lines=lines(), batch_size=1)
+    assert Deployment.objects.count() == 1  # the batch read before the error
+
+
+def test_lines_are_parsed_ahead_while_the_caller_writes(org):
+    """The reading thread parses the next batch while a batch is written; the order of
+    batches and their lines is the file's."""
+    from deployments.importing import Importer, _read_ahead
+
+    importer = Importer(organization=org, fmt="periscope", batch_size=2)
+    lines = [json.dumps(periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"}) for n in range(5)]
+    batches = [[item.line for item in batch] for batch in _read_ahead(importer, lines, None)]
+    assert batches == [[1, 2], [3, 4], [5]]
+
+
+def test_statistics_follow_the_import_as_it_doubles_the_table(tmp_path, org, is_postgres):
+    if not is_postgres:
+        pytest.skip("PostgreSQL's planner statistics")
+    from deployments.bulk_insert import planned_rows
+
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(350)]
+    run(write_lines(tmp_path, lines), batch_size=50)
+    # ANALYZEd at 50, 100 and 200 created (each a doubling), not after every batch.
+    assert planned_rows() == 200
+
+
+def test_batches_commit_without_waiting_for_the_wal_flush(tmp_path, org, monkeypatch, is_postgres):
+    if not is_postgres:
+        pytest.skip("a PostgreSQL setting")
+    from django.db import connection
+
+    from deployments import importing
+
+    seen = []
+    store = importing.Importer._store
+
+    def spy(self, batch):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        store(self, batch)
+
+    monkeypatch.setattr(importing.Importer, "_store", spy)
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(4)]
+    run(write_lines(tmp_path, lines), batch_size=2)
+    assert seen == ["off", "off"]
