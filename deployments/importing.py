@@ -288,16 +288,16 @@ class Importer:
                     recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
     def recover(self) -> None:
-        """Recompute the stored recovery times of the groups new deployments went into: bulk
-        inserts bypass recording's rules, and an imported success can precede a stored one."""
+        """Bring the stored recovery times of the groups new deployments went into up to
+        date: bulk inserts bypass recording's rules, and an imported success can precede a
+        stored one."""
         if self._created_ids:
             organization_id = self.organization.pk
-            recovery.backfill_recovery(
+            recovery.after_bulk_insert(
                 organization_id=organization_id,
                 groups=recovery.groups_of(
                     organization_id=organization_id, deployment_ids=self._created_ids
                 ),
-                recompute=True,
             )
 
     def store(self, batch: list[_Item]) -> None:

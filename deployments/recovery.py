@@ -219,8 +219,9 @@ def _recompute(
         where += f" AND {table}.recovered_at = %s AND {table}.completed_at < %s"
         params += [_when(recovered_at), _when(recovered_at)]
     elif only_null:
-        where += f" AND {table}.recovered_at IS NULL AND {following} IS NOT NULL"
-        params += following_params
+        # One lookup per row: the few with no success after them yet are rewritten as NULL,
+        # cheaper than looking every row up twice.
+        where += f" AND {table}.recovered_at IS NULL"
     else:
         # Only rows whose value differs: a rewrite costs a new row version on PostgreSQL.
         where += (
@@ -231,10 +232,11 @@ def _recompute(
         params += following_params * 3
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET recovered_at = {following} WHERE {where}",
+            f"UPDATE {table} SET recovered_at = {following} WHERE {where} RETURNING recovered_at",
             following_params + params,
         )
-        return cursor.rowcount
+        # Rows given a value (a row with none still found unknown is not counted).
+        return sum(1 for (value,) in cursor.fetchall() if value is not None)
 
 
 def before_change(*, organization_id: int, deployment_id: int, changes: dict[str, Any]) -> None:
@@ -354,6 +356,44 @@ def groups_of(*, organization_id: int, deployment_ids: Iterable[int]) -> set[Gro
         )
         found |= {group_of(service_id=s, service_key=k) for s, k in pairs}
     return found
+
+
+def _clear_overtaken(*, organization_id: int, group: Group) -> int:
+    """Clear stored values that a success inserted in bulk now precedes: they are too late."""
+    table = _table()
+    group_where, group_params = _group_sql(group, table)
+    success_where, success_params = _group_sql(group, "s")
+    sql = f"""
+        UPDATE {table} SET recovered_at = NULL
+        WHERE {table}.organization_id = %s AND {table}.environment = %s
+          AND {table}.status IN (%s, %s) AND {group_where} AND {table}.recovered_at IS NOT NULL
+          AND EXISTS (
+              SELECT 1 FROM {table} s
+              WHERE s.organization_id = {table}.organization_id
+                AND s.environment = {table}.environment AND s.status = %s AND {success_where}
+                AND s.completed_at > {table}.completed_at
+                AND s.completed_at < {table}.recovered_at)
+    """
+    params = [organization_id, PRODUCTION, *FAILED, *group_params]
+    params += [Status.SUCCESS.value, *success_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def after_bulk_insert(*, organization_id: int, groups: Iterable[Group]) -> int:
+    """After rows were inserted in bulk, bypassing the per-row rules (the importer's COPY):
+    inserts can only make stored values too late (a new success before them) or leave new
+    failures unknown, so per group, under its lock: clear the overtaken values, then fill
+    every unknown one. Cheaper than `backfill_recovery(recompute=True)`, which also checks
+    every stored value; returns the rows filled."""
+    written = 0
+    for group in sorted(groups, key=lambda g: (g.service_id is None, g.service_id or 0, g.key)):
+        with transaction.atomic():
+            lock_groups(organization_id=organization_id, groups=[group])
+            _clear_overtaken(organization_id=organization_id, group=group)
+            written += _recompute(organization_id=organization_id, group=group, only_null=True)
+    return written
 
 
 def backfill_recovery(
