@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deployments import recovery
-from deployments.environments import canonical_environment, environment_key
+from deployments.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.models import (
     TERMINAL_STATUSES,
@@ -222,9 +222,15 @@ def _stored_new(
 
 
 def _record_one(
-    *, organization: Organization, event: DeploymentEvent, body: str, received_at: datetime
+    *,
+    organization: Organization,
+    event: DeploymentEvent,
+    body: str,
+    received_at: datetime,
+    names: _Names | None = None,
 ) -> RecordResult:
-    names = _lookup(organization=organization, event=event)
+    if names is None:
+        names = _lookup(organization=organization, event=event)
     values = _field_values(event=event, names=names)
     external_id = event.external_id if event.external_id is not None else uuid.uuid4().hex
     deployment = _stored_new(
@@ -305,7 +311,36 @@ def record_deployments(
     """Store a batch atomically: every (event, body) pair or none of them."""
     received_at = received_at or timezone.now()
     with transaction.atomic():
-        return [
-            _record_one(organization=organization, event=event, body=body, received_at=received_at)
-            for event, body in events
+        looked_up = [
+            (event, body, _lookup(organization=organization, event=event)) for event, body in events
         ]
+        if len(looked_up) > 1:
+            _lock_recovery_groups(organization=organization, looked_up=looked_up)
+        return [
+            _record_one(
+                organization=organization,
+                event=event,
+                body=body,
+                received_at=received_at,
+                names=names,
+            )
+            for event, body, names in looked_up
+        ]
+
+
+def _lock_recovery_groups(
+    *, organization: Organization, looked_up: list[tuple[DeploymentEvent, str, _Names]]
+) -> None:
+    """Take the recovery locks of a batch's production deployments up front, in one sorted
+    statement: taken one by one in event order, two batches naming the same services in
+    other orders could deadlock."""
+    groups = set()
+    for event, _body, names in looked_up:
+        values = _field_values(event=event, names=names)
+        if values["environment"] == PRODUCTION:
+            groups.add(
+                recovery.group_of(
+                    service_id=values["service_id"], service_key=values["service_key"]
+                )
+            )
+    recovery.lock_groups(organization_id=organization.pk, groups=groups)

@@ -4,6 +4,7 @@ The invariant under test everywhere: a stored `recovered_at` is the next success
 allowed, a wrong value never), and the metrics are the same whatever is stored.
 """
 
+import json
 import random
 import threading
 from datetime import UTC, datetime, timedelta
@@ -420,3 +421,30 @@ def test_admin_edits_and_deletes_keep_stored_values_exact(admin_client, org):
     model_admin.save_model(None, added, None, change=False)
     assert stored(org, "f1") == at(30)
     assert_complete(org)
+
+
+@pytest.mark.postgres
+def test_a_batch_takes_its_services_recovery_locks_first_in_one_sorted_statement(api, org, key):
+    """Taken one by one in event order, two batches naming two services in opposite orders
+    could deadlock; a batch takes every lock it will need before its first insert."""
+    batch = {
+        "events": [
+            {
+                "type": "event-deploy",
+                "entityId": name,
+                "attributes": {"env": "production", "status": "success", "build_id": f"b-{name}"},
+            }
+            for name in ("zeta", "alpha", "staging-only")
+        ]
+    }
+    batch["events"][2]["attributes"]["env"] = "staging"
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post(
+            "/events", data=json.dumps(batch), content_type="application/json", HTTP_X_API_KEY=key
+        )
+    assert response.status_code == 201, response.content
+    statements = [q["sql"] or "" for q in captured]
+    first_insert = next(i for i, sql in enumerate(statements) if 'INSERT INTO "deployments_' in sql)
+    locks = [sql for sql in statements[:first_insert] if "pg_advisory_xact_lock" in sql]
+    # One statement, over unnest(...) in sorted order: the two production services only.
+    assert len(locks) == 1 and "unnest" in locks[0]
