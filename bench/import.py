@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from backend_cpu import backend_cpu_reader
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 ENVIRONMENTS = ("production", "Production", "prod", "staging")
@@ -76,7 +78,7 @@ def worker(args) -> None:
     organization, _ = ensure_organization(slug="bench", name="Bench")
     for n in range(0, 50, 2):
         create_service(organization=organization, name=f"service-{n}")
-    server_cpu = _server_cpu_reader(connection)
+    server_cpu = backend_cpu_reader(connection)
     figures = {"batch_size": args.batch_size or DEFAULT_BATCH_SIZE}
     for run in ("import", "re-import"):
         # Binary, as the import command reads its file.
@@ -114,20 +116,6 @@ def _cpu() -> float:
     """CPU seconds of this process and its finished children (a parsing process, if any)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def _server_cpu_reader(connection):
-    """A function returning the CPU seconds of this connection's PostgreSQL backend (from
-    /proc/<pid>/schedstat: the server runs on this host), or None elsewhere."""
-    if connection.vendor != "postgresql":
-        return lambda: None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    stat = Path(f"/proc/{pid}/schedstat")
-    if not stat.exists():
-        return lambda: None
-    return lambda: int(stat.read_text().split()[0]) / 1e9
 
 
 def run_worker(database_url: str, file: Path, batch_size: int | None) -> dict:

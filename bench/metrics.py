@@ -32,6 +32,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from backend_cpu import backend_cpu_reader  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
@@ -174,18 +175,9 @@ def _load_incidents(organization: Organization) -> None:
 
 
 def _server_cpu_ms() -> float | None:
-    """CPU time used so far by this connection's PostgreSQL backend, when the server runs on
-    this machine (Linux schedstat, nanoseconds); None otherwise. Unlike wall time, it hardly
-    moves with the load of other processes on a shared machine."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-    try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
-    except OSError:
-        return None
+    """CPU time used so far by this connection's PostgreSQL backend, in ms (see backend_cpu)."""
+    seconds = backend_cpu_reader(connection)()
+    return None if seconds is None else seconds * 1000
 
 
 def timed(function, repeat: int) -> dict:

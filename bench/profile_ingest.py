@@ -29,6 +29,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from backend_cpu import backend_cpu_reader  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -53,19 +54,6 @@ def body(n: int, status: str = "success") -> str:
             "metadata": {"run": n},
         }
     )
-
-
-def _backend_cpu_seconds() -> float | None:
-    """CPU used so far by this connection's PostgreSQL backend (same host only), else None."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-    try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
-    except OSError:
-        return None
 
 
 def main() -> None:
@@ -95,13 +83,14 @@ def main() -> None:
         for query in queries:
             print(f"    {query['sql'][:110]}")
 
+    backend_cpu = backend_cpu_reader(connection)
     for round_no in range(3):
         first = start + 10_000 + round_no * args.deliveries
-        server, python = _backend_cpu_seconds(), time.process_time()
+        server, python = backend_cpu(), time.process_time()
         for n in range(first, first + args.deliveries):
             post(n)
         python = time.process_time() - python
-        server = _backend_cpu_seconds() - server if server is not None else None
+        server = backend_cpu() - server if server is not None else None
         per = 1000 / args.deliveries
         line = f"CPU per new delivery, round {round_no + 1}: Python {python * per:.2f} ms"
         if server is not None:
