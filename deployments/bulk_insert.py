@@ -8,7 +8,6 @@ of years of history needs ~20x less. Values are adapted here the way Django stor
 import json
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from psycopg.types.json import set_json_dumps
 
 from deployments.models import Delivery, Deployment
 from deployments.recording import MUTABLE_FIELDS
+from periscope.rows import db_values
 
 DEPLOYMENT_COLUMNS = (
     "organization_id",
@@ -30,31 +30,6 @@ DEPLOYMENT_COLUMNS = (
 DELIVERY_COLUMNS = ("organization_id", "deployment_id", "source", "received_at", "action", "body")
 _JSON = {"metadata", "raw_payload"}
 _LONG_NUMBER = re.compile(r"\d{20}")
-_DATETIMES = {"started_at", "completed_at", "created_at", "updated_at", "received_at"}
-
-
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    # Django's SQLite backend stores aware datetimes as naive UTC text.
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-
-
-def _sqlite_adapter(columns: Sequence[str]):
-    """A function turning a row of Python values into what SQLite takes for `columns`."""
-    json_at = [i for i, c in enumerate(columns) if c in _JSON]
-    dates_at = [i for i, c in enumerate(columns) if c in _DATETIMES]
-
-    def adapt(row: Sequence[Any]) -> list[Any]:
-        out = list(row)
-        for i in json_at:
-            if out[i] is not None:
-                out[i] = json.dumps(out[i])
-        for i in dates_at:
-            out[i] = _sqlite_datetime(out[i])
-        return out
-
-    return adapt
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -88,10 +63,12 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
                 for row in rows:
                     copy.write_row(row)
         else:
-            adapt = _sqlite_adapter(columns)
+            # The same value preparation as the recorder's single-row inserts.
+            names = tuple(columns)
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(
-                f"INSERT INTO {table} ({quoted}) VALUES ({marks})", [adapt(r) for r in rows]
+                f"INSERT INTO {table} ({quoted}) VALUES ({marks})",
+                [db_values(model, names, row) for row in rows],
             )
 
 

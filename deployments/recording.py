@@ -227,11 +227,9 @@ def _record_one(
     event: DeploymentEvent,
     body: str,
     received_at: datetime,
-    names: _Names | None = None,
+    names: _Names,
+    values: dict,
 ) -> RecordResult:
-    if names is None:
-        names = _lookup(organization=organization, event=event)
-    values = _field_values(event=event, names=names)
     external_id = event.external_id if event.external_id is not None else uuid.uuid4().hex
     deployment = _stored_new(
         organization=organization, event=event, external_id=external_id, values=values
@@ -294,11 +292,14 @@ def record_deployment(
 ) -> RecordResult:
     """Store one deployment event exactly once and log the delivery that carried it."""
     with transaction.atomic():
+        names = _lookup(organization=organization, event=event)
         return _record_one(
             organization=organization,
             event=event,
             body=body,
             received_at=received_at or timezone.now(),
+            names=names,
+            values=_field_values(event=event, names=names),
         )
 
 
@@ -311,11 +312,22 @@ def record_deployments(
     """Store a batch atomically: every (event, body) pair or none of them."""
     received_at = received_at or timezone.now()
     with transaction.atomic():
-        looked_up = [
-            (event, body, _lookup(organization=organization, event=event)) for event, body in events
-        ]
-        if len(looked_up) > 1:
-            _lock_recovery_groups(organization=organization, looked_up=looked_up)
+        resolved = []
+        for event, body in events:
+            names = _lookup(organization=organization, event=event)
+            resolved.append((event, body, names, _field_values(event=event, names=names)))
+        if len(resolved) > 1:
+            # Each production deployment may take its service's recovery lock; taken one by
+            # one in event order, two batches naming the same services in other orders could
+            # deadlock, so a batch takes them all first, in one sorted statement.
+            recovery.lock_groups(
+                organization_id=organization.pk,
+                groups={
+                    recovery.group_of(service_id=v["service_id"], service_key=v["service_key"])
+                    for _event, _body, _names, v in resolved
+                    if v["environment"] == PRODUCTION
+                },
+            )
         return [
             _record_one(
                 organization=organization,
@@ -323,24 +335,7 @@ def record_deployments(
                 body=body,
                 received_at=received_at,
                 names=names,
+                values=values,
             )
-            for event, body, names in looked_up
+            for event, body, names, values in resolved
         ]
-
-
-def _lock_recovery_groups(
-    *, organization: Organization, looked_up: list[tuple[DeploymentEvent, str, _Names]]
-) -> None:
-    """Take the recovery locks of a batch's production deployments up front, in one sorted
-    statement: taken one by one in event order, two batches naming the same services in
-    other orders could deadlock."""
-    groups = set()
-    for event, _body, names in looked_up:
-        values = _field_values(event=event, names=names)
-        if values["environment"] == PRODUCTION:
-            groups.add(
-                recovery.group_of(
-                    service_id=values["service_id"], service_key=values["service_key"]
-                )
-            )
-    recovery.lock_groups(organization_id=organization.pk, groups=groups)
