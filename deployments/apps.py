@@ -7,7 +7,7 @@ class DeploymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from deployments.linking import link_on_record
+        from deployments.linking import link_on_record, links_new
         from deployments.recording import register_change_linker
 
-        register_change_linker(link_on_record)
+        register_change_linker(link_on_record, links_new=links_new)

@@ -16,6 +16,7 @@ from deployments.http import read_json_object
 from deployments.models import ForgeDelivery, Source
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization, Provider
+from periscope.negotiation import JsonOnly
 from periscope.secrets import hmac_sha256_hex, signatures_match, webhook_secret
 
 _REJECTED = "Webhook signature verification failed"
@@ -30,6 +31,7 @@ class SignatureRejected(APIException):
 class ForgeWebhook(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    content_negotiation_class = JsonOnly
     source = ""
     provider = ""
     event_header = ""

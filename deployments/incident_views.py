@@ -14,6 +14,7 @@ from deployments.incidents import record_incident
 from deployments.models import Incident
 from metrics.api import IncidentList
 from periscope.models import Organization
+from periscope.negotiation import JsonOnly
 from periscope.permissions import HasIngestScope, HasReadScope
 from periscope.secrets import webhook_secret
 
@@ -75,6 +76,7 @@ class PagerDutyWebhook(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    content_negotiation_class = JsonOnly
 
     @extend_schema(
         summary="PagerDuty v3 webhook",

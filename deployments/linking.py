@@ -331,25 +331,44 @@ def _repository_possible(deployment: Deployment) -> bool:
     one, or the deployment's service names one (linking would create it). One statement, as
     every recorded production success asks; with no repository nothing can link, here or in
     a later deployment."""
-    with rows.cursor() as cursor:
-        cursor.execute(
-            _repository_possible_sql(connection.vendor),
-            [deployment.organization_id, deployment.service_id],
-        )
-        has_repository, service_repository = cursor.fetchone()
+    has_repository, service_repository = rows.fetchone(
+        _repository_possible_sql(connection.vendor),
+        [deployment.organization_id, deployment.service_id],
+    )
     return bool(has_repository or service_repository)
 
 
-def link_on_record(deployment: Deployment, *, action: str = DeliveryAction.UPDATED) -> int:
+def links_new(*, values: dict, repository_possible: bool) -> bool:
+    """Whether a new deployment with these stored values can link anything: only a production
+    success with a commit can, and only through a repository (its own URL, its service's, or
+    one the organization has)."""
+    return (
+        values["status"] == Status.SUCCESS
+        and values["environment"] == PRODUCTION
+        and bool(values["commit_sha"])
+        and values["completed_at"] is not None
+        and bool(values["repository_url"] or repository_possible)
+    )
+
+
+def link_on_record(
+    deployment: Deployment,
+    *,
+    action: str = DeliveryAction.UPDATED,
+    repository_possible: bool | None = None,
+) -> int:
     """The recorder's hook: link this deployment, then the next one of its service (whose
-    boundary this one may now be)."""
+    boundary this one may now be). `repository_possible`, when the caller already looked it
+    up, saves the lookup."""
     if action == DeliveryAction.CREATED and not _linkable(deployment):
         # New and not a production success: it has no links and bounds no other deployment.
         return 0
     if action in (DeliveryAction.DUPLICATE, DeliveryAction.STALE):
         # Nothing changed, so the links stand; report their count.
         return DeploymentPullRequest.objects.filter(deployment=deployment).count()
-    if not deployment.repository_url and not _repository_possible(deployment):
+    if repository_possible is None:
+        repository_possible = _repository_possible(deployment)
+    if not deployment.repository_url and not repository_possible:
         return 0
     count = link_deployment(deployment, fresh=action == DeliveryAction.CREATED)
     following = next_deployment(deployment)

@@ -24,11 +24,12 @@ from deployments.models import (
     DeliveryAction,
     Deployment,
     EnvironmentAlias,
+    Repository,
 )
 from periscope import rows
 from periscope.models import Organization
 from services.matching import normalize_key
-from services.models import ServiceAlias, ServiceSuggestion
+from services.models import Service, ServiceAlias, ServiceSuggestion, SuggestionStatus
 
 # Fields a later delivery may change. Identity (organization, source, id) never changes.
 MUTABLE_FIELDS = (
@@ -59,30 +60,56 @@ DEPLOYMENT_ID = ("organization", "source", "external_id")
 
 # Hooks run after a deployment is stored, inside the same transaction, returning the
 # number of pull requests linked. They are told the delivery's action, so a new deployment
-# that cannot have links costs them nothing. The lead-time module registers the real one.
+# that cannot have links costs them nothing, and whether the organization's catalog holds a
+# repository for it (the lookup below asks). Each comes with its rule for whether a new
+# deployment with given stored values can link anything at all: when none can, the
+# deployment is recorded on the fast path. The lead-time module registers the real one.
 LinkChanges = Callable[..., int]
+LinksNew = Callable[..., bool]
 _link_changes: list[LinkChanges] = []
+_links_new: list[LinksNew] = []
 
 
-def register_change_linker(linker: LinkChanges) -> None:
+def register_change_linker(linker: LinkChanges, *, links_new: LinksNew) -> None:
     if linker not in _link_changes:
         _link_changes.append(linker)
+        _links_new.append(links_new)
 
 
-def link_changes(deployment: Deployment, *, action: str) -> int:
+def link_changes(
+    deployment: Deployment, *, action: str, repository_possible: bool | None = None
+) -> int:
     """Run the change linkers for a stored deployment; returns the pull requests linked."""
-    return sum(linker(deployment, action=action) for linker in _link_changes)
+    return sum(
+        linker(deployment, action=action, repository_possible=repository_possible)
+        for linker in _link_changes
+    )
 
 
-# The lookups every delivery needs, in one round trip: the service by the name sent, by the
-# repository URL, the environment alias, and whether the name is already a suggestion. Each
-# is one probe of a unique index; an empty key matches nothing (alias keys are never empty).
+def _links_anything(*, values: dict, names: "_Names") -> bool:
+    return any(
+        rule(values=values, repository_possible=names.repository_possible) for rule in _links_new
+    )
+
+
+# The lookups every delivery needs, in one round trip: the service by the name sent, else by
+# the repository URL; the environment alias; whether the name is already a suggestion; and
+# whether any repository could hold the deployment's commits (the organization has one, or
+# the service names one), which is all change linking needs to know to skip a deployment.
+# Each is one probe of an index; an empty key matches nothing (alias keys are never empty).
 _LOOKUP_SQL = """
 SELECT
-    (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s),
-    (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s),
+    s.service_id,
     (SELECT environment FROM {environment} WHERE organization_id = %s AND name = %s),
-    (SELECT 1 FROM {suggestion} WHERE organization_id = %s AND {key} = %s)
+    (SELECT 1 FROM {suggestion} WHERE organization_id = %s AND {key} = %s),
+    EXISTS (SELECT 1 FROM {repository} WHERE organization_id = %s),
+    (SELECT repository_url FROM {service} WHERE id = s.service_id)
+FROM (
+    SELECT COALESCE(
+        (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s),
+        (SELECT service_id FROM {alias} WHERE organization_id = %s AND {key} = %s)
+    ) AS service_id
+) s
 """
 
 
@@ -93,6 +120,8 @@ def _lookup_sql(vendor: str) -> str:
         key=connection.ops.quote_name("key"),
         environment=connection.ops.quote_name(EnvironmentAlias._meta.db_table),
         suggestion=connection.ops.quote_name(ServiceSuggestion._meta.db_table),
+        repository=connection.ops.quote_name(Repository._meta.db_table),
+        service=connection.ops.quote_name(Service._meta.db_table),
     )
 
 
@@ -102,23 +131,24 @@ class _Names(NamedTuple):
     service_id: int | None
     environment_alias: str | None
     suggested: bool
+    repository_possible: bool
 
 
 def _lookup(*, organization: Organization, event: DeploymentEvent) -> _Names:
     # The service is resolved by the name, else by the repository URL (Hivel sends only that).
     name_key = normalize_key(event.service_name or event.repository_url)
     repository_key = normalize_key(event.repository_url) if event.service_name else ""
-    sql = _lookup_sql(connection.vendor)
     org = organization.pk
-    params = [org, name_key, org, repository_key, org, environment_key(event.environment)]
-    params += [org, name_key]
-    with rows.cursor() as cursor:
-        cursor.execute(sql, params)
-        by_name, by_repository, environment_alias, suggested = cursor.fetchone()
+    params = [org, environment_key(event.environment), org, name_key, org]
+    params += [org, name_key, org, repository_key]
+    service_id, environment_alias, suggested, has_repository, service_repository = rows.fetchone(
+        _lookup_sql(connection.vendor), params
+    )
     return _Names(
-        service_id=by_name if by_name is not None else by_repository,
+        service_id=service_id,
         environment_alias=environment_alias,
         suggested=suggested is not None,
+        repository_possible=bool(has_repository or service_repository),
     )
 
 
@@ -163,15 +193,17 @@ def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
 def _suggest(*, organization: Organization, values: dict, names: _Names) -> None:
     # A name already suggested needs no insert (it would be a no-op on the unique key).
     if values["service_id"] is None and values["service_key"] and not names.suggested:
-        ServiceSuggestion.objects.bulk_create(
-            [
-                ServiceSuggestion(
-                    organization=organization,
-                    name=values["service_name"],
-                    key=values["service_key"],
-                )
-            ],
-            ignore_conflicts=True,
+        rows.insert(
+            ServiceSuggestion,
+            {
+                "organization_id": organization.pk,
+                "name": values["service_name"],
+                "key": values["service_key"],
+                "status": SuggestionStatus.OPEN,
+                "service_id": None,
+                "created_at": timezone.now(),
+            },
+            unless_exists=("organization", "key"),
         )
 
 
@@ -198,10 +230,52 @@ def _apply_repeat(
     return DeliveryAction.UPDATED, changed
 
 
-def _stored_new(
-    *, organization: Organization, event: DeploymentEvent, external_id: str, values: dict
-) -> Deployment | None:
-    """Insert the deployment unless its id is stored; the new deployment, or None."""
+def _loaded(*, organization: Organization, pk: int, row: dict) -> Deployment:
+    """The stored deployment as the ORM would load it, without reading it back."""
+    deployment = Deployment(pk=pk, **row)
+    deployment.organization = organization
+    deployment._state.adding = False
+    deployment._state.db = connection.alias
+    return deployment
+
+
+def _log_delivery(
+    *,
+    organization: Organization,
+    deployment_id: int,
+    event: DeploymentEvent,
+    body: str,
+    received_at: datetime,
+    action: str,
+) -> None:
+    rows.insert(
+        Delivery,
+        {
+            "organization_id": organization.pk,
+            "deployment_id": deployment_id,
+            "source": event.source,
+            "received_at": received_at,
+            "action": action,
+            "body": body,
+        },
+    )
+
+
+def _record_new(
+    *,
+    organization: Organization,
+    event: DeploymentEvent,
+    body: str,
+    received_at: datetime,
+    names: _Names,
+    values: dict,
+    link: bool,
+) -> RecordResult | None:
+    """Store the event as a new deployment with its delivery; None if its id is stored.
+
+    Plain statements only, so it can run in `rows.transaction()`; with `link` (inside
+    `atomic()` only), the change linkers run too."""
+    external_id = event.external_id if event.external_id is not None else uuid.uuid4().hex
     now = timezone.now()
     row = {
         "organization_id": organization.pk,
@@ -214,11 +288,83 @@ def _stored_new(
     pk = rows.insert_unless_exists(Deployment, row, unique=DEPLOYMENT_ID)
     if pk is None:
         return None
-    deployment = Deployment(pk=pk, **row)
-    deployment.organization = organization
-    deployment._state.adding = False
-    deployment._state.db = connection.alias
-    return deployment
+    _suggest(organization=organization, values=values, names=names)
+    _log_delivery(
+        organization=organization,
+        deployment_id=pk,
+        event=event,
+        body=body,
+        received_at=received_at,
+        action=DeliveryAction.CREATED,
+    )
+    linked_prs = 0
+    if link:
+        linked_prs = link_changes(
+            _loaded(organization=organization, pk=pk, row=row),
+            action=DeliveryAction.CREATED,
+            repository_possible=names.repository_possible,
+        )
+    # Last before the commit: a production success takes its service's recovery lock here,
+    # and holds it only until the commit.
+    recovery.after_insert(
+        organization_id=organization.pk,
+        deployment_id=pk,
+        **{name: values[name] for name in recovery.INSERT_FIELDS},
+    )
+    return RecordResult(
+        deployment_id=pk,
+        external_id=external_id,
+        action=DeliveryAction.CREATED,
+        service_id=values["service_id"],
+        service_name=values["service_name"],
+        linked_prs=linked_prs,
+    )
+
+
+def _record_repeat(
+    *,
+    organization: Organization,
+    event: DeploymentEvent,
+    body: str,
+    received_at: datetime,
+    names: _Names,
+    values: dict,
+) -> RecordResult:
+    """A known id (or the loser of a race for a new one, which waited for the winner's
+    commit): lock the stored row, then apply what may change."""
+    deployment = Deployment.objects.select_for_update().get(
+        organization=organization, source=event.source, external_id=event.external_id
+    )
+    action, changed = _apply_repeat(
+        existing=deployment, values=values, policy=event.duplicate_policy
+    )
+    if changed:
+        recovery.before_change(
+            organization_id=organization.pk,
+            deployment_id=deployment.pk,
+            changes={name: getattr(deployment, name) for name in changed},
+        )
+        deployment.save(update_fields=[*changed, "updated_at"])
+    _suggest(organization=organization, values=values, names=names)
+    _log_delivery(
+        organization=organization,
+        deployment_id=deployment.pk,
+        event=event,
+        body=body,
+        received_at=received_at,
+        action=action,
+    )
+    linked_prs = link_changes(
+        deployment, action=action, repository_possible=names.repository_possible
+    )
+    return RecordResult(
+        deployment_id=deployment.pk,
+        external_id=event.external_id,
+        action=action,
+        service_id=deployment.service_id,
+        service_name=deployment.service_name,
+        linked_prs=linked_prs,
+    )
 
 
 def _record_one(
@@ -230,57 +376,16 @@ def _record_one(
     names: _Names,
     values: dict,
 ) -> RecordResult:
-    external_id = event.external_id if event.external_id is not None else uuid.uuid4().hex
-    deployment = _stored_new(
-        organization=organization, event=event, external_id=external_id, values=values
-    )
-    if deployment is not None:
-        action = DeliveryAction.CREATED
-    else:
-        # A repeat (or the loser of a race for the same id, which waited for the winner's
-        # commit): lock the stored row, then apply what may change.
-        deployment = Deployment.objects.select_for_update().get(
-            organization=organization, source=event.source, external_id=external_id
-        )
-        action, changed = _apply_repeat(
-            existing=deployment, values=values, policy=event.duplicate_policy
-        )
-        if changed:
-            recovery.before_change(
-                organization_id=organization.pk,
-                deployment_id=deployment.pk,
-                changes={name: getattr(deployment, name) for name in changed},
-            )
-            deployment.save(update_fields=[*changed, "updated_at"])
-    _suggest(organization=organization, values=values, names=names)
-    rows.insert(
-        Delivery,
-        {
-            "organization_id": organization.pk,
-            "deployment_id": deployment.pk,
-            "source": event.source,
-            "received_at": received_at,
-            "action": action,
-            "body": body,
-        },
-    )
-    linked_prs = link_changes(deployment, action=action)
-    if action == DeliveryAction.CREATED:
-        # Last before the commit: a production success takes its service's recovery lock
-        # here, and holds it only until the commit.
-        recovery.after_insert(
-            organization_id=organization.pk,
-            deployment_id=deployment.pk,
-            **{name: values[name] for name in recovery.INSERT_FIELDS},
-        )
-    return RecordResult(
-        deployment_id=deployment.pk,
-        external_id=external_id,
-        action=action,
-        service_id=deployment.service_id,
-        service_name=deployment.service_name,
-        linked_prs=linked_prs,
-    )
+    """Record one event inside `atomic()`: new or repeat, with change linking."""
+    given = {
+        "organization": organization,
+        "event": event,
+        "body": body,
+        "received_at": received_at,
+        "names": names,
+        "values": values,
+    }
+    return _record_new(**given, link=True) or _record_repeat(**given)
 
 
 def record_deployment(
@@ -291,16 +396,28 @@ def record_deployment(
     received_at: datetime | None = None,
 ) -> RecordResult:
     """Store one deployment event exactly once and log the delivery that carried it."""
+    received_at = received_at or timezone.now()
+    # Reading the catalog before the transaction sees what its first statement would
+    # (READ COMMITTED), and lets the transaction be chosen by what the event needs.
+    names = _lookup(organization=organization, event=event)
+    values = _field_values(event=event, names=names)
+    given = {
+        "organization": organization,
+        "event": event,
+        "body": body,
+        "received_at": received_at,
+        "names": names,
+        "values": values,
+    }
+    if not _links_anything(values=values, names=names):
+        # The fast path, for most deliveries: a new deployment with nothing to link is a few
+        # plain statements, which rows.transaction() sends in two round trips on PostgreSQL.
+        with rows.transaction():
+            result = _record_new(**given, link=False)
+        if result is not None:
+            return result
     with transaction.atomic():
-        names = _lookup(organization=organization, event=event)
-        return _record_one(
-            organization=organization,
-            event=event,
-            body=body,
-            received_at=received_at or timezone.now(),
-            names=names,
-            values=_field_values(event=event, names=names),
-        )
+        return _record_one(**given)
 
 
 def record_deployments(

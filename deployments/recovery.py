@@ -177,10 +177,9 @@ def after_insert(
     # Two statements, each with its own snapshot, so the UPDATE sees what earlier lock
     # holders committed; both are prepared (periscope.rows), as every production success
     # runs them.
-    with rows.cursor() as cursor:
-        if lock:
-            cursor.execute(lock, lock_params)
-        cursor.execute(sql, params)
+    if lock:
+        rows.run(lock, lock_params)
+    rows.run(sql, params)
 
 
 def _next_success_sql(*, group: Group, excluded: tuple[int, ...]) -> tuple[str, list]:

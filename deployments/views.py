@@ -20,6 +20,7 @@ from periscope.authentication import (
 )
 from periscope.keys import find_active_key, touch_last_used
 from periscope.models import Scope
+from periscope.negotiation import JsonOnly
 from periscope.permissions import HasIngestScope
 from periscope.throttling import INGEST
 
@@ -28,6 +29,7 @@ class IngestView(APIView):
     """Base for webhook endpoints: key auth with the ingest scope, errors in the format's shape."""
 
     permission_classes = [HasIngestScope]
+    content_negotiation_class = JsonOnly
     format_module = periscope
 
     def render_error(self, *, exc: Exception, status_code: int, message: str) -> dict:

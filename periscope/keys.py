@@ -117,9 +117,8 @@ def _key_by_hash(digest: str) -> ApiKey | None:
 
     The same as `ApiKey.objects.select_related("organization").get(secret_hash=digest)`,
     written out because every authenticated request runs it (see periscope.rows)."""
-    with rows.cursor() as cursor:
-        cursor.execute(_key_sql(connection.vendor), [digest])
-        row = cursor.fetchone()
+    # The request's first statement: it is also the connection's health check.
+    row = rows.first_read(_key_sql(connection.vendor), [digest])
     if row is None:
         return None
     split = len(ApiKey._meta.concrete_fields)

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
 from deployments.models import Delivery, Deployment
@@ -78,6 +78,17 @@ def test_inserted_values_read_back_through_the_orm_unchanged(org):
         assert getattr(stored, name) == value, name
 
 
+def delivery_row(org: Organization, deployment_id: int) -> dict:
+    return {
+        "organization_id": org.pk,
+        "deployment_id": deployment_id,
+        "source": "periscope",
+        "received_at": datetime(2024, 1, 15, 10, 36, tzinfo=UTC),
+        "action": "created",
+        "body": "{}",
+    }
+
+
 def test_insert_writes_one_row(org):
     pk = rows.insert_unless_exists(
         Deployment, deployment_row(org, "d-3"), unique=("organization", "source", "external_id")
@@ -128,8 +139,76 @@ def test_key_lookup_is_one_statement_with_its_organization(org):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cursor_reports_database_errors_as_django_errors(org):
-    # Django's classes (what the outage middleware and the ORM's callers catch), not the driver's.
-    with pytest.raises(DatabaseError) as raised, rows.cursor() as cursor:
-        cursor.execute("SELECT no_such_column FROM periscope_organization")
+def test_fetchone_reports_database_errors_as_django_errors(org):
+    with pytest.raises(DatabaseError) as raised:
+        rows.fetchone("SELECT no_such_column FROM periscope_organization", [])
     assert type(raised.value).__module__ == "django.db.utils"
+
+
+UNIQUE = ("organization", "source", "external_id")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transaction_commits_its_statements_together(org):
+    # Outside any atomic block: on PostgreSQL the pipeline's own BEGIN … COMMIT.
+    with rows.transaction():
+        pk = rows.insert_unless_exists(Deployment, deployment_row(org, "t-1"), unique=UNIQUE)
+        rows.insert(Delivery, delivery_row(org, pk))
+
+    assert Delivery.objects.get(deployment_id=pk).deployment.external_id == "t-1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_statement_rolls_the_whole_transaction_back(org):
+    with pytest.raises(DatabaseError) as raised, rows.transaction():
+        pk = rows.insert_unless_exists(Deployment, deployment_row(org, "t-2"), unique=UNIQUE)
+        rows.run(f"SELECT no_such_column FROM {rows.quote(Delivery._meta.db_table)}", [])
+        rows.insert(Delivery, delivery_row(org, pk))
+
+    assert type(raised.value).__module__ == "django.db.utils"
+    assert not Deployment.objects.exists()
+    # The connection is usable again: the next transaction commits.
+    with rows.transaction():
+        rows.insert_unless_exists(Deployment, deployment_row(org, "t-3"), unique=UNIQUE)
+    assert list(Deployment.objects.values_list("external_id", flat=True)) == ["t-3"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_in_python_rolls_back_what_was_sent(org):
+    with pytest.raises(RuntimeError), rows.transaction():
+        rows.insert_unless_exists(Deployment, deployment_row(org, "t-4"), unique=UNIQUE)
+        raise RuntimeError("the caller failed after the insert was sent")
+
+    assert not Deployment.objects.exists()
+
+
+def test_inside_an_atomic_block_it_is_a_savepoint(org):
+    # pytest-django's `db` runs the test in a transaction: the caller's own atomic block.
+    with pytest.raises(RuntimeError), rows.transaction():
+        rows.insert_unless_exists(Deployment, deployment_row(org, "t-5"), unique=UNIQUE)
+        raise RuntimeError("undo")
+    with rows.transaction():
+        rows.insert_unless_exists(Deployment, deployment_row(org, "t-6"), unique=UNIQUE)
+
+    assert list(Deployment.objects.values_list("external_id", flat=True)) == ["t-6"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_by_the_key_lookup(api, key):
+    """The key lookup doubles as the connection's health check: a request after the server
+    closed the connection (a restart, a failover) is answered, not failed with 503."""
+    import psycopg
+
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    assert api.get("/api/deployments", **headers).status_code == 200
+    old_pid = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [old_pid])
+    # What a server does at every request's start (Django's test client leaves it out).
+    close_old_connections()
+
+    response = api.get("/api/deployments", **headers)
+
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != old_pid
