@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from django.db import (
     DEFAULT_DB_ALIAS,
+    DatabaseError,
     InterfaceError,
     OperationalError,
     connection,
@@ -117,10 +118,11 @@ def transaction() -> Iterator[None]:
 
     On PostgreSQL the statements go through a psycopg pipeline: each is sent without waiting
     for the ones before it, and the client waits only where it reads a result. Outside an
-    atomic block, BEGIN travels with the first statement and COMMIT with the last, so they
-    cost no round trip of their own; an error on either side rolls the transaction back.
-    Inside an atomic block (a caller's own transaction, or a test's) it is a savepoint, as
-    `atomic()` would make. On other databases it is `atomic()`.
+    atomic block the transaction is the pipeline's implicit one, which needs no BEGIN or
+    COMMIT: the pipeline's closing Sync commits it, an error on the server rolls it back, and
+    an error in the caller's code sends ROLLBACK before that Sync. Inside an atomic block (a
+    caller's own transaction, or a test's) it is a savepoint, as `atomic()` would make. On
+    other databases it is `atomic()`.
 
     Inside, run only `run()` and `fetchone()` statements (read a result before running the
     same statement again). No ORM writes: their own `atomic()` would switch autocommit,
@@ -135,17 +137,15 @@ def transaction() -> Iterator[None]:
         with django_transaction.atomic(), _pipeline(db):
             yield
         return
-    try:
-        with _pipeline(db):
-            run("BEGIN", ())
+    with _pipeline(db):
+        try:
             yield
-            run("COMMIT", ())
-    except BaseException:
-        # The pipeline has synced: a transaction left open (the error was ours, or the
-        # server's aborted it) is rolled back. A lost connection has nothing to roll back.
-        with suppress(db.Database.Error):
-            db.connection.rollback()
-        raise
+        except BaseException:
+            # Still before the closing Sync, which would commit what was sent. After an error
+            # on the server the transaction is aborted already, and this is a no-op.
+            with suppress(DatabaseError, db.Database.Error):
+                run("ROLLBACK", ())
+            raise
 
 
 @cache
