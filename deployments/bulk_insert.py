@@ -24,6 +24,7 @@ DEPLOYMENT_COLUMNS = (
     "source",
     "external_id",
     *MUTABLE_FIELDS,
+    "recovered_at",
     "created_at",
     "updated_at",
 )

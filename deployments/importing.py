@@ -192,8 +192,10 @@ class _Lookups:
 
 
 _COMPARED = recording.MUTABLE_FIELDS
-# The columns after (organization, source, external_id), in bulk_insert order.
-_column_values = itemgetter(*DEPLOYMENT_COLUMNS[3:-2])
+# The columns after (organization, source, external_id), in bulk_insert order, but
+# recovered_at (computed per batch).
+_column_values = itemgetter(*DEPLOYMENT_COLUMNS[3:-3])
+_recovery_values = itemgetter(*recovery.BulkRow._fields)
 
 
 def _unchanged(existing: dict[str, Any], values: dict[str, Any], policy: DuplicatePolicy) -> bool:
@@ -287,19 +289,6 @@ class Importer:
                 with transaction.atomic():
                     recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
-    def recover(self) -> None:
-        """Bring the stored recovery times of the groups new deployments went into up to
-        date: bulk inserts bypass recording's rules, and an imported success can precede a
-        stored one."""
-        if self._created_ids:
-            organization_id = self.organization.pk
-            recovery.after_bulk_insert(
-                organization_id=organization_id,
-                groups=recovery.groups_of(
-                    organization_id=organization_id, deployment_ids=self._created_ids
-                ),
-            )
-
     def store(self, batch: list[_Item]) -> None:
         """Write one batch of parsed lines in one transaction."""
         if batch:
@@ -380,9 +369,14 @@ class Importer:
             return []
         now = timezone.now()
         org_id = self.organization.pk
+        # The new rows carry their recovery times: no second write of each failure.
+        planned = recovery.prepare_bulk_insert(
+            organization_id=org_id,
+            new_rows=[recovery.BulkRow(*_recovery_values(values)) for _, values in fresh],
+        )
         rows = [
-            (org_id, source, item.event.external_id, *_column_values(values), now, now)
-            for item, values in fresh
+            (org_id, source, item.event.external_id, *_column_values(values), recovered, now, now)
+            for (item, values), recovered in zip(fresh, planned.values, strict=True)
         ]
         if any(values["repository_url"] for _, values in fresh):
             self._may_name_repository = True
@@ -394,6 +388,7 @@ class Importer:
         except (IntegrityError, DriverIntegrityError):
             later[:0] = [item for item, _ in fresh]
             return []
+        recovery.finish_bulk_insert(organization_id=org_id, recovery=planned)
         if allocated is None:
             ids = existing_ids(organization_id=org_id, source=source, external_ids=keys)
         else:
@@ -448,7 +443,6 @@ def import_lines(
         for batch in _read_ahead(importer, lines, on_line):
             importer.store(batch)
     importer.link()
-    importer.recover()
     return importer.report
 
 
