@@ -34,6 +34,7 @@ in one `lock_groups` call (sorted), before recording.
 """
 
 import hashlib
+import json
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -370,6 +371,16 @@ class _Batch:
     successes: list[datetime] = field(default_factory=list)
     failures: list[tuple[int, datetime]] = field(default_factory=list)  # (row index, time)
 
+    def window(self) -> tuple[datetime, datetime, datetime | None, datetime | None]:
+        """The first and last completion of its rows, then of its successes."""
+        times = self.successes + [t for _, t in self.failures]
+        return (
+            min(times),
+            max(times),
+            min(self.successes, default=None),
+            max(self.successes, default=None),
+        )
+
 
 def prepare_bulk_insert(*, organization_id: int, new_rows: Sequence[BulkRow]) -> BulkRecovery:
     """Inside the transaction that will insert `new_rows` in bulk (bypassing the per-row rules):
@@ -423,65 +434,118 @@ def _next_of(successes: list[datetime], completed_at: datetime) -> datetime | No
     return successes[index] if index < len(successes) else None
 
 
-# Groups per read statement (SQLite allows 500 terms in a compound SELECT).
-_GROUPS_PER_READ = 100
-
-
 def _stored_rows(
     *, organization_id: int, batches: dict[Group, _Batch]
 ) -> dict[Group, tuple[list[datetime], list[tuple[int, datetime, datetime | None]]]]:
     """Per group: the stored successes and failures a bulk insert's rows can depend on or
-    change, in one statement per 100 groups.
+    change, in one statement.
 
-    A new failure needs the stored successes between it and the group's last new row, and
-    the first one after; a stored failure is recovered by a new success only if it is
+    A new failure needs the stored successes between the group's first and last new rows,
+    and the first one after; a stored failure is recovered by a new success only if it is
     completed at or after the last stored success before the first new one (`after_insert`'s
-    range, for all new successes at once) and before the last new success."""
+    range, for all new successes at once) and before the last new success. The statement's
+    text is the same for every batch (the groups are one parameter), so PostgreSQL plans
+    it in ~1 ms, not ~50 ms as a UNION with three branches per group."""
     table = _table()
-    success = "organization_id = %s AND environment = %s AND status = %s"
-    failed = "organization_id = %s AND environment = %s AND status IN (%s, %s)"
-    success_params = [organization_id, PRODUCTION, Status.SUCCESS.value]
-    failed_params = [organization_id, PRODUCTION, *FAILED]
     groups = list(batches)
-    found: dict[Group, tuple[list, list]] = {}
-    for start in range(0, len(groups), _GROUPS_PER_READ):
-        arms, params = [], []
-        for number, group in enumerate(groups[start : start + _GROUPS_PER_READ], start=start):
-            batch = batches[group]
-            group_where, group_params = _group_sql(group)
-            times = batch.successes + [t for _, t in batch.failures]
-            low, high = _when(min(times)), _when(max(times))
-            arms.append(
-                f"SELECT {number}, 0, id, completed_at, recovered_at FROM {table}"
-                f" WHERE {success} AND {group_where} AND completed_at >= %s AND completed_at <= %s"
+    relation, relation_params = _groups_relation(
+        [
+            (number, group.service_id, group.key, *batches[group].window())
+            for number, group in enumerate(groups)
+        ]
+    )
+    success = "{a}.organization_id = %s AND {a}.environment = %s AND {a}.status = %s"
+    success_params = [organization_id, PRODUCTION, Status.SUCCESS.value]
+    failed = "s.organization_id = %s AND s.environment = %s AND s.status = %s"
+    failed_params = [organization_id, PRODUCTION]
+    arms, params = [], []
+    # Each branch twice: catalogued services (service_id) and unmatched names (partial index).
+    for matched in (True, False):
+        same = (
+            "{a}.service_id = g.service_id"
+            if matched
+            else "g.service_id IS NULL AND {a}.service_id IS NULL AND {a}.service_key = g.key"
+        )
+        in_group = f"{success} AND {same}"
+        arms.append(  # the stored successes among the new rows
+            _per_group(
+                0,
+                f"{in_group.format(a='s')} AND s.completed_at >= g.low AND s.completed_at <= g.high",
             )
-            params += [*success_params, *group_params, low, high]
-            arms.append(
-                f"SELECT * FROM (SELECT {number}, 0, id, completed_at, recovered_at FROM {table}"
-                f" WHERE {success} AND {group_where} AND completed_at > %s"
-                " ORDER BY completed_at LIMIT 1) AS next_success"
+        )
+        params += success_params
+        arms.append(  # the first stored success after them
+            _per_group(
+                0,
+                f"s.id = (SELECT a.id FROM {table} a WHERE {in_group.format(a='a')}"
+                " AND a.completed_at > g.high ORDER BY a.completed_at LIMIT 1)",
             )
-            params += [*success_params, *group_params, high]
-            if batch.successes:
-                first, last = _when(min(batch.successes)), _when(max(batch.successes))
-                arms.append(
-                    f"SELECT {number}, 1, id, completed_at, recovered_at FROM {table}"
-                    f" WHERE {failed} AND {group_where} AND completed_at < %s"
-                    f" AND completed_at >= COALESCE((SELECT completed_at FROM {table}"
-                    f" WHERE {success} AND {group_where} AND completed_at < %s"
-                    " ORDER BY completed_at DESC LIMIT 1), %s)"
+        )
+        params += success_params
+        for status in FAILED:  # one status each: an index range, not the group's history
+            arms.append(  # the stored failures the new successes may recover
+                _per_group(
+                    1,
+                    f"{failed} AND {same.format(a='s')} AND s.completed_at < g.last_success"
+                    f" AND s.completed_at >= COALESCE((SELECT a.completed_at FROM {table} a"
+                    f" WHERE {in_group.format(a='a')} AND a.completed_at < g.first_success"
+                    " ORDER BY a.completed_at DESC LIMIT 1), %s)",
                 )
-                params += [*failed_params, *group_params, last]
-                params += [*success_params, *group_params, first, _when(_FLOOR)]
-        with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(arms), params)
-            for number, failed_row, pk, completed_at, recovered_at in cursor.fetchall():
-                successes, failures = found.setdefault(groups[number], ([], []))
-                if not failed_row:
-                    successes.append(_datetime(completed_at))
-                else:
-                    failures.append((pk, _datetime(completed_at), _datetime(recovered_at)))
+            )
+            params += [*failed_params, status, *success_params, _when(_FLOOR)]
+    found: dict[Group, tuple[list, list]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH g AS (SELECT * FROM {relation}) {' UNION ALL '.join(arms)}",
+            relation_params + params,
+        )
+        for number, failed_row, pk, completed_at, recovered_at in cursor.fetchall():
+            successes, failures = found.setdefault(groups[number], ([], []))
+            if not failed_row:
+                successes.append(_datetime(completed_at))
+            else:
+                failures.append((pk, _datetime(completed_at), _datetime(recovered_at)))
     return found
+
+
+def _per_group(kind: int, where: str) -> str:
+    """The deployments `s` matching `where` for each group `g`, as (n, kind, id, completed_at,
+    recovered_at). On PostgreSQL a LATERAL subquery kept apart by OFFSET 0, so each group is
+    its own index range: as a join, the planner hashed every production deployment of the
+    organization (~1 s a batch at 1,000,000)."""
+    table = _table()
+    columns = "s.id, s.completed_at, s.recovered_at"
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT g.n, {kind}, s.* FROM g CROSS JOIN LATERAL"
+            f" (SELECT {columns} FROM {table} s WHERE {where} OFFSET 0) s"
+        )
+    # SQLite joins by nested loops, the few groups outermost.
+    return f"SELECT g.n, {kind}, {columns} FROM g JOIN {table} s ON {where}"
+
+
+def _groups_relation(rows: list[tuple]) -> tuple[str, list]:
+    """The rows as a relation g(n, service_id, key, low, high, first_success, last_success)
+    passed as one parameter: arrays on PostgreSQL, JSON on SQLite."""
+    names = "n, service_id, key, low, high, first_success, last_success"
+    if connection.vendor == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        types = (
+            "int",
+            "bigint",
+            "text",
+            "timestamptz",
+            "timestamptz",
+            "timestamptz",
+            "timestamptz",
+        )
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        return f"unnest({arrays}) AS g({names})", columns
+    values = [[_when(v) if isinstance(v, datetime) else v for v in row] for row in rows]
+    extracted = ", ".join(
+        f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names.split(", "))
+    )
+    return f"(SELECT {extracted} FROM json_each(%s))", [json.dumps(values)]
 
 
 def _datetime(value: Any) -> datetime | None:
