@@ -18,7 +18,6 @@ import gc
 import hashlib
 import json
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from deployments.bulk_insert import (
     allocate_ids,
     analyze_deployments,
     existing_ids,
+    has_long_number,
     insert_deliveries,
     insert_deployments,
     planned_rows,
@@ -91,24 +91,22 @@ class _Item:
     values: dict[str, Any]  # as stored (recording.deployment_values)
 
 
-_LONG_NUMBER = re.compile(r"\d{20}")
-
-
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
 def parse_json_line(text: str) -> dict[str, Any]:
-    if len(text.encode("utf-8")) > settings.MAX_BODY_BYTES:
+    encoded = text.encode("utf-8")
+    if len(encoded) > settings.MAX_BODY_BYTES:
         raise PayloadTooLarge(f"line exceeds {settings.MAX_BODY_BYTES} bytes")
     try:
         # orjson: ~4x faster than json, and as strict about NaN as webhooks. It reads an
         # integer beyond 64 bits as a float (json keeps it exact): a line with 20 digits in
         # a row goes to json, like any line orjson refuses (an unpaired surrogate...), so
         # every line reads as its webhook body would.
-        if _LONG_NUMBER.search(text):
+        if has_long_number(encoded):
             raise orjson.JSONDecodeError("a long number", text, 0)
-        data = orjson.loads(text)
+        data = orjson.loads(encoded)
     except orjson.JSONDecodeError:
         try:
             data = json.loads(text, parse_constant=_reject_constant)

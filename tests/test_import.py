@@ -277,6 +277,16 @@ def test_a_line_orjson_refuses_gets_the_webhook_parsers_verdict(tmp_path, org):
     assert "0 created, 0 updated, 1 unchanged" in out
 
 
+def test_only_runs_of_twenty_digits_count_as_long_numbers():
+    from deployments.bulk_insert import has_long_number
+
+    assert has_long_number(b'{"n": 12345678901234567890}')
+    assert has_long_number(b'{"n": -123456789012345678901}')
+    assert not has_long_number(b'{"n": 1234567890123456789, "m": 1234567890123456789}')
+    assert not has_long_number(b'{"n": 1234567890.1234567890}')
+    assert not has_long_number('{"n": "\u0661\u0662"}'.encode())
+
+
 def test_stored_values_reads_what_the_orm_reads(org):
     from deployments.bulk_insert import stored_values
 
