@@ -181,6 +181,33 @@ def test_a_repeat_within_one_file_is_one_deployment(tmp_path, org):
     assert "1 created, 2 updated" in out
 
 
+def test_a_stored_key_after_new_batches_is_found_when_its_copy_conflicts(org, monkeypatch):
+    """Batches after one with nothing stored skip the probe for stored keys; a key stored
+    meanwhile (here by a webhook, before its line is reached) makes the COPY conflict, and
+    the batch is probed and written as usual: nothing lost, nothing twice."""
+    from deployments.importing import import_lines
+
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(6)]
+    stored = lines[4]
+    report = import_lines(
+        organization=org, fmt="periscope", lines=[json.dumps(stored)], batch_size=3
+    )
+    assert report.created == 1
+
+    def per_row(**kwargs):
+        raise AssertionError("the batch should be probed, not recorded line by line")
+
+    monkeypatch.setattr("deployments.importing.recording.record_deployment", per_row)
+    report = import_lines(
+        organization=org, fmt="periscope", lines=[json.dumps(p) for p in lines], batch_size=3
+    )
+    assert (report.created, report.duplicate) == (5, 1)
+    assert Deployment.objects.filter(organization=org).count() == 6
+    d4 = Deployment.objects.get(organization=org, external_id="d-4")
+    assert list(d4.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
+    assert Delivery.objects.filter(organization=org).count() == 7
+
+
 def test_opslevel_dedup_id_keeps_the_first_on_import(tmp_path, org):
     seed = opslevel_seed.SEED
     run(write_lines(tmp_path, [seed, seed | {"description": "second"}]), fmt="opslevel")
