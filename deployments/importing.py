@@ -20,6 +20,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -27,7 +28,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 from psycopg import IntegrityError as DriverIntegrityError
 
@@ -60,6 +61,7 @@ from services.matching import normalize_key
 from services.models import ServiceAlias, ServiceSuggestion
 
 FORMATS = ("periscope", "devgrid", "hivel", "opslevel")
+_DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE deadlock_detected
 # Fewer, larger transactions: 5,000 per batch was 27% faster than 1,000.
 DEFAULT_BATCH_SIZE = 5000
 # Imported deployments are linked this many at a time (bounded IN lists on SQLite).
@@ -81,6 +83,15 @@ class ImportReport:
 
     def count(self, action: str) -> None:
         setattr(self, action, getattr(self, action) + 1)
+
+
+@dataclass
+class _Written:
+    """What one batch's transaction wrote, added to the import's totals once committed."""
+
+    actions: list[str] = field(default_factory=list)
+    created_ids: list[int] = field(default_factory=list)
+    suggested: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -224,8 +235,10 @@ class Importer:
         self._may_name_repository = False
         self._planned_rows: float | None = None
         self._created_since_analyze = 0
-        # Whether the last batch found none of its keys stored (see _store).
-        self._expect_new = False
+        # Writers may run in two threads (see _write_in_parallel): what they share is
+        # updated under this lock; what each one remembers is its thread's.
+        self._lock = threading.Lock()
+        self._writer = threading.local()
 
     def parse(self, number: int, text: str | bytes) -> list[_Item]:
         """The deployments of one line, validated; an invalid line is reported. No query:
@@ -290,19 +303,35 @@ class Importer:
                     recording.link_changes(deployment, action=DeliveryAction.UPDATED)
 
     def store(self, batch: list[_Item]) -> None:
-        """Write one batch of parsed lines in one transaction."""
-        if batch:
-            self._keep_statistics()
-            with transaction.atomic():
-                if connection.vendor == "postgresql":
-                    # Commit without waiting for the WAL flush. An import is idempotent: a
-                    # crash can lose only the last batches acknowledged, which a re-run of
-                    # the file restores (database consistency is never at risk).
-                    with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                self._store(batch)
+        """Write one batch of parsed lines in one transaction (on this thread's connection)."""
+        if not batch:
+            return
+        for attempt in (1, 2):
+            written = self._writer.written = _Written()
+            try:
+                with transaction.atomic():
+                    if connection.vendor == "postgresql":
+                        # Commit without waiting for the WAL flush. An import is idempotent:
+                        # a crash can lose only the last batches acknowledged, which a re-run
+                        # of the file restores (database consistency is never at risk).
+                        with connection.cursor() as cursor:
+                            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                    self._store(batch)
+                break
+            except OperationalError as exc:
+                # Writers that take recovery locks in different orders (an update moving a
+                # deployment to another group) can deadlock; PostgreSQL then aborts one
+                # transaction, all of it, so its batch is written once more.
+                if attempt == 2 or getattr(exc.__cause__, "sqlstate", None) != _DEADLOCK:
+                    raise
+        with self._lock:
+            for action in written.actions:
+                self.report.count(action)
+            self._created_ids.extend(written.created_ids)
+            self._created_since_analyze += len(written.created_ids)
+            self._suggested |= written.suggested
 
-    def _keep_statistics(self) -> None:
+    def keep_statistics(self) -> None:
         """ANALYZE the deployments each time this import has doubled them.
 
         The planner's row estimates otherwise lag behind a table an import is filling
@@ -325,7 +354,8 @@ class Importer:
         # After a batch with nothing stored yet, expect the same: the COPY's unique index
         # checks every key anyway, so probing them first cost ~5 µs a deployment for
         # nothing. A conflict rolls the COPY back and the batch is probed.
-        probed = not self._expect_new
+        # Whether this writer's last batch found none of its keys stored.
+        probed = not getattr(self._writer, "expect_new", False)
         known = {}
         if probed:
             known = existing_ids(
@@ -359,25 +389,25 @@ class Importer:
         created = self._insert(source, fresh)
         if created is None:  # a key is stored: by an earlier import, or another writer
             if not probed:
-                self._expect_new = False
+                self._writer.expect_new = False
                 self._store(batch)
                 return
             # Probed, so another writer stored it meanwhile: the recording rules decide.
             later[:0] = [item for item, _ in fresh]
             created = []
         if probed:
-            self._expect_new = not known
+            self._writer.expect_new = not known
         deliveries.extend(created)
         insert_deliveries(deliveries)
-        for delivery in deliveries:
-            self.report.count(delivery[4])
+        actions = [delivery[4] for delivery in deliveries]
         if later:  # an update may set a repository URL
             self._may_name_repository = True
         for item in later:
             result = recording.record_deployment(
                 organization=org, event=item.event, body=item.body, received_at=self.received_at
             )
-            self.report.count(result.action)
+            actions.append(result.action)
+        self._writer.written.actions.extend(actions)
 
     def _insert(self, source: str, fresh: list[tuple[_Item, dict]]) -> list | None:
         """Insert new deployments; returns their `created` delivery rows, or None (nothing
@@ -410,8 +440,7 @@ class Importer:
         else:
             ids = dict(zip(keys, allocated, strict=True))
         self._suggest([values for _, values in fresh])
-        self._created_ids.extend(ids.values())
-        self._created_since_analyze += len(ids)
+        self._writer.written.created_ids.extend(ids.values())
         return [
             self._delivery(ids[item.event.external_id], item, DeliveryAction.CREATED)
             for item, _ in fresh
@@ -423,16 +452,18 @@ class Importer:
             for r in rows
             if r["service_id"] is None and r["service_key"]
         }
-        new = unmatched.keys() - self._suggested
+        with self._lock:
+            new = unmatched.keys() - self._suggested
         if new:
+            # Sorted: two writers inserting the same names wait for each other, never deadlock.
             ServiceSuggestion.objects.bulk_create(
                 [
                     ServiceSuggestion(organization=self.organization, name=unmatched[key], key=key)
-                    for key in new
+                    for key in sorted(new)
                 ],
                 ignore_conflicts=True,
             )
-            self._suggested |= new
+            self._writer.written.suggested |= new
 
     def _delivery(self, deployment_id: int, item: _Item, action: str) -> tuple:
         return (
@@ -452,14 +483,90 @@ def import_lines(
     lines: Iterable[str | bytes],
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_line: Callable[[], None] | None = None,
+    writers: int | None = None,
 ) -> ImportReport:
-    """Import JSON Lines; invalid lines are reported with their numbers, never stop it."""
+    """Import JSON Lines; invalid lines are reported with their numbers, never stop it.
+
+    `writers`: connections writing at once (default: 2 on PostgreSQL outside a transaction,
+    else 1; see _write_in_parallel)."""
     importer = Importer(organization=organization, fmt=fmt, batch_size=batch_size)
+    if writers is None:
+        writers = default_writers()
     with _older_objects_frozen():
-        for batch in _read_ahead(importer, lines, on_line):
-            importer.store(batch)
+        if writers > 1:
+            _write_in_parallel(importer, lines, on_line, writers=writers)
+        else:
+            for batch in _read_ahead(importer, lines, on_line, size=batch_size):
+                importer.keep_statistics()
+                importer.store(batch)
     importer.link()
     return importer.report
+
+
+def default_writers() -> int:
+    """Two writers on PostgreSQL: one backend runs one batch at a time on one core, so a
+    second connection uses the other. One inside a transaction (another connection cannot
+    see its uncommitted rows) and on SQLite (one writer at a time)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return 2
+
+
+def split_batch(batch: list[_Item], parts: int) -> list[list[_Item]]:
+    """A chunk of lines as one batch per writer: each pairing group's rows in one (the
+    recovery locks of a group are then one writer's, and the writers do not wait for each
+    other), and every line of a deployment id where its first line of the chunk went (so
+    its lines are written in file order)."""
+    batches: list[list[_Item]] = [[] for _ in range(parts)]
+    placed: dict[str, int] = {}
+    for item in batch:
+        part = placed.get(item.event.external_id)
+        if part is None:
+            values = item.values
+            group = (
+                values["service_id"] if values["service_id"] is not None else values["service_key"]
+            )
+            part = placed[item.event.external_id] = hash(group) % parts
+        batches[part].append(item)
+    return batches
+
+
+def _write_in_parallel(
+    importer: Importer,
+    lines: Iterable[str | bytes],
+    on_line: Callable[[], None] | None,
+    *,
+    writers: int,
+) -> None:
+    """Chunks of `writers` batches, each split by pairing group and written at once by this
+    thread and `writers - 1` others, each on its own connection.
+
+    Correct as any writers that run concurrently: keys are unique (a conflict falls back to
+    the recording rules), recovery times are computed under the groups' locks. The file's
+    order is kept: a chunk is committed by every writer before the next one starts, and all
+    lines of one id in a chunk go to one writer, in order.
+    """
+    pools = [
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        for _ in range(writers - 1)
+    ]
+    try:
+        for chunk in _read_ahead(importer, lines, on_line, size=importer.batch_size * writers):
+            importer.keep_statistics()
+            own, *others = split_batch(chunk, writers)
+            started = [
+                pool.submit(importer.store, part) for pool, part in zip(pools, others, strict=True)
+            ]
+            try:
+                importer.store(own)
+            finally:
+                wait(started)  # every writer done with this chunk before the next
+            for future in started:
+                future.result()  # raises a writer's error here
+    finally:
+        for pool in pools:
+            pool.submit(connections.close_all).result()  # the writer thread's connection
+            pool.shutdown()
 
 
 @contextlib.contextmanager
@@ -479,7 +586,11 @@ _END = object()
 
 
 def _read_ahead(
-    importer: Importer, lines: Iterable[str | bytes], on_line: Callable[[], None] | None
+    importer: Importer,
+    lines: Iterable[str | bytes],
+    on_line: Callable[[], None] | None,
+    *,
+    size: int,
 ) -> Iterator[list[_Item]]:
     """Batches of parsed lines, read and validated in a thread one batch ahead.
 
@@ -499,7 +610,7 @@ def _read_ahead(
                 batch.extend(importer.parse(number, text))
                 if on_line is not None:
                     on_line()
-                if len(batch) >= importer.batch_size:
+                if len(batch) >= size:
                     batches.put(batch)
                     batch = []
             batches.put(batch)

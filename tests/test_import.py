@@ -389,7 +389,9 @@ def test_lines_are_parsed_ahead_while_the_caller_writes(org):
 
     importer = Importer(organization=org, fmt="periscope", batch_size=2)
     lines = [json.dumps(periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"}) for n in range(5)]
-    batches = [[item.line for item in batch] for batch in _read_ahead(importer, lines, None)]
+    batches = [
+        [item.line for item in batch] for batch in _read_ahead(importer, lines, None, size=2)
+    ]
     assert batches == [[1, 2], [3, 4], [5]]
 
 
