@@ -421,17 +421,23 @@ class Importer:
             organization_id=org_id,
             new_rows=[recovery.BulkRow(*_recovery_values(values)) for _, values in fresh],
         )
-        rows = [
-            (org_id, source, item.event.external_id, *_column_values(values), recovered, now, now)
-            for (item, values), recovered in zip(fresh, planned.values, strict=True)
-        ]
         if any(values["repository_url"] for _, values in fresh):
             self._may_name_repository = True
         keys = [item.event.external_id for item, _ in fresh]
+        # Drawn before the savepoint: a sequence does not roll back anyway.
+        allocated = allocate_ids(len(fresh))
+        head = (
+            [(org_id, source)] * len(fresh)
+            if allocated is None
+            else [(pk, org_id, source) for pk in allocated]
+        )
+        rows = [
+            (*first, item.event.external_id, *_column_values(values), recovered, now, now)
+            for first, (item, values), recovered in zip(head, fresh, planned.values, strict=True)
+        ]
         try:
             with transaction.atomic():
-                allocated = allocate_ids(len(rows))
-                insert_deployments(rows, ids=allocated)
+                insert_deployments(rows, with_ids=allocated is not None)
         except (IntegrityError, DriverIntegrityError):
             return None
         recovery.finish_bulk_insert(organization_id=org_id, recovery=planned)
