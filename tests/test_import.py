@@ -426,3 +426,115 @@ def test_batches_commit_without_waiting_for_the_wal_flush(tmp_path, org, monkeyp
     lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(4)]
     run(write_lines(tmp_path, lines), batch_size=2)
     assert seen == ["off", "off"]
+
+
+# --- Two writers (PostgreSQL outside a transaction) ------------------------------------------
+
+
+def test_a_chunk_is_split_by_group_and_each_id_stays_with_its_first_line(org):
+    from deployments.importing import Importer, split_batch
+
+    importer = Importer(organization=org, fmt="periscope")
+    names = [f"svc-{n % 5}" for n in range(40)]
+    payloads = [
+        periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n % 30}", "service": name}
+        for n, name in enumerate(names)
+    ]
+    items = [item for n, p in enumerate(payloads, 1) for item in importer.parse(n, json.dumps(p))]
+    parts = split_batch(items, 2)
+    assert sorted(item.line for part in parts for item in part) == list(range(1, 41))
+    part_of_line = {item.line: n for n, part in enumerate(parts) for item in part}
+    for part in parts:  # the file's order within each writer
+        assert [item.line for item in part] == sorted(item.line for item in part)
+    for n in range(30, 40):  # a repeated id goes where its first line went, whatever its group
+        assert part_of_line[n + 1] == part_of_line[n - 30 + 1]
+    for n in range(30):  # first lines: one writer per group
+        same_group = [m for m in range(30) if names[m] == names[n]]
+        assert {part_of_line[m + 1] for m in same_group} == {part_of_line[n + 1]}
+
+
+def test_a_batch_aborted_by_a_deadlock_is_written_once_more(org, monkeypatch):
+    from django.db import OperationalError
+    from psycopg.errors import DeadlockDetected
+
+    from deployments import importing
+
+    store = importing.Importer._store
+    failures = []
+
+    def deadlocked_once(self, batch):
+        store(self, batch)  # written, then rolled back with the transaction
+        if not failures:
+            failures.append(1)
+            error = OperationalError("deadlock detected")
+            error.__cause__ = DeadlockDetected()
+            raise error
+
+    monkeypatch.setattr(importing.Importer, "_store", deadlocked_once)
+    lines = [json.dumps(periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"}) for n in range(3)]
+    report = importing.import_lines(organization=org, fmt="periscope", lines=lines, writers=1)
+    assert failures and report.created == 3
+    assert Deployment.objects.filter(organization=org).count() == 3
+    assert Delivery.objects.filter(organization=org).count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_store_what_one_writer_stores():
+    """Updates, repeats and ids that change service across chunks: two writers end with the
+    same deployments, deliveries and recovery times as one."""
+    import random
+
+    from deployments.importing import import_lines
+    from tests.factories import OrganizationFactory
+    from tests.test_recovery import assert_never_wrong
+
+    rng = random.Random(5)
+    lines = []
+    for n in range(300):
+        ext = f"d-{rng.randrange(200)}"  # repeats: updates, some moving to another service
+        minute = rng.randrange(500)
+        lines.append(
+            json.dumps(
+                {
+                    "deploymentId": ext,
+                    "commitSha": "abcdef1",
+                    "environment": rng.choice(["production", "production", "staging"]),
+                    "status": rng.choice(["success", "failure", "rolled_back", "in_progress"]),
+                    "service": f"svc-{rng.randrange(6)}",
+                    "startedAt": "2025-01-01T00:00:00Z",
+                    "completedAt": f"2025-01-0{1 + minute // 100}T0{minute % 10}:{minute % 60:02d}:00Z",
+                    "pipelineUrl": f"https://ci/{n}",
+                }
+            )
+        )
+    one, two = OrganizationFactory(slug="one-writer"), OrganizationFactory(slug="two-writers")
+    try:
+        for org, writers in ((one, 1), (two, 2)):
+            make_service(org, "svc-1")
+            import_lines(
+                organization=org, fmt="periscope", lines=lines, batch_size=16, writers=writers
+            )
+
+        def state(org):
+            rows = Deployment.objects.filter(organization=org)
+            values = {
+                d.external_id: (
+                    *(getattr(d, name) for name in MUTABLE_FIELDS if name != "service_id"),
+                    d.service_id is None,  # matched in both (each organization's own service)
+                    tuple(d.deliveries.order_by("id").values_list("action", "body")),
+                )
+                for d in rows
+            }
+            return values
+
+        assert state(one) == state(two)
+        assert set(state(two)) == {json.loads(line)["deploymentId"] for line in lines}
+        # Recovery times: never wrong in either. An update that moves a failure makes its
+        # value unknown (NULL) until a success, so which ones are NULL may differ.
+        assert assert_never_wrong(one) > 20
+        assert assert_never_wrong(two) > 20
+    finally:
+        for org in (one, two):
+            Deployment.objects.filter(organization=org).delete()
+            org.delete()
