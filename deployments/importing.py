@@ -493,11 +493,10 @@ def import_lines(
 ) -> ImportReport:
     """Import JSON Lines; invalid lines are reported with their numbers, never stop it.
 
-    `writers`: connections writing at once (default: 2 on PostgreSQL outside a transaction,
-    else 1; see _write_in_parallel)."""
+    `writers`: connections writing at once (default 2; always 1 on SQLite and inside a
+    transaction, see default_writers and _write_in_parallel)."""
     importer = Importer(organization=organization, fmt=fmt, batch_size=batch_size)
-    if writers is None:
-        writers = default_writers()
+    writers = min(writers or 2, default_writers())
     with _older_objects_frozen():
         if writers > 1:
             _write_in_parallel(importer, lines, on_line, writers=writers)

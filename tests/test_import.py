@@ -245,6 +245,16 @@ def test_environments_are_normalized(tmp_path, org):
     }
 
 
+def test_writers_option(tmp_path, org):
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(3)]
+    # Inside the test's transaction one writer, whatever is asked: a second connection
+    # could not see the organization.
+    out, _ = run(write_lines(tmp_path, lines), writers=2)
+    assert "3 created" in out
+    with pytest.raises(CommandError, match="--writers"):
+        run(write_lines(tmp_path, lines), writers=0)
+
+
 def test_unknown_organization_is_an_error(tmp_path, org):
     with pytest.raises(CommandError, match="nope"):
         run(write_lines(tmp_path, SEEDS["hivel"]), org="nope", fmt="hivel")
