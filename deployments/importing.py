@@ -365,10 +365,9 @@ class Importer:
     def _store(self, batch: list[_Item]) -> None:
         org = self.organization
         source = batch[0].event.source
-        # After a batch with nothing stored yet, expect the same: the COPY's unique index
-        # checks every key anyway, so probing them first cost ~5 µs a deployment for
-        # nothing. A conflict rolls the COPY back and the batch is probed.
-        # Whether this writer's last batch found none of its keys stored.
+        # After a batch (of this writer) with none of its keys stored, expect the same: the
+        # COPY's unique index checks every key anyway, so probing them first cost ~5 µs a
+        # deployment for nothing. A conflict rolls the COPY back and the batch is probed.
         probed = not getattr(self._writer, "expect_new", False)
         known = {}
         if probed:
@@ -531,7 +530,7 @@ def default_writers() -> int:
     return 2
 
 
-def split_batch(batch: list[_Item], parts: int) -> list[list[_Item]]:
+def split_batch(batch: list[_Item], *, parts: int) -> list[list[_Item]]:
     """A chunk of lines as one batch per writer: each pairing group's rows in one (the
     recovery locks of a group are then one writer's, and the writers do not wait for each
     other), the largest groups first to the writer with the fewest rows (the chunk takes as
@@ -580,7 +579,7 @@ def _write_in_parallel(
     try:
         for chunk in _read_ahead(importer, lines, on_line, size=importer.batch_size * writers):
             importer.keep_statistics(background=statistics)
-            own, *others = split_batch(chunk, writers)
+            own, *others = split_batch(chunk, parts=writers)
             started = [
                 pool.submit(importer.store, part) for pool, part in zip(pools, others, strict=True)
             ]

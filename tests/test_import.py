@@ -451,7 +451,7 @@ def test_a_chunk_is_split_by_group_and_each_id_stays_with_its_first_line(org):
         for n, name in enumerate(names)
     ]
     items = [item for n, p in enumerate(payloads, 1) for item in importer.parse(n, json.dumps(p))]
-    parts = split_batch(items, 2)
+    parts = split_batch(items, parts=2)
     assert sorted(item.line for part in parts for item in part) == list(range(1, 41))
     part_of_line = {item.line: n for n, part in enumerate(parts) for item in part}
     for part in parts:  # the file's order within each writer
