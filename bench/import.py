@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from backend_cpu import backend_cpu_reader
+from backend_cpu import DatabaseBackendsCpu
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -70,7 +70,7 @@ def worker(args) -> None:
     call_command("migrate", verbosity=0)
     from django.db import connection
 
-    from deployments.importing import DEFAULT_BATCH_SIZE, import_lines
+    from deployments.importing import DEFAULT_BATCH_SIZE, default_writers, import_lines
     from deployments.models import Deployment
     from periscope.tenancy import ensure_organization
     from services.catalog import create_service
@@ -78,29 +78,39 @@ def worker(args) -> None:
     organization, _ = ensure_organization(slug="bench", name="Bench")
     for n in range(0, 50, 2):
         create_service(organization=organization, name=f"service-{n}")
-    server_cpu = backend_cpu_reader(connection)
-    figures = {"batch_size": args.batch_size or DEFAULT_BATCH_SIZE}
+    figures = {
+        "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
+        "writers": args.writers or default_writers(),
+    }
     for run in ("import", "re-import"):
+        # The writers' backends (PostgreSQL on this host), sampled while they run.
+        backends = (
+            DatabaseBackendsCpu(args.database_url) if connection.vendor == "postgresql" else None
+        )
         # Binary, as the import command reads its file.
         with open(args.file, "rb") as lines:
-            began, cpu, server = time.perf_counter(), _cpu(), server_cpu()
+            began, cpu = time.perf_counter(), _cpu()
             report = import_lines(
                 organization=organization,
                 fmt="periscope",
                 lines=lines,
                 batch_size=figures["batch_size"],
+                writers=figures["writers"],
             )
             seconds = time.perf_counter() - began
             cpu = _cpu() - cpu
-            server = None if server is None else server_cpu() - server
+            server = None
+            if backends is not None:
+                server = backends.seconds()
+                backends.close()
         figures[run] = {
             "seconds": round(seconds, 2),
             "deployments_per_second": round(report.stored / seconds),
             # This process only (parsing, validation, COPY/executemany encoding; for SQLite
             # also the database engine): what the importer costs on an idle core.
             "importer_cpu_us_per_deployment": round(cpu / report.stored * 1e6, 1),
-            # The PostgreSQL backend serving the import (same host): parsing COPY, writing
-            # rows and maintaining indexes. None on SQLite (in-process).
+            # The PostgreSQL backends serving the import (same host; all its writers'):
+            # parsing COPY, writing rows and maintaining indexes. None on SQLite (in-process).
             "server_cpu_us_per_deployment": (
                 None if server is None else round(server / report.stored * 1e6, 1)
             ),
@@ -118,7 +128,7 @@ def _cpu() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def run_worker(database_url: str, file: Path, batch_size: int | None) -> dict:
+def run_worker(database_url: str, file: Path, batch_size: int | None, writers: int | None) -> dict:
     output = subprocess.run(
         [
             sys.executable,
@@ -129,6 +139,7 @@ def run_worker(database_url: str, file: Path, batch_size: int | None) -> dict:
             "--file",
             str(file),
             *(["--batch-size", str(batch_size)] if batch_size else []),
+            *(["--writers", str(writers)] if writers else []),
         ],  # fmt: skip
         cwd=ROOT,
         check=True,
@@ -150,6 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, help="default: the importer's")
+    parser.add_argument("--writers", type=int, help="default: the importer's (2 on PostgreSQL)")
     parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/formats"),
@@ -176,7 +188,9 @@ def main() -> None:
         generate(file, args.count)
         print(f"generated {args.count:,} lines in {time.perf_counter() - began:.1f}s")
         if not args.skip_sqlite:
-            results["sqlite"] = run_worker(f"sqlite:///{tmp}/bench.sqlite3", file, args.batch_size)
+            results["sqlite"] = run_worker(
+                f"sqlite:///{tmp}/bench.sqlite3", file, args.batch_size, args.writers
+            )
             print_figures("SQLite", results["sqlite"])
         if args.postgres:
             url = args.postgres.rstrip("/") + "_bench"
@@ -184,7 +198,7 @@ def main() -> None:
             postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
             postgres_admin(url, f'CREATE DATABASE "{name}"')
             try:
-                results["postgresql"] = run_worker(url, file, args.batch_size)
+                results["postgresql"] = run_worker(url, file, args.batch_size, args.writers)
             finally:
                 postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
             print_figures("PostgreSQL", results["postgresql"])

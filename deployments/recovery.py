@@ -11,7 +11,9 @@ Who writes (all but the backfill inside the writer's own transaction):
 - a new production success: one UPDATE of the failures it recovers (`after_insert`);
 - a new failure: nothing (a lookup could miss a success committed concurrently);
 - a changed deployment: `before_change` (old values read from its locked row);
-- bulk moves between pairing groups: `regrouping`; imports and the bench: `backfill_recovery`.
+- rows inserted in bulk (imports): `prepare_bulk_insert` computes the values of the new
+  failures for their COPY rows, `finish_bulk_insert` lowers the stored failures they recover;
+- bulk moves between pairing groups: `regrouping`; the bench: `backfill_recovery`.
 
 Concurrency (PostgreSQL, READ COMMITTED): a writer takes a transaction-scoped advisory lock
 per (organization, environment, pairing key) before its statements, so writers of a group run
@@ -32,8 +34,11 @@ in one `lock_groups` call (sorted), before recording.
 """
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import json
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -346,60 +351,247 @@ def _failure_groups(*, organization_id: int, only_null: bool) -> list[Group]:
     )
 
 
-def groups_of(*, organization_id: int, deployment_ids: Iterable[int]) -> set[Group]:
-    """The pairing groups of these deployments' production rows (in chunks of ids)."""
-    ids, found = list(deployment_ids), set()
-    for start in range(0, len(ids), 5000):
-        pairs = (
-            Deployment.objects.filter(
-                organization_id=organization_id,
-                pk__in=ids[start : start + 5000],
-                environment=PRODUCTION,
-            )
-            .values_list("service_id", "service_key")
-            .order_by()
-            .distinct()
+class BulkRow(NamedTuple):
+    """What the recovery rules need of a row about to be inserted in bulk."""
+
+    status: str
+    environment: str
+    service_id: int | None
+    service_key: str
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BulkRecovery:
+    """The recovery times of rows about to be inserted in bulk (`values`, in their order),
+    and the stored failures their successes recover: (id, group, completed_at, value)."""
+
+    values: list[datetime | None]
+    stored: list[tuple[int, Group, datetime, datetime]]
+
+
+@dataclass
+class _Batch:
+    """One group's production rows of a bulk insert."""
+
+    successes: list[datetime] = field(default_factory=list)
+    failures: list[tuple[int, datetime]] = field(default_factory=list)  # (row index, time)
+
+    def window(self) -> tuple[datetime, datetime, datetime | None, datetime | None]:
+        """The first and last completion of its rows, then of its successes."""
+        times = self.successes + [t for _, t in self.failures]
+        return (
+            min(times),
+            max(times),
+            min(self.successes, default=None),
+            max(self.successes, default=None),
         )
-        found |= {group_of(service_id=s, service_key=k) for s, k in pairs}
+
+
+def prepare_bulk_insert(*, organization_id: int, new_rows: Sequence[BulkRow]) -> BulkRecovery:
+    """Inside the transaction that will insert `new_rows` in bulk (bypassing the per-row rules):
+    take their groups' locks, then compute what those rules would have stored.
+
+    Each new failure gets its next success among the new rows and the stored ones; each
+    stored failure that a new success now precedes is returned with its new value (what
+    `after_insert` of each new success would write), for `finish_bulk_insert` once the rows
+    are in. Only stored rows in the window the new rows span are read, a few index ranges
+    per group: no new row is written twice, and the file's order does not matter.
+    Concurrent writers are ordered by the locks as for `after_insert`.
+    """
+    batches: dict[Group, _Batch] = {}
+    for index, row in enumerate(new_rows):
+        if row.environment != PRODUCTION or row.completed_at is None:
+            continue
+        if row.status == Status.SUCCESS:
+            kind = "success"
+        elif row.status in FAILED:
+            kind = "failure"
+        else:
+            continue
+        group = group_of(service_id=row.service_id, service_key=row.service_key)
+        batch = batches.setdefault(group, _Batch())
+        if kind == "success":
+            batch.successes.append(row.completed_at)
+        else:
+            batch.failures.append((index, row.completed_at))
+    values: list[datetime | None] = [None] * len(new_rows)
+    stored: list[tuple[int, Group, datetime, datetime]] = []
+    if not batches:
+        return BulkRecovery(values, stored)
+    lock_groups(organization_id=organization_id, groups=batches)
+    found = _stored_rows(organization_id=organization_id, batches=batches)
+    for group, batch in batches.items():
+        stored_successes, stored_failures = found.get(group, ([], []))
+        successes = sorted(batch.successes + stored_successes)
+        for index, completed_at in batch.failures:
+            values[index] = _next_of(successes, completed_at)
+        for pk, completed_at, value in stored_failures:
+            new = _next_of(successes, completed_at)
+            # Only ever lower (as after_insert): a value can only be too late, never early.
+            if new is not None and (value is None or new < value):
+                stored.append((pk, group, completed_at, new))
+    return BulkRecovery(values, stored)
+
+
+def _next_of(successes: list[datetime], completed_at: datetime) -> datetime | None:
+    """The first of the sorted `successes` strictly after `completed_at`."""
+    index = bisect_right(successes, completed_at)
+    return successes[index] if index < len(successes) else None
+
+
+def _stored_rows(
+    *, organization_id: int, batches: dict[Group, _Batch]
+) -> dict[Group, tuple[list[datetime], list[tuple[int, datetime, datetime | None]]]]:
+    """Per group: the stored successes and failures a bulk insert's rows can depend on or
+    change, in one statement.
+
+    A new failure needs the stored successes between the group's first and last new rows,
+    and the first one after; a stored failure is recovered by a new success only if it is
+    completed at or after the last stored success before the first new one (`after_insert`'s
+    range, for all new successes at once) and before the last new success. The statement's
+    text is the same for every batch (the groups are one parameter), so PostgreSQL plans
+    it in ~1 ms, not ~50 ms as a UNION with three branches per group."""
+    table = _table()
+    groups = list(batches)
+    relation, relation_params = _groups_relation(
+        [
+            (number, group.service_id, group.key, *batches[group].window())
+            for number, group in enumerate(groups)
+        ]
+    )
+    success = "{a}.organization_id = %s AND {a}.environment = %s AND {a}.status = %s"
+    success_params = [organization_id, PRODUCTION, Status.SUCCESS.value]
+    failed = "s.organization_id = %s AND s.environment = %s AND s.status = %s"
+    failed_params = [organization_id, PRODUCTION]
+    arms, params = [], []
+    # Each branch twice: catalogued services (service_id) and unmatched names (partial index).
+    for matched in (True, False):
+        same = (
+            "{a}.service_id = g.service_id"
+            if matched
+            else "g.service_id IS NULL AND {a}.service_id IS NULL AND {a}.service_key = g.key"
+        )
+        in_group = f"{success} AND {same}"
+        arms.append(  # the stored successes among the new rows
+            _per_group(
+                0,
+                f"{in_group.format(a='s')} AND s.completed_at >= g.low AND s.completed_at <= g.high",
+            )
+        )
+        params += success_params
+        arms.append(  # the first stored success after them
+            _per_group(
+                0,
+                f"s.id = (SELECT a.id FROM {table} a WHERE {in_group.format(a='a')}"
+                " AND a.completed_at > g.high ORDER BY a.completed_at LIMIT 1)",
+            )
+        )
+        params += success_params
+        for status in FAILED:  # one status each: an index range, not the group's history
+            arms.append(  # the stored failures the new successes may recover
+                _per_group(
+                    1,
+                    f"{failed} AND {same.format(a='s')} AND s.completed_at < g.last_success"
+                    f" AND s.completed_at >= COALESCE((SELECT a.completed_at FROM {table} a"
+                    f" WHERE {in_group.format(a='a')} AND a.completed_at < g.first_success"
+                    " ORDER BY a.completed_at DESC LIMIT 1), %s)",
+                )
+            )
+            params += [*failed_params, status, *success_params, _when(_FLOOR)]
+    found: dict[Group, tuple[list, list]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH g AS (SELECT * FROM {relation}) {' UNION ALL '.join(arms)}",
+            relation_params + params,
+        )
+        for number, failed_row, pk, completed_at, recovered_at in cursor.fetchall():
+            successes, failures = found.setdefault(groups[number], ([], []))
+            if not failed_row:
+                successes.append(_datetime(completed_at))
+            else:
+                failures.append((pk, _datetime(completed_at), _datetime(recovered_at)))
     return found
 
 
-def _clear_overtaken(*, organization_id: int, group: Group) -> int:
-    """Clear stored values that a success inserted in bulk now precedes: they are too late."""
+def _per_group(kind: int, where: str) -> str:
+    """The deployments `s` matching `where` for each group `g`, as (n, kind, id, completed_at,
+    recovered_at). On PostgreSQL a LATERAL subquery kept apart by OFFSET 0, so each group is
+    its own index range: as a join, the planner hashed every production deployment of the
+    organization (~1 s a batch at 1,000,000)."""
     table = _table()
-    group_where, group_params = _group_sql(group, table)
-    success_where, success_params = _group_sql(group, "s")
-    sql = f"""
-        UPDATE {table} SET recovered_at = NULL
-        WHERE {table}.organization_id = %s AND {table}.environment = %s
-          AND {table}.status IN (%s, %s) AND {group_where} AND {table}.recovered_at IS NOT NULL
-          AND EXISTS (
-              SELECT 1 FROM {table} s
-              WHERE s.organization_id = {table}.organization_id
-                AND s.environment = {table}.environment AND s.status = %s AND {success_where}
-                AND s.completed_at > {table}.completed_at
-                AND s.completed_at < {table}.recovered_at)
-    """
-    params = [organization_id, PRODUCTION, *FAILED, *group_params]
-    params += [Status.SUCCESS.value, *success_params]
+    columns = "s.id, s.completed_at, s.recovered_at"
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT g.n, {kind}, s.* FROM g CROSS JOIN LATERAL"
+            f" (SELECT {columns} FROM {table} s WHERE {where} OFFSET 0) s"
+        )
+    # SQLite joins by nested loops, the few groups outermost.
+    return f"SELECT g.n, {kind}, {columns} FROM g JOIN {table} s ON {where}"
+
+
+def _groups_relation(rows: list[tuple]) -> tuple[str, list]:
+    """The rows as a relation g(n, service_id, key, low, high, first_success, last_success)
+    passed as one parameter: arrays on PostgreSQL, JSON on SQLite."""
+    names = "n, service_id, key, low, high, first_success, last_success"
+    if connection.vendor == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        types = (
+            "int",
+            "bigint",
+            "text",
+            "timestamptz",
+            "timestamptz",
+            "timestamptz",
+            "timestamptz",
+        )
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        return f"unnest({arrays}) AS g({names})", columns
+    values = [[_when(v) if isinstance(v, datetime) else v for v in row] for row in rows]
+    extracted = ", ".join(
+        f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names.split(", "))
+    )
+    return f"(SELECT {extracted} FROM json_each(%s))", [json.dumps(values)]
+
+
+def _datetime(value: Any) -> datetime | None:
+    """A timestamp as read by a raw cursor (SQLite: naive, in UTC) as an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def finish_bulk_insert(*, organization_id: int, recovery: BulkRecovery) -> None:
+    """After the rows were inserted (same transaction, locks still held): store the stored
+    failures' new values. Each UPDATE re-checks the row is still that failure of that group
+    at that time and only lowers its value, as `after_insert` does."""
+    by_sql: dict[str, list[list]] = {}
+    table = _table()
+    for pk, group, completed_at, value in recovery.stored:
+        group_where, group_params = _group_sql(group)
+        sql = (
+            f"UPDATE {table} SET recovered_at = %s WHERE id = %s AND organization_id = %s"
+            f" AND environment = %s AND status IN (%s, %s) AND {group_where}"
+            " AND completed_at = %s AND (recovered_at IS NULL OR recovered_at > %s)"
+        )
+        when = _when(value)
+        by_sql.setdefault(sql, []).append(
+            [
+                when,
+                pk,
+                organization_id,
+                PRODUCTION,
+                *FAILED,
+                *group_params,
+                _when(completed_at),
+                when,
+            ]
+        )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def after_bulk_insert(*, organization_id: int, groups: Iterable[Group]) -> int:
-    """After rows were inserted in bulk, bypassing the per-row rules (the importer's COPY):
-    inserts can only make stored values too late (a new success before them) or leave new
-    failures unknown, so per group, under its lock: clear the overtaken values, then fill
-    every unknown one. Cheaper than `backfill_recovery(recompute=True)`, which also checks
-    every stored value; returns the rows filled."""
-    written = 0
-    for group in sorted(groups, key=lambda g: (g.service_id is None, g.service_id or 0, g.key)):
-        with transaction.atomic():
-            lock_groups(organization_id=organization_id, groups=[group])
-            _clear_overtaken(organization_id=organization_id, group=group)
-            written += _recompute(organization_id=organization_id, group=group, only_null=True)
-    return written
+        for sql, params in by_sql.items():
+            cursor.executemany(sql, params)
 
 
 def backfill_recovery(

@@ -181,6 +181,33 @@ def test_a_repeat_within_one_file_is_one_deployment(tmp_path, org):
     assert "1 created, 2 updated" in out
 
 
+def test_a_stored_key_after_new_batches_is_found_when_its_copy_conflicts(org, monkeypatch):
+    """Batches after one with nothing stored skip the probe for stored keys; a key stored
+    meanwhile (here by a webhook, before its line is reached) makes the COPY conflict, and
+    the batch is probed and written as usual: nothing lost, nothing twice."""
+    from deployments.importing import import_lines
+
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(6)]
+    stored = lines[4]
+    report = import_lines(
+        organization=org, fmt="periscope", lines=[json.dumps(stored)], batch_size=3
+    )
+    assert report.created == 1
+
+    def per_row(**kwargs):
+        raise AssertionError("the batch should be probed, not recorded line by line")
+
+    monkeypatch.setattr("deployments.importing.recording.record_deployment", per_row)
+    report = import_lines(
+        organization=org, fmt="periscope", lines=[json.dumps(p) for p in lines], batch_size=3
+    )
+    assert (report.created, report.duplicate) == (5, 1)
+    assert Deployment.objects.filter(organization=org).count() == 6
+    d4 = Deployment.objects.get(organization=org, external_id="d-4")
+    assert list(d4.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
+    assert Delivery.objects.filter(organization=org).count() == 7
+
+
 def test_opslevel_dedup_id_keeps_the_first_on_import(tmp_path, org):
     seed = opslevel_seed.SEED
     run(write_lines(tmp_path, [seed, seed | {"description": "second"}]), fmt="opslevel")
@@ -216,6 +243,16 @@ def test_environments_are_normalized(tmp_path, org):
         ("production", "Production"),
         ("production", "prod"),
     }
+
+
+def test_writers_option(tmp_path, org):
+    lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(3)]
+    # Inside the test's transaction one writer, whatever is asked: a second connection
+    # could not see the organization.
+    out, _ = run(write_lines(tmp_path, lines), writers=2)
+    assert "3 created" in out
+    with pytest.raises(CommandError, match="--writers"):
+        run(write_lines(tmp_path, lines), writers=0)
 
 
 def test_unknown_organization_is_an_error(tmp_path, org):
@@ -275,6 +312,16 @@ def test_a_line_orjson_refuses_gets_the_webhook_parsers_verdict(tmp_path, org):
     assert err.strip() == "line 2: line is not valid JSON"
     out, _ = run(path)  # a re-import reads the stored value back equal
     assert "0 created, 0 updated, 1 unchanged" in out
+
+
+def test_only_runs_of_twenty_digits_count_as_long_numbers():
+    from deployments.bulk_insert import has_long_number
+
+    assert has_long_number(b'{"n": 12345678901234567890}')
+    assert has_long_number(b'{"n": -123456789012345678901}')
+    assert not has_long_number(b'{"n": 1234567890123456789, "m": 1234567890123456789}')
+    assert not has_long_number(b'{"n": 1234567890.1234567890}')
+    assert not has_long_number('{"n": "\u0661\u0662"}'.encode())
 
 
 def test_stored_values_reads_what_the_orm_reads(org):
@@ -352,7 +399,9 @@ def test_lines_are_parsed_ahead_while_the_caller_writes(org):
 
     importer = Importer(organization=org, fmt="periscope", batch_size=2)
     lines = [json.dumps(periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"}) for n in range(5)]
-    batches = [[item.line for item in batch] for batch in _read_ahead(importer, lines, None)]
+    batches = [
+        [item.line for item in batch] for batch in _read_ahead(importer, lines, None, size=2)
+    ]
     assert batches == [[1, 2], [3, 4], [5]]
 
 
@@ -387,3 +436,115 @@ def test_batches_commit_without_waiting_for_the_wal_flush(tmp_path, org, monkeyp
     lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(4)]
     run(write_lines(tmp_path, lines), batch_size=2)
     assert seen == ["off", "off"]
+
+
+# --- Two writers (PostgreSQL outside a transaction) ------------------------------------------
+
+
+def test_a_chunk_is_split_by_group_and_each_id_stays_with_its_first_line(org):
+    from deployments.importing import Importer, split_batch
+
+    importer = Importer(organization=org, fmt="periscope")
+    names = [f"svc-{n % 5}" for n in range(40)]
+    payloads = [
+        periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n % 30}", "service": name}
+        for n, name in enumerate(names)
+    ]
+    items = [item for n, p in enumerate(payloads, 1) for item in importer.parse(n, json.dumps(p))]
+    parts = split_batch(items, parts=2)
+    assert sorted(item.line for part in parts for item in part) == list(range(1, 41))
+    part_of_line = {item.line: n for n, part in enumerate(parts) for item in part}
+    for part in parts:  # the file's order within each writer
+        assert [item.line for item in part] == sorted(item.line for item in part)
+    for n in range(30, 40):  # a repeated id goes where its first line went, whatever its group
+        assert part_of_line[n + 1] == part_of_line[n - 30 + 1]
+    for n in range(30):  # first lines: one writer per group
+        same_group = [m for m in range(30) if names[m] == names[n]]
+        assert {part_of_line[m + 1] for m in same_group} == {part_of_line[n + 1]}
+
+
+def test_a_batch_aborted_by_a_deadlock_is_written_once_more(org, monkeypatch):
+    from django.db import OperationalError
+    from psycopg.errors import DeadlockDetected
+
+    from deployments import importing
+
+    store = importing.Importer._store
+    failures = []
+
+    def deadlocked_once(self, batch):
+        store(self, batch)  # written, then rolled back with the transaction
+        if not failures:
+            failures.append(1)
+            error = OperationalError("deadlock detected")
+            error.__cause__ = DeadlockDetected()
+            raise error
+
+    monkeypatch.setattr(importing.Importer, "_store", deadlocked_once)
+    lines = [json.dumps(periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"}) for n in range(3)]
+    report = importing.import_lines(organization=org, fmt="periscope", lines=lines, writers=1)
+    assert failures and report.created == 3
+    assert Deployment.objects.filter(organization=org).count() == 3
+    assert Delivery.objects.filter(organization=org).count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_store_what_one_writer_stores():
+    """Updates, repeats and ids that change service across chunks: two writers end with the
+    same deployments, deliveries and recovery times as one."""
+    import random
+
+    from deployments.importing import import_lines
+    from tests.factories import OrganizationFactory
+    from tests.test_recovery import assert_never_wrong
+
+    rng = random.Random(5)
+    lines = []
+    for n in range(300):
+        ext = f"d-{rng.randrange(200)}"  # repeats: updates, some moving to another service
+        minute = rng.randrange(500)
+        lines.append(
+            json.dumps(
+                {
+                    "deploymentId": ext,
+                    "commitSha": "abcdef1",
+                    "environment": rng.choice(["production", "production", "staging"]),
+                    "status": rng.choice(["success", "failure", "rolled_back", "in_progress"]),
+                    "service": f"svc-{rng.randrange(6)}",
+                    "startedAt": "2025-01-01T00:00:00Z",
+                    "completedAt": f"2025-01-0{1 + minute // 100}T0{minute % 10}:{minute % 60:02d}:00Z",
+                    "pipelineUrl": f"https://ci/{n}",
+                }
+            )
+        )
+    one, two = OrganizationFactory(slug="one-writer"), OrganizationFactory(slug="two-writers")
+    try:
+        for org, writers in ((one, 1), (two, 2)):
+            make_service(org, "svc-1")
+            import_lines(
+                organization=org, fmt="periscope", lines=lines, batch_size=16, writers=writers
+            )
+
+        def state(org):
+            rows = Deployment.objects.filter(organization=org)
+            values = {
+                d.external_id: (
+                    *(getattr(d, name) for name in MUTABLE_FIELDS if name != "service_id"),
+                    d.service_id is None,  # matched in both (each organization's own service)
+                    tuple(d.deliveries.order_by("id").values_list("action", "body")),
+                )
+                for d in rows
+            }
+            return values
+
+        assert state(one) == state(two)
+        assert set(state(two)) == {json.loads(line)["deploymentId"] for line in lines}
+        # Recovery times: never wrong in either. An update that moves a failure makes its
+        # value unknown (NULL) until a success, so which ones are NULL may differ.
+        assert assert_never_wrong(one) > 20
+        assert assert_never_wrong(two) > 20
+    finally:
+        for org in (one, two):
+            Deployment.objects.filter(organization=org).delete()
+            org.delete()

@@ -6,6 +6,7 @@ allowed, a wrong value never), and the metrics are the same whatever is stored.
 
 import json
 import random
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -249,6 +250,80 @@ def test_import_recomputes_what_its_bulk_inserts_change(org):
     assert_complete(org)
 
 
+def import_line(ext, status, minutes, *, service="api", environment="production") -> str:
+    completed = at(minutes)
+    return json.dumps(
+        {
+            "deploymentId": ext,
+            "commitSha": "abcdef1",
+            "environment": environment,
+            "status": status,
+            "service": service,
+            "startedAt": (completed - timedelta(minutes=1)).isoformat(),
+            "completedAt": completed.isoformat(),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("seed", "batch_size", "shuffled"),
+    [(1, 1, False), (2, 7, False), (3, 7, True), (4, 40, True), (5, 1000, True)],
+)
+def test_an_import_stores_exact_recovery_times_among_stored_history(
+    org, other_org, seed, batch_size, shuffled
+):
+    """Imported failures get their next success in their own rows, from the lines of their
+    batch and what is stored; stored failures an imported success now precedes are lowered.
+    Any file order, any batch size, interleaved in time with webhook history."""
+    rng = random.Random(seed)
+    create_service(organization=org, name="api")
+    create_service(organization=org, name="worker")
+    for ext, status, minutes, name, environment in _random_history(org, rng, 60):
+        record(org, f"hook-{ext}", status, minutes, service=name, environment=environment)
+    # A failure recorded after its success is unknown until a backfill (not the import's).
+    recovery.backfill_recovery(organization_id=org.pk)
+    assert_complete(org)
+    record(other_org, "o-f", "failure", 1)
+    record(other_org, "o-s", "success", 700)
+    history = _random_history(org, rng, 150)
+    if not shuffled:
+        history.sort(key=lambda event: event[2])
+    lines = [
+        import_line(ext, status, minutes, service=name, environment=environment)
+        for ext, status, minutes, name, environment in history
+    ]
+    report = import_lines(organization=org, fmt="periscope", lines=lines, batch_size=batch_size)
+    assert report.created == 150
+    assert assert_never_wrong(org) > 40
+    assert_complete(org)
+    assert stored(other_org, "o-f") == at(700)
+
+
+def test_an_imported_failure_is_written_once(org, monkeypatch):
+    """A failure whose next success is in its batch is stored with it; one whose next success
+    comes in a later batch is written again then, once: no other row is updated."""
+    written = []
+    finish = recovery.finish_bulk_insert
+
+    def spy(*, organization_id, recovery):
+        written.extend(pk for pk, *_ in recovery.stored)
+        finish(organization_id=organization_id, recovery=recovery)
+
+    monkeypatch.setattr(recovery, "finish_bulk_insert", spy)
+    statuses = ["failure", "success", "failure", "failure", "success", "rolled_back"]
+    lines = [import_line(f"d{n}", status, n) for n, status in enumerate(statuses)]
+    with CaptureQueriesContext(connection) as captured:
+        import_lines(organization=org, fmt="periscope", lines=lines, batch_size=4)
+    # d2 and d3 (batch 1) are recovered by d4 (batch 2); d0 in its own batch, d5 never.
+    ids = dict(Deployment.objects.filter(organization=org).values_list("external_id", "pk"))
+    assert sorted(written) == [ids["d2"], ids["d3"]]
+    assert [stored(org, f"d{n}") for n in (0, 2, 3, 5)] == [at(1), at(4), at(4), None]
+    assert_complete(org)
+    # One statement (executemany of the two rows) updated anything.
+    updates = [q["sql"] for q in captured if re.search(r"\bUPDATE\s", q["sql"])]
+    assert len(updates) == 1 and "SET recovered_at" in updates[0]
+
+
 def test_deleting_a_success_recomputes_what_it_recovered(org):
     record(org, "f1", "failure", 0)
     record(org, "s1", "success", 10)
@@ -383,6 +458,50 @@ def test_concurrent_failures_and_successes_never_store_a_wrong_value():
             assert_never_wrong(org)
         recovery.backfill_recovery(organization_id=org.pk)
         assert_complete(org)
+    finally:
+        Deployment.objects.filter(organization=org).delete()
+        org.delete()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_concurrent_with_webhooks_never_stores_a_wrong_value():
+    org = OrganizationFactory(slug="race-import")
+    try:
+        rng = random.Random(11)
+        imported = [
+            import_line(f"i{n}", rng.choice(["failure", "success", "failure"]), rng.randint(0, 60))
+            for n in range(120)
+        ]
+        hooks = [
+            (f"h{n}", rng.choice(["failure", "success", "failure"]), rng.randint(0, 60))
+            for n in range(60)
+        ]
+        barrier = threading.Barrier(4)
+
+        def run_import():
+            try:
+                barrier.wait()
+                import_lines(organization=org, fmt="periscope", lines=imported, batch_size=8)
+            finally:
+                connections.close_all()
+
+        def run_hooks(chunk):
+            try:
+                barrier.wait()
+                for ext, status, minutes in chunk:
+                    record(org, ext, status, minutes)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run_import)]
+        threads += [threading.Thread(target=run_hooks, args=(hooks[n::3],)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert Deployment.objects.filter(organization=org).count() == 180
+        assert assert_never_wrong(org) > 20
     finally:
         Deployment.objects.filter(organization=org).delete()
         org.delete()

@@ -32,15 +32,22 @@ class Command(BaseCommand):
             default=DEFAULT_BATCH_SIZE,
             help=f"deployments per transaction (default {DEFAULT_BATCH_SIZE})",
         )
+        parser.add_argument(
+            "--writers",
+            type=int,
+            help="connections writing at once (default 2 on PostgreSQL, 1 on SQLite)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, *args, file: str, org: str, batch_size: int, **options):
+    def handle(self, *args, file: str, org: str, batch_size: int, writers: int | None, **options):
         fmt = options["format"]
         organization = Organization.objects.filter(slug=org).first()
         if organization is None:
             raise CommandError(f"No organization with slug '{org}'")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        if writers is not None and writers < 1:
+            raise CommandError("--writers must be at least 1")
         if file == "-":
             handle, total = sys.stdin.buffer, None
         else:
@@ -63,6 +70,7 @@ class Command(BaseCommand):
                 lines=handle,
                 batch_size=batch_size,
                 on_line=progress.update,
+                writers=writers,
             )
         finally:
             progress.close()
