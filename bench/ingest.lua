@@ -4,10 +4,11 @@
 -- measured here, from the first request built to the last answer received.
 -- Answers are counted, not requests: wrk builds one request on thread 1 only to check the
 -- script, never sending it, so the database is checked against the answers.
--- Arguments (after --): mode key tag quota repeat_every
+-- Arguments (after --): mode key tag quota repeat_every [services]
 --   mode: healthz | webhook | raw | orm   (raw and orm are the bench-only baseline views)
 --   quota: requests per thread; the thread stops once that many answers arrived
 --   repeat_every: every Nth webhook delivery re-sends an earlier deployment id (0 = never)
+--   services: 1 sends every delivery for "Checkout"; N > 1 spreads them over "Svc0".."Svc<N-1>"
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -41,19 +42,27 @@ local paths = {
 function init(args)
    mode, key, tag = args[1], args[2], args[3]
    quota, repeat_every = tonumber(args[4]), tonumber(args[5])
+   services = tonumber(args[6] or "1")
    sent, received, unique, repeats = 0, 0, 0, 0
    first_sent_us, last_received_us = 0, 0
    created, updated, failed = 0, 0, 0
    headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}
 end
 
+local function service(seq)
+   if services > 1 then
+      return "Svc" .. ((tid * 7919 + seq) % services)
+   end
+   return "Checkout"
+end
+
 local function body(seq, status, completed)
    return string.format(
       '{"deploymentId":"%s-%d-%d","commitSha":"%040x","environment":"prod",' ..
       '"status":"%s","startedAt":"2024-01-15T10:30:00Z","completedAt":"%s",' ..
-      '"service":"Checkout","branch":"main","triggeredBy":"bench",' ..
+      '"service":"%s","branch":"main","triggeredBy":"bench",' ..
       '"pipelineName":"deploy","metadata":{"run":%d}}',
-      tag, tid, seq, seq, status, completed, seq)
+      tag, tid, seq, seq, status, completed, service(seq), seq)
 end
 
 function request()

@@ -67,6 +67,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--max-seconds", type=int, default=180, help="time limit of each run")
     parser.add_argument("--only", nargs="+", choices=[s[0] for s in SCENARIOS], help="subset")
+    parser.add_argument(
+        "--services",
+        type=int,
+        default=1,
+        help="spread webhook deliveries over this many catalogued services (1: all 'Checkout')",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args()
 
@@ -113,8 +119,9 @@ def fresh_database(database_url: str) -> dict:
     return {**params, "dbname": name}
 
 
-def set_up_tenant(database_url: str) -> tuple[str, int]:
-    """Migrate, then an organization, an ingest key and a service known as "Checkout"."""
+def set_up_tenant(database_url: str, services: int = 1) -> tuple[str, int]:
+    """Migrate, then an organization, an ingest key and a service known as "Checkout" (with
+    `services` > 1, services known as "Svc0", "Svc1", ... as well)."""
     manage(database_url, "migrate", "--noinput", "-v", "0")
     manage(database_url, "create_organization", "bench", "--name", "Bench")
     key = manage(database_url, "create_api_key", "bench", "--name", "bench", "--scope", "ingest")
@@ -123,8 +130,10 @@ def set_up_tenant(database_url: str) -> tuple[str, int]:
         "shell",
         "-c",
         "from periscope.models import Organization; from services.catalog import create_service;"
-        "create_service(organization=Organization.objects.get(slug='bench'),"
-        " name='checkout-service', aliases=['Checkout'])",
+        "org = Organization.objects.get(slug='bench');"
+        "create_service(organization=org, name='checkout-service', aliases=['Checkout']);"
+        f"[create_service(organization=org, name=f'service-{{n}}', aliases=[f'Svc{{n}}'])"
+        f" for n in range({services if services > 1 else 0})]",
     )
     organization_id = manage(
         database_url,
@@ -185,6 +194,7 @@ def run_wrk(
     quota: int,
     repeat: int,
     limit: int,
+    services: int = 1,
 ) -> dict:
     command = [
         "wrk",
@@ -202,6 +212,7 @@ def run_wrk(
         tag,
         str(quota),
         str(repeat),
+        str(services),
     ]
     # wrk runs for its whole -d limit; interrupt it once every thread has its answers.
     wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -261,6 +272,7 @@ def one_run(args, conn, *, port, key, name, mode, repeat, concurrency, round_no)
         quota=quota,
         repeat=repeat,
         limit=args.max_seconds,
+        services=args.services,
     )
     seconds = wrk["duration_us"] / 1e6
     answered = wrk["created"] + wrk["updated"]
@@ -336,7 +348,7 @@ def main() -> None:
     args = parse_args()
     scenarios = [s for s in SCENARIOS if not args.only or s[0] in args.only or s[0] == "healthz"]
     conninfo = fresh_database(args.database_url)
-    key, organization_id = set_up_tenant(args.database_url)
+    key, organization_id = set_up_tenant(args.database_url, args.services)
     port = free_port()
     loadavg_before = os.getloadavg()
     server = start_gunicorn(args, port, organization_id)
@@ -374,6 +386,7 @@ def main() -> None:
         f"gunicorn {args.workers} x {args.worker_class}"
         f"{f' ({args.threads} threads)' if args.worker_class == 'gthread' else ''},"
         f" {args.requests} requests per run, {args.rounds} rounds, {os.cpu_count()} CPUs,"
+        f" {args.services} service{'s' if args.services > 1 else ''},"
         f" load average {loadavg_before[0]:.1f} before / {os.getloadavg()[0]:.1f} after"
     )
     print_table(rows)
@@ -393,6 +406,7 @@ def main() -> None:
                     "requests_per_run": args.requests,
                     "rounds": args.rounds,
                     "concurrency": args.concurrency,
+                    "services": args.services,
                     "gunicorn": {
                         "workers": args.workers,
                         "worker_class": args.worker_class,
