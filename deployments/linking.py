@@ -35,12 +35,22 @@ from periscope.rows import quote
 from services.models import Service
 
 
-def _linkable(deployment: Deployment) -> bool:
+def _linkable_values(*, status: str, environment: str, commit_sha: str, completed_at) -> bool:
+    # Only a production success with a commit can link changes (or bound another's links).
     return (
-        deployment.status == Status.SUCCESS
-        and deployment.environment == PRODUCTION
-        and bool(deployment.commit_sha)
-        and deployment.completed_at is not None
+        status == Status.SUCCESS
+        and environment == PRODUCTION
+        and bool(commit_sha)
+        and completed_at is not None
+    )
+
+
+def _linkable(deployment: Deployment) -> bool:
+    return _linkable_values(
+        status=deployment.status,
+        environment=deployment.environment,
+        commit_sha=deployment.commit_sha,
+        completed_at=deployment.completed_at,
     )
 
 
@@ -342,13 +352,12 @@ def links_new(*, values: dict, repository_possible: bool) -> bool:
     """Whether a new deployment with these stored values can link anything: only a production
     success with a commit can, and only through a repository (its own URL, its service's, or
     one the organization has)."""
-    return (
-        values["status"] == Status.SUCCESS
-        and values["environment"] == PRODUCTION
-        and bool(values["commit_sha"])
-        and values["completed_at"] is not None
-        and bool(values["repository_url"] or repository_possible)
-    )
+    return _linkable_values(
+        status=values["status"],
+        environment=values["environment"],
+        commit_sha=values["commit_sha"],
+        completed_at=values["completed_at"],
+    ) and bool(values["repository_url"] or repository_possible)
 
 
 def link_on_record(

@@ -8,6 +8,7 @@ every delivery runs them, and compiling them through the ORM cost more than the 
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import NamedTuple
@@ -239,42 +240,38 @@ def _loaded(*, organization: Organization, pk: int, row: dict) -> Deployment:
     return deployment
 
 
-def _log_delivery(
-    *,
-    organization: Organization,
-    deployment_id: int,
-    event: DeploymentEvent,
-    body: str,
-    received_at: datetime,
-    action: str,
-) -> None:
+@dataclass(frozen=True, kw_only=True)
+class _Pending:
+    """A delivery about to be recorded, with what the catalog resolved for it."""
+
+    organization: Organization
+    event: DeploymentEvent
+    body: str
+    received_at: datetime
+    names: _Names
+    values: dict
+
+
+def _log_delivery(*, pending: _Pending, deployment_id: int, action: str) -> None:
     rows.insert(
         Delivery,
         {
-            "organization_id": organization.pk,
+            "organization_id": pending.organization.pk,
             "deployment_id": deployment_id,
-            "source": event.source,
-            "received_at": received_at,
+            "source": pending.event.source,
+            "received_at": pending.received_at,
             "action": action,
-            "body": body,
+            "body": pending.body,
         },
     )
 
 
-def _record_new(
-    *,
-    organization: Organization,
-    event: DeploymentEvent,
-    body: str,
-    received_at: datetime,
-    names: _Names,
-    values: dict,
-    link: bool,
-) -> RecordResult | None:
+def _record_new(*, pending: _Pending, link: bool) -> RecordResult | None:
     """Store the event as a new deployment with its delivery; None if its id is stored.
 
     Plain statements only, so it can run in `rows.transaction()`; with `link` (inside
     `atomic()` only), the change linkers run too."""
+    organization, event, values = pending.organization, pending.event, pending.values
     external_id = event.external_id if event.external_id is not None else uuid.uuid4().hex
     now = timezone.now()
     row = {
@@ -288,21 +285,14 @@ def _record_new(
     pk = rows.insert_unless_exists(Deployment, row, unique=DEPLOYMENT_ID)
     if pk is None:
         return None
-    _suggest(organization=organization, values=values, names=names)
-    _log_delivery(
-        organization=organization,
-        deployment_id=pk,
-        event=event,
-        body=body,
-        received_at=received_at,
-        action=DeliveryAction.CREATED,
-    )
+    _suggest(organization=organization, values=values, names=pending.names)
+    _log_delivery(pending=pending, deployment_id=pk, action=DeliveryAction.CREATED)
     linked_prs = 0
     if link:
         linked_prs = link_changes(
             _loaded(organization=organization, pk=pk, row=row),
             action=DeliveryAction.CREATED,
-            repository_possible=names.repository_possible,
+            repository_possible=pending.names.repository_possible,
         )
     # Last before the commit: a production success takes its service's recovery lock here,
     # and holds it only until the commit.
@@ -321,22 +311,20 @@ def _record_new(
     )
 
 
-def _record_repeat(
-    *,
-    organization: Organization,
-    event: DeploymentEvent,
-    body: str,
-    received_at: datetime,
-    names: _Names,
-    values: dict,
-) -> RecordResult:
+def _record_repeat(*, pending: _Pending) -> RecordResult | None:
     """A known id (or the loser of a race for a new one, which waited for the winner's
-    commit): lock the stored row, then apply what may change."""
-    deployment = Deployment.objects.select_for_update().get(
-        organization=organization, source=event.source, external_id=event.external_id
+    commit): lock the stored row, then apply what may change. None if no row has the id
+    (deleted since it was found)."""
+    organization, event = pending.organization, pending.event
+    deployment = (
+        Deployment.objects.select_for_update()
+        .filter(organization=organization, source=event.source, external_id=event.external_id)
+        .first()
     )
+    if deployment is None:
+        return None
     action, changed = _apply_repeat(
-        existing=deployment, values=values, policy=event.duplicate_policy
+        existing=deployment, values=pending.values, policy=event.duplicate_policy
     )
     if changed:
         recovery.before_change(
@@ -345,17 +333,10 @@ def _record_repeat(
             changes={name: getattr(deployment, name) for name in changed},
         )
         deployment.save(update_fields=[*changed, "updated_at"])
-    _suggest(organization=organization, values=values, names=names)
-    _log_delivery(
-        organization=organization,
-        deployment_id=deployment.pk,
-        event=event,
-        body=body,
-        received_at=received_at,
-        action=action,
-    )
+    _suggest(organization=organization, values=pending.values, names=pending.names)
+    _log_delivery(pending=pending, deployment_id=deployment.pk, action=action)
     linked_prs = link_changes(
-        deployment, action=action, repository_possible=names.repository_possible
+        deployment, action=action, repository_possible=pending.names.repository_possible
     )
     return RecordResult(
         deployment_id=deployment.pk,
@@ -367,25 +348,27 @@ def _record_repeat(
     )
 
 
-def _record_one(
-    *,
-    organization: Organization,
-    event: DeploymentEvent,
-    body: str,
-    received_at: datetime,
-    names: _Names,
-    values: dict,
-) -> RecordResult:
-    """Record one event inside `atomic()`: new or repeat, with change linking."""
-    given = {
-        "organization": organization,
-        "event": event,
-        "body": body,
-        "received_at": received_at,
-        "names": names,
-        "values": values,
-    }
-    return _record_new(**given, link=True) or _record_repeat(**given)
+def _record_one(*, pending: _Pending) -> RecordResult:
+    """Record one event inside `atomic()`: new or repeat, with change linking. A stored row
+    deleted between the insert and the repeat's lock is recorded anew."""
+    while True:
+        result = _record_new(pending=pending, link=True) or _record_repeat(pending=pending)
+        if result is not None:
+            return result
+
+
+def _pending(
+    *, organization: Organization, event: DeploymentEvent, body: str, received_at: datetime
+) -> _Pending:
+    names = _lookup(organization=organization, event=event)
+    return _Pending(
+        organization=organization,
+        event=event,
+        body=body,
+        received_at=received_at,
+        names=names,
+        values=_field_values(event=event, names=names),
+    )
 
 
 def record_deployment(
@@ -396,28 +379,26 @@ def record_deployment(
     received_at: datetime | None = None,
 ) -> RecordResult:
     """Store one deployment event exactly once and log the delivery that carried it."""
-    received_at = received_at or timezone.now()
     # Reading the catalog before the transaction sees what its first statement would
     # (READ COMMITTED), and lets the transaction be chosen by what the event needs.
-    names = _lookup(organization=organization, event=event)
-    values = _field_values(event=event, names=names)
-    given = {
-        "organization": organization,
-        "event": event,
-        "body": body,
-        "received_at": received_at,
-        "names": names,
-        "values": values,
-    }
-    if not _links_anything(values=values, names=names):
-        # The fast path, for most deliveries: a new deployment with nothing to link is a few
-        # plain statements, which rows.transaction() sends in two round trips on PostgreSQL.
-        with rows.transaction():
-            result = _record_new(**given, link=False)
-        if result is not None:
-            return result
+    pending = _pending(
+        organization=organization,
+        event=event,
+        body=body,
+        received_at=received_at or timezone.now(),
+    )
+    if _links_anything(values=pending.values, names=pending.names):
+        with transaction.atomic():
+            return _record_one(pending=pending)
+    # The fast path, for most deliveries: a new deployment with nothing to link is a few
+    # plain statements, which rows.transaction() sends in two round trips on PostgreSQL.
+    with rows.transaction():
+        result = _record_new(pending=pending, link=False)
+    if result is not None:
+        return result
     with transaction.atomic():
-        return _record_one(**given)
+        # The id is stored: a repeat, without trying the insert again.
+        return _record_repeat(pending=pending) or _record_one(pending=pending)
 
 
 def record_deployments(
@@ -429,30 +410,22 @@ def record_deployments(
     """Store a batch atomically: every (event, body) pair or none of them."""
     received_at = received_at or timezone.now()
     with transaction.atomic():
-        resolved = []
-        for event, body in events:
-            names = _lookup(organization=organization, event=event)
-            resolved.append((event, body, names, _field_values(event=event, names=names)))
-        if len(resolved) > 1:
+        batch = [
+            _pending(organization=organization, event=event, body=body, received_at=received_at)
+            for event, body in events
+        ]
+        if len(batch) > 1:
             # Each production deployment may take its service's recovery lock; taken one by
             # one in event order, two batches naming the same services in other orders could
             # deadlock, so a batch takes them all first, in one sorted statement.
             recovery.lock_groups(
                 organization_id=organization.pk,
                 groups={
-                    recovery.group_of(service_id=v["service_id"], service_key=v["service_key"])
-                    for _event, _body, _names, v in resolved
-                    if v["environment"] == PRODUCTION
+                    recovery.group_of(
+                        service_id=p.values["service_id"], service_key=p.values["service_key"]
+                    )
+                    for p in batch
+                    if p.values["environment"] == PRODUCTION
                 },
             )
-        return [
-            _record_one(
-                organization=organization,
-                event=event,
-                body=body,
-                received_at=received_at,
-                names=names,
-                values=values,
-            )
-            for event, body, names, values in resolved
-        ]
+        return [_record_one(pending=p) for p in batch]

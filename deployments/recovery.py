@@ -111,8 +111,10 @@ def _lock_sql(*, organization_id: int, groups: Iterable[Group]) -> tuple[str, li
     )
 
 
-# SET LOCAL plan_cache_mode, as an expression that can share the lock's statement.
-_GENERIC_PLAN = "set_config('plan_cache_mode', 'force_generic_plan', true)"
+# One group's lock (as _lock_sql gives it), with SET LOCAL plan_cache_mode in the same statement.
+_LOCK_ONE_WITH_GENERIC_PLAN = (
+    "SELECT pg_advisory_xact_lock(%s), set_config('plan_cache_mode', 'force_generic_plan', true)"
+)
 
 
 def lock_groups(*, organization_id: int, groups: Iterable[Group]) -> None:
@@ -190,7 +192,7 @@ def after_insert(
     # CPU than running it; the lock statement makes it use the one generic plan (an index
     # range per failed status) for the rest of the transaction.
     if lock:
-        rows.run(f"{lock}, {_GENERIC_PLAN}", lock_params)
+        rows.run(_LOCK_ONE_WITH_GENERIC_PLAN, lock_params)
     rows.run(sql, params)
 
 
