@@ -44,7 +44,9 @@ class Deployment(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PERISCOPE)
     external_id = models.CharField("deployment id", max_length=255)
 
-    # Deleting a service returns its deployments to unmatched; it never deletes them.
+    # Deleting a service returns its deployments to unmatched; it never deletes them. Its own
+    # index (service_id) is kept: un-matching, the foreign-key check and the services admin's
+    # per-service counts look deployments up by service alone, without the organization.
     service = models.ForeignKey(
         Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments"
     )
@@ -95,8 +97,16 @@ class Deployment(models.Model):
             ),
         ]
         indexes = [
+            # The admin's date hierarchy under an environment filter: a range of completion
+            # times (deployment_metrics_range has status first, so it would read every
+            # deployment of the environment).
             models.Index(fields=["organization", "environment", "completed_at"]),
-            models.Index(fields=["organization", "service", "environment", "completed_at"]),
+            # (organization, service, environment, completed_at) is gone (migration 0007): its
+            # queries (a service's deployments, its next/previous success, the per-service
+            # metrics and failures, the admin list filtered by service) use
+            # deployment_next_success, which has the same leading columns.
+            # Suggestions (the admin's counts and list link) count every deployment sent under
+            # a name, matched or not: deployment_next_success_key holds only unmatched ones.
             models.Index(fields=["organization", "service_key"]),
             # Metrics (issue 6). Counting a range, matching its deployments to their
             # incidents and listing its failures with their pairing key read only this index
