@@ -212,7 +212,8 @@ def delete_service(*, service: Service) -> int:
     from deployments import recovery
     from deployments.models import Deployment
 
-    deployments = Deployment.objects.filter(service=service)
+    # No ordering: with the default one, DISTINCT would be over every row's (name, time, id).
+    deployments = Deployment.objects.filter(service=service).order_by()
     names = dict(
         deployments.exclude(service_key="").values_list("service_key", "service_name").distinct()
     )
