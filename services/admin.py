@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from deployments.models import Deployment
+from periscope.admin_counts import count_per_row
 from periscope.admin_scoping import (
     OrganizationScopedAdmin,
     OrganizationScopedInline,
@@ -132,17 +133,11 @@ class ServiceAdmin(OrganizationScopedAdmin):
     inlines = [ServiceAliasInline]
 
     def get_queryset(self, request):
-        deployments = (
-            Deployment.objects.filter(service=OuterRef("pk"))
-            .order_by()
-            .values("service")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
+        deployments = count_per_row(Deployment.objects.all(), link="service")
         return (
             super()
             .get_queryset(request)
-            .annotate(_deployments=Coalesce(Subquery(deployments), 0))
+            .annotate(_deployments=deployments)
             .prefetch_related("aliases")
         )
 

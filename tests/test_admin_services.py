@@ -154,3 +154,26 @@ def test_bulk_delete_also_keeps_deployments(admin_client, api, org, key):
     assert not Service.objects.exists()
     assert Deployment.objects.filter(service__isnull=True).count() == 2
     assert ServiceSuggestion.objects.filter(status=SuggestionStatus.OPEN).count() == 2
+
+
+def test_list_counts_each_services_deployments(admin_client, api, org, key, other_org, other_key):
+    for name in ("Web", "Api", "Idle"):
+        make_service(org, name)
+    make_service(other_org, "Web")
+    for n in range(3):
+        deliver(api, key, f"w-{n}", service="Web")
+    deliver(api, key, "a-1", service="Api")
+    deliver(api, key, "a-1", service="Api", status="rolled_back")  # a repeat: one deployment
+    deliver(api, other_key, "w-x", service="Web")
+
+    listing = admin_client.get(CHANGELIST)
+
+    counts = {
+        (s.organization_id, s.name): s._deployments for s in listing.context["cl"].result_list
+    }
+    assert counts == {
+        (org.pk, "Web"): 3,
+        (org.pk, "Api"): 1,
+        (org.pk, "Idle"): 0,
+        (other_org.pk, "Web"): 1,
+    }
