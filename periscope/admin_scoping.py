@@ -9,7 +9,9 @@ run on the scoped change-list queryset) and object URLs (another organization's 
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import Http404
 
@@ -64,6 +66,28 @@ def scope_queryset(queryset, request, *, lookup: str | None = None):
     return queryset.filter(**{f"{lookup}__in": allowed})
 
 
+class ScopedForeignKeyRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id input that labels only the ids of the form field's (scoped) queryset.
+
+    Django's raw-id widget looks the initial value up in the related model's default manager,
+    so `add/?deployment=N` would print another organization's row's label and link.
+    """
+
+    def __init__(self, rel, admin_site, *, queryset, attrs=None, using=None):
+        super().__init__(rel, admin_site, attrs=attrs, using=using)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            visible = self.queryset.using(self.db).filter(**{key: value}).exists()
+        except (ValueError, TypeError, ValidationError):
+            return "", ""
+        if not visible:
+            return "", ""
+        return super().label_and_url_for_value(value)
+
+
 class SameOrganizationForm(forms.ModelForm):
     """Related objects picked in a form must belong to the object's own organization."""
 
@@ -100,7 +124,18 @@ class OrganizationScopedMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if formfield is not None and hasattr(formfield, "queryset"):
+            # Setting the queryset also resets a select's or an autocomplete's choices, which
+            # is what they render an initial value (`add/?service=N`) from.
             formfield.queryset = scope_queryset(formfield.queryset, request)
+            widget = formfield.widget
+            if type(widget) is ForeignKeyRawIdWidget:
+                formfield.widget = ScopedForeignKeyRawIdWidget(
+                    widget.rel,
+                    widget.admin_site,
+                    queryset=formfield.queryset,
+                    attrs=widget.attrs,
+                    using=widget.db,
+                )
         return formfield
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
