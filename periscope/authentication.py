@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from periscope.keys import find_active_key, touch_last_used, visible_prefix
+from periscope.keys import find_active_key, loggable_form, touch_last_used
 from periscope.models import ApiKey, Organization
 
 logger = logging.getLogger("periscope.auth")
@@ -30,7 +30,7 @@ class KeyPrincipal:
 def authenticate_key(presented: str) -> tuple[KeyPrincipal, ApiKey]:
     api_key = find_active_key(plaintext=presented)
     if api_key is None:
-        logger.info("rejected API key prefix=%s", visible_prefix(presented))
+        logger.info("rejected API key prefix=%s", loggable_form(presented))
         raise AuthenticationFailed(INVALID_KEY_MESSAGE)
     touch_last_used(api_key=api_key)
     return KeyPrincipal(api_key=api_key), api_key

@@ -40,7 +40,10 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # Logs to stdout/stderr. The access log never includes request headers, so API keys
-# (Authorization, x-api-key, X-API-Token) are not written there.
+# (Authorization, x-api-key, X-API-Token) are not written there; the OpsLevel format's key is
+# in the URL, which the access log (%(r)s) and the error log (a failed request's URI) write:
+# this logger class redacts it, and anything else shaped like a key, from both.
+logger_class = "periscope.gunicorn_logging.RedactingLogger"
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

@@ -45,9 +45,18 @@ def looks_like_key(candidate: str) -> bool:
     return _KEY_SHAPE.fullmatch(candidate) is not None
 
 
-def visible_prefix(candidate: str) -> str:
-    """What may be logged or shown of a presented key: never more than the prefix."""
-    return candidate[:VISIBLE_PREFIX_LENGTH] if candidate.startswith(KEY_PREFIX) else "(not a key)"
+def loggable_form(candidate: str) -> str:
+    """What may be logged of a presented key that was refused: the public format prefix.
+
+    Never any of the 40 secret characters: the stored `prefix` (psk_ + 8) identifies an issued
+    key in the admin, but of a refused key it would be 8 characters of someone's secret (a key
+    with a typo, a key of another deployment of Periscope).
+    """
+    if looks_like_key(candidate):
+        return KEY_PREFIX
+    if candidate.startswith(KEY_PREFIX):
+        return f"{KEY_PREFIX} (malformed)"
+    return "(not a key)"
 
 
 def issue_api_key(

@@ -116,10 +116,12 @@ def _start(database_url: str, port: int, workers: int, log, env: dict) -> subpro
         [sys.executable, "-m", "gunicorn", "-c", str(REPO / "periscope" / "gunicorn_conf.py")],
         env=server_env(
             database_url,
-            GUNICORN_BIND=f"127.0.0.1:{port}",
-            GUNICORN_WORKERS=str(workers),
-            GUNICORN_ACCESS_LOG="/dev/null",
-            **env,
+            **{
+                "GUNICORN_BIND": f"127.0.0.1:{port}",
+                "GUNICORN_WORKERS": str(workers),
+                "GUNICORN_ACCESS_LOG": "/dev/null",
+                **env,
+            },
         ),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -144,11 +146,16 @@ def _wait_until_live(process: subprocess.Popen, base: str, log) -> None:
 
 
 @contextmanager
-def gunicorn(database_url: str, *, workers: int = 2, **env: str):
-    """A gunicorn server with the repo's configuration; yields its base URL."""
+def gunicorn(database_url: str, *, workers: int = 2, error_log: str | None = None, **env: str):
+    """A gunicorn server with the repo's configuration; yields its base URL.
+
+    `error_log`: a path for its stderr (gunicorn's error log and Django's logging), to read
+    after the fact; by default a temporary file shown only if the server fails to start.
+    """
     port = free_port()
     # stderr to a file: a pipe nobody reads could fill up and block the server.
-    with tempfile.TemporaryFile(mode="w+") as log:
+    opened = open(error_log, "w+") if error_log else tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+    with opened as log:
         process = _start(database_url, port, workers, log, env)
         try:
             base = f"http://127.0.0.1:{port}"
