@@ -127,18 +127,47 @@ def _payload_commit(deployment: Deployment) -> CommitData | None:
     )
 
 
+# One deployment links at most this many pull requests named in its payload (Hivel refuses a
+# longer pr_numbers with 400; other formats' metadata is cut here): each one that is not
+# known yet becomes a placeholder pull request, so the count is work an API key controls.
+MAX_PAYLOAD_PR_NUMBERS = 100
+
+
 def payload_pr_numbers(deployment: Deployment) -> list[int]:
-    """Hivel's pr_numbers / pr_number, as a list or a comma-separated string."""
+    """Hivel's pr_numbers / pr_number, as a list or a comma-separated string; the first
+    MAX_PAYLOAD_PR_NUMBERS distinct valid numbers, sorted."""
     metadata = deployment.metadata or {}
     raw = metadata.get("pr_numbers")
     items = raw if isinstance(raw, list) else str(raw or "").split(",")
-    items = [*items, metadata.get("pr_number")]
-    numbers = set()
+    items = [metadata.get("pr_number"), *items]
+    numbers: set[int] = set()
     for item in items:
         text = str(item if item is not None else "").strip().lstrip("#")
-        if text.isdigit() and 0 < int(text) < 2**31:
+        if text.isdigit() and len(text) <= 10 and 0 < int(text) < 2**31:
             numbers.add(int(text))
+            if len(numbers) >= MAX_PAYLOAD_PR_NUMBERS:
+                break
     return sorted(numbers)
+
+
+def _payload_pull_requests(repository: Repository, numbers: list[int]) -> list[PullRequest]:
+    """The repository's pull requests with these numbers, placeholders created for unknown
+    ones: three statements for any count (not a get_or_create each)."""
+    if not numbers:
+        return []
+    known = PullRequest.objects.filter(repository=repository, number__in=numbers)
+    missing = set(numbers) - set(known.values_list("number", flat=True))
+    if missing:
+        PullRequest.objects.bulk_create(
+            [
+                PullRequest(
+                    repository=repository, number=n, organization_id=repository.organization_id
+                )
+                for n in sorted(missing)
+            ],
+            ignore_conflicts=True,  # a concurrent delivery may create the same placeholder
+        )
+    return list(known.order_by("number"))
 
 
 def _ensure_commit(repository: Repository, sha: str) -> None:
@@ -194,12 +223,7 @@ def _pull_requests(*, deployment: Deployment, repository: Repository, shas: set[
         .filter(Q(merge_commit_sha__in=shas) | Q(head_sha__in=shas))
         .order_by("number")
     }
-    for number in payload_pr_numbers(deployment):
-        pr, _ = PullRequest.objects.get_or_create(
-            repository=repository,
-            number=number,
-            defaults={"organization_id": repository.organization_id},
-        )
+    for pr in _payload_pull_requests(repository, payload_pr_numbers(deployment)):
         found.setdefault(pr.pk, pr)
     return list(found.values())
 

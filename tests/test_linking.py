@@ -350,3 +350,27 @@ def test_short_shas_resolve_to_the_commit_they_abbreviate(org, shop):
         body="{}",
     )
     assert shipped_shas(org, "short") == names("d", "e")
+
+
+def test_payload_pr_numbers_are_capped_and_created_in_one_batch(
+    org, other_org, shop, django_assert_max_num_queries
+):
+    """A payload's PR numbers are work its sender controls: at most 100, in a few statements.
+
+    (Hivel refuses more with a 400; other formats' metadata, such as a GitHub deployment's
+    payload, is cut here.) 1,000 numbers once ran 4,031 queries and made 1,000 placeholders.
+    """
+    from deployments.models import PullRequest
+
+    graph(org, LINEAR, {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})
+    store_pull_request(organization=org, url=URL, data=PullRequestData(number=7, state="open"))
+    numbers = ",".join(str(n) for n in range(1, 1001))
+    with django_assert_max_num_queries(30):
+        result = deploy(org, "d1", "e", 10, metadata={"pr_numbers": numbers, "pr_number": "999"})
+    assert result.linked_prs == 100
+    assert PullRequest.objects.filter(organization=org).count() == 100
+    linked = set(
+        DeploymentPullRequest.objects.values_list("pull_request__number", flat=True).distinct()
+    )
+    assert 999 in linked and 7 in linked  # pr_number first, then the list in order
+    assert not PullRequest.objects.filter(organization=other_org).exists()

@@ -366,3 +366,25 @@ def test_same_deployment_id_in_two_organizations_is_two_records(
     post(api, {**SEED, "status": "failed"}, other_key)
     assert Deployment.objects.get(organization=org).status == "success"
     assert Deployment.objects.get(organization=other_org).status == "failure"
+
+
+def test_pr_numbers_past_the_documented_maximum_are_refused(api, org, key, other_org):
+    from deployments.models import PullRequest
+
+    body = {**SEED, "pr_number": None, "pr_numbers": list(range(1, 102))}
+    assert validation_error(post(api, body, key)) == (
+        "pr_numbers may list at most 100 pull requests"
+    )
+    assert not Deployment.objects.exists() and not PullRequest.objects.exists()
+
+
+def test_one_hundred_pr_numbers_cost_a_few_statements(
+    api, org, key, other_org, django_assert_max_num_queries
+):
+    from deployments.models import PullRequest
+
+    body = {**SEED, "pr_number": None, "pr_numbers": list(range(1, 101))}
+    with django_assert_max_num_queries(45):
+        assert post(api, body, key).status_code == 200
+    assert PullRequest.objects.filter(organization=org).count() == 100
+    assert not PullRequest.objects.filter(organization=other_org).exists()

@@ -20,6 +20,7 @@ from deployments.formats.fields import (
     required_string,
 )
 from deployments.formats.statuses import normalize_status
+from deployments.linking import MAX_PAYLOAD_PR_NUMBERS
 from deployments.models import Source
 from periscope.errors import InvalidPayload
 
@@ -41,6 +42,11 @@ def _pr_numbers(value: Any) -> list[int | str]:
         isinstance(n, int | str) and not isinstance(n, bool) for n in value
     ):
         raise InvalidPayload("pr_numbers must be an array of numbers", field="pr_numbers")
+    if len(value) > MAX_PAYLOAD_PR_NUMBERS:
+        raise InvalidPayload(
+            f"pr_numbers may list at most {MAX_PAYLOAD_PR_NUMBERS} pull requests",
+            field="pr_numbers",
+        )
     return value
 
 
