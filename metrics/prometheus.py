@@ -15,7 +15,9 @@ from deployments.models import Status
 from metrics import dora
 from metrics.lead_time import lead_time_stats
 from periscope.authentication import BearerKeyAuthentication
+from periscope.client_address import client_address
 from periscope.models import Organization, Scope
+from periscope.throttling import READ, over_limit, throttled_response
 from services.models import Service
 
 WINDOW = timedelta(days=30)
@@ -91,6 +93,10 @@ def prometheus_metrics(request):
     if request.method != "GET":
         return JsonResponse({"error": "Method not allowed"}, status=405)
     if getattr(settings, "METRICS_PUBLIC", False):
+        # Open to anyone: the read limit counts per client address instead of per key.
+        retry_after = over_limit(name=READ, identity=f"addr:{client_address(request)}")
+        if retry_after is not None:
+            return throttled_response(retry_after)
         organizations = list(Organization.objects.order_by("slug"))
     else:
         try:
@@ -102,6 +108,10 @@ def prometheus_metrics(request):
         api_key = found[1]
         if not api_key.has_scope(Scope.READ):
             return JsonResponse({"error": "This API key lacks the 'read' scope"}, status=403)
+        # The key's read budget, shared with the read API (a plain view: no DRF throttle).
+        retry_after = over_limit(name=READ, identity=str(api_key.pk))
+        if retry_after is not None:
+            return throttled_response(retry_after)
         organizations = [api_key.organization]
     now = datetime.now(UTC)
     samples = [

@@ -237,6 +237,10 @@ if REDIS_URL:
 RATE_LIMIT_STORE = "cache" if REDIS_URL else "database"
 RATE_LIMIT_CACHE = "default"
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["periscope.throttling.ApiKeyRateThrottle"]
+# How many proxies (load balancers) stand in front of the app servers and append the address
+# they received a request from to X-Forwarded-For. 0 (the default) ignores the header, which
+# a client can write; limits per client address then use the peer's address.
+TRUSTED_PROXY_COUNT = envint("PERISCOPE_TRUSTED_PROXIES", 0)
 
 # --- Request size limits (hardening) ---
 # Checked first, for every URL (API, admin, health), so an oversized body gets a JSON 413

@@ -3,6 +3,8 @@
 import math
 
 from django.conf import settings
+from django.http import JsonResponse
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from periscope.permissions import HasIngestScope, request_key
@@ -49,3 +51,21 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def wait(self) -> int:
         return max(1, math.ceil(self.retry_after))
+
+
+def over_limit(*, name: str, identity: str) -> float | None:
+    """Count one request of `identity` against `settings.RATE_LIMITS[name]`; the seconds to
+    wait when over the limit, else None. For plain Django views (DRF views use the throttle)."""
+    rate = parse_rate(settings.RATE_LIMITS.get(name))
+    if rate is None:
+        return None
+    decision = hit(name=f"{name}:{identity}", rate=rate)
+    return None if decision.allowed else decision.retry_after
+
+
+def throttled_response(retry_after: float) -> JsonResponse:
+    """429 in the plain `{"error": …}` shape with Retry-After, worded as DRF words it."""
+    wait = max(1, math.ceil(retry_after))
+    response = JsonResponse({"error": str(Throttled(wait=wait).detail)}, status=429)
+    response["Retry-After"] = str(wait)
+    return response

@@ -55,3 +55,29 @@ def test_needs_a_read_key_unless_public(api, org, history, settings):
     text = api.get("/metrics").content.decode()
     assert 'organization="acme",service="api"' in text
     assert 'organization="globex",service="secret-svc"' in text
+
+
+def test_the_read_limit_applies_per_key(api, org, other_org, key, other_key, history, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "read": "2/minute"}
+    for _ in range(2):
+        assert api.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
+    over = api.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert over.status_code == 429
+    assert 1 <= int(over["Retry-After"]) <= 60
+    assert over.json()["error"].startswith("Request was throttled.")
+    # The same budget as the read API: that key's reads are spent there too.
+    assert api.get("/api/services", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 429
+    # Another organization's key has its own budget.
+    assert api.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {other_key}").status_code == 200
+
+
+def test_public_metrics_are_limited_per_client_address(api, history, settings):
+    settings.METRICS_PUBLIC = True
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "read": "2/minute"}
+    for _ in range(2):
+        assert api.get("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 200
+    assert api.get("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 429
+    # Without a trusted proxy, a forged X-Forwarded-For does not buy a new budget.
+    forged = api.get("/metrics", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert forged.status_code == 429
+    assert api.get("/metrics", REMOTE_ADDR="203.0.113.8").status_code == 200
