@@ -5,7 +5,7 @@ import json
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,7 +21,7 @@ from periscope.authentication import (
 from periscope.keys import find_active_key, touch_last_used
 from periscope.models import Scope
 from periscope.negotiation import JsonOnly
-from periscope.permissions import HasIngestScope
+from periscope.permissions import HasIngestScope, missing_scope_message
 from periscope.throttling import INGEST
 
 
@@ -115,9 +115,8 @@ class OpsLevelDeploy(IngestView):
 
     def perform_authentication(self, request):
         """The key is found here, before throttling, so the per-key rate limit counts it."""
-        api_key = find_active_key(plaintext=self.kwargs.get("key", ""))
         request.user = AnonymousUser()
-        request.auth = api_key if api_key is not None and api_key.has_scope(Scope.INGEST) else None
+        request.auth = find_active_key(plaintext=self.kwargs.get("key", ""))
 
     @extend_schema(
         summary="Record a deploy (OpsLevel format; the key is the URL; see README)",
@@ -128,6 +127,8 @@ class OpsLevelDeploy(IngestView):
         api_key = request.auth
         if api_key is None:
             raise NotFound("No deploy integration at this URL")
+        if not api_key.has_scope(Scope.INGEST):
+            raise PermissionDenied(missing_scope_message(Scope.INGEST))
         touch_last_used(api_key=api_key)
         payload, body = read_json_object(request)
         event = opslevel.parse(payload)

@@ -17,6 +17,7 @@ from metrics.lead_time import lead_time_stats
 from periscope.authentication import BearerKeyAuthentication
 from periscope.client_address import client_address
 from periscope.models import Organization, Scope
+from periscope.permissions import missing_scope_message
 from periscope.throttling import READ, over_limit, throttled_response
 from services.models import Service
 
@@ -107,7 +108,7 @@ def prometheus_metrics(request):
             return JsonResponse({"error": "Invalid or missing API key"}, status=401)
         api_key = found[1]
         if not api_key.has_scope(Scope.READ):
-            return JsonResponse({"error": "This API key lacks the 'read' scope"}, status=403)
+            return JsonResponse({"error": missing_scope_message(Scope.READ)}, status=403)
         # The key's read budget, shared with the read API (a plain view: no DRF throttle).
         retry_after = over_limit(name=READ, identity=str(api_key.pk))
         if retry_after is not None:

@@ -89,7 +89,7 @@ def test_body_must_be_a_json_object(api, key):
 def test_needs_an_ingest_key(api, org):
     assert post(api, "psk_nope", INCIDENT).status_code == 401
     read_only = make_key(org, scopes=("read",))
-    assert post(api, read_only, INCIDENT).status_code == 401
+    assert post(api, read_only, INCIDENT).status_code == 403  # a valid key, not for ingest
     assert Incident.objects.count() == 0
 
 

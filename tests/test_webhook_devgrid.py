@@ -441,8 +441,10 @@ def test_revoked_key_is_401(api, org):
     assert post(api, batch(REQUIRED_FIELDS), issued.plaintext).status_code == 401
 
 
-def test_read_only_key_is_401(api, org):
-    assert post(api, batch(REQUIRED_FIELDS), make_key(org, scopes=("read",))).status_code == 401
+def test_read_only_key_is_403_naming_the_scope(api, org):
+    response = post(api, batch(REQUIRED_FIELDS), make_key(org, scopes=("read",)))
+    assert response.status_code == 403
+    assert response.json() == {"error": "This API key lacks the 'ingest' scope"}
 
 
 # --- validation --------------------------------------------------------------------------

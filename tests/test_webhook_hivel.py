@@ -342,11 +342,13 @@ def test_missing_or_wrong_token_is_401(api, org, header):
     assert not Deployment.objects.exists()
 
 
-def test_revoked_or_read_only_token_is_401(api, org):
+def test_revoked_token_is_401_read_only_token_403(api, org):
     issued = issue_api_key(organization=org, name="ci")
     revoke_api_key(api_key=issued.api_key)
     assert post(api, SEED, issued.plaintext).status_code == 401
-    assert post(api, SEED, make_key(org, scopes=("read",))).status_code == 401
+    read_only = post(api, SEED, make_key(org, scopes=("read",)))
+    assert read_only.status_code == 403
+    assert read_only.json()["error"] == "This API key lacks the 'ingest' scope"
 
 
 def test_x_api_key_header_is_not_hivels_header(api, org, key):

@@ -329,9 +329,9 @@ def test_revoked_key_is_404(api, org):
     assert not Deployment.objects.exists()
 
 
-def test_read_only_key_is_404(api, org):
-    error = error_of(post(api, SEED, make_key(org, scopes=("read",))), status=404)
-    assert error["title"] == "Not Found"
+def test_read_only_key_is_403_naming_the_scope(api, org):
+    error = error_of(post(api, SEED, make_key(org, scopes=("read",))), status=403)
+    assert error["detail"] == "This API key lacks the 'ingest' scope"
     assert not Deployment.objects.exists()
 
 

@@ -93,9 +93,20 @@ def test_another_organizations_secret_does_not_sign(api, signed_org, other_org):
     assert Incident.objects.count() == 0
 
 
-def test_no_secret_configured_is_401_and_unknown_org_404(api, org):
-    assert post(api, fixture("incident.triggered.v3.json")).status_code == 401
-    assert post(api, fixture("incident.triggered.v3.json"), slug="nobody").status_code == 404
+def test_an_unknown_organization_answers_as_a_known_one_does(api, signed_org, other_org):
+    """No secret set (globex), an unknown slug, a wrong signature (acme): one answer, so the
+    endpoint does not tell which organizations exist."""
+    body = fixture("incident.triggered.v3.json")
+    bad = "v1=" + "0" * 64
+    answers = [
+        post(api, body, slug=slug, signature=signature)
+        for slug in ("acme", "globex", "nobody")
+        for signature in (bad, None)
+    ]
+    assert [r.status_code for r in answers] == [401] * 6
+    assert len({r.content for r in answers[0::2]}) == 1  # signed, wrongly
+    assert len({r.content for r in answers[1::2]}) == 1  # unsigned
+    assert Incident.objects.count() == 0
 
 
 def test_other_event_types_are_acknowledged(api, signed_org):

@@ -213,11 +213,11 @@ def test_revoked_key_is_401(api, org):
     assert response.json() == {"error": "Invalid or missing API key"}
 
 
-def test_key_without_ingest_scope_is_401(api, org):
+def test_key_without_ingest_scope_is_403_naming_it(api, org):
     read_only = make_key(org, scopes=("read",))
     response = post(api, SEED_MINIMAL, read_only)
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid or missing API key"}
+    assert response.status_code == 403
+    assert response.json() == {"error": "This API key lacks the 'ingest' scope"}
 
 
 def test_ingest_only_key_is_accepted(api, org):
