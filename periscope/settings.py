@@ -22,6 +22,17 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """`X-Forwarded-Proto` or `X-Forwarded-Proto: https` → Django's ("HTTP_X_FORWARDED_PROTO",
+    "https"); empty → None. Off unless configured: without a proxy that overwrites the header,
+    any client could send it and be taken for HTTPS (secure cookies, no redirect)."""
+    name, _, expected = value.replace("=", ":").partition(":")
+    name = name.strip()
+    if not name:
+        return None
+    return "HTTP_" + name.upper().replace("-", "_"), expected.strip() or "https"
+
+
 DEBUG = envbool("DEBUG")
 TESTING = "pytest" in sys.modules
 
@@ -212,7 +223,7 @@ LOGGING = {
 }
 
 # Production hardening; HTTPS-only settings are opt-in so a plain-HTTP dev run works.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT")
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "0" if DEBUG else "1")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0" if DEBUG else "1")

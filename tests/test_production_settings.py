@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "periscope.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://periscope.example.com",
     "SECURE_SSL_REDIRECT": "1",
+    "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
     "SECURE_HSTS_SECONDS": "31536000",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
     "SECURE_HSTS_PRELOAD": "1",
@@ -113,3 +114,41 @@ def test_probes_are_not_redirected_to_https(client, db, settings):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/admin/login/").status_code == 301
+
+
+def print_setting(name: str, env: dict, tmp_path: Path) -> str:
+    result = manage(
+        "shell", "-c", f"from django.conf import settings; print(settings.{name})",
+        env=env, tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "None"),
+        ("", "None"),
+        ("X-Forwarded-Proto", "('HTTP_X_FORWARDED_PROTO', 'https')"),
+        ("X-Forwarded-Proto: https", "('HTTP_X_FORWARDED_PROTO', 'https')"),
+        ("X-Forwarded-Ssl=on", "('HTTP_X_FORWARDED_SSL', 'on')"),
+    ],
+)
+def test_the_proxy_ssl_header_is_off_unless_configured(tmp_path, value, expected):
+    env = {"SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"]}
+    if value is not None:
+        env["SECURE_PROXY_SSL_HEADER"] = value
+    assert print_setting("SECURE_PROXY_SSL_HEADER", env, tmp_path) == expected
+
+
+def test_a_forged_forwarded_proto_is_not_https_by_default(client, db, settings):
+    """Without a configured proxy header, a client's own X-Forwarded-Proto changes nothing."""
+    from periscope.settings import proxy_ssl_header
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = proxy_ssl_header("")
+    forged = client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="https")
+    assert forged.status_code == 301 and forged["Location"].startswith("https://")
+    settings.SECURE_PROXY_SSL_HEADER = proxy_ssl_header("X-Forwarded-Proto")
+    assert client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="https").status_code == 200
