@@ -1,11 +1,14 @@
 """Reading a local clone's history with the git command line, for sync_repository."""
 
+import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.db import transaction
 
@@ -22,6 +25,37 @@ def _git(*args: str, cwd: Path) -> str:
     ).stdout
 
 
+# What `sync_repository` documents: a local path, or an https, ssh or file URL. git itself
+# also runs `ext::<command>` and `fd::` "URLs", and reads an argument starting with "-" as an
+# option (`--upload-pack=<command>`), so anything else is refused before git sees it, and git
+# is told the same (GIT_ALLOW_PROTOCOL also covers redirects and submodules).
+ALLOWED_PROTOCOLS = ("https", "ssh", "file")
+_SCP_LIKE = re.compile(r"[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^\s]+")
+
+
+class UnsupportedSource(ValueError):
+    pass
+
+
+def checked_clone_url(url: str) -> str:
+    """`url` if git may clone it: https://, ssh://, user@host:path (ssh) or file://."""
+    url = url.strip()
+    refusal = UnsupportedSource(
+        f"{url!r} is not a local path or an https://, ssh://, user@host:path or file:// URL"
+    )
+    if not url or url.startswith("-") or any(c in url for c in "\x00\n\r"):
+        raise refusal
+    if _SCP_LIKE.fullmatch(url) and not url.split("@", 1)[1].startswith("-"):
+        return url
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ALLOWED_PROTOCOLS or "::" in url.split("/", 1)[0]:
+        raise refusal
+    host = parts.hostname or ""
+    if parts.scheme.lower() != "file" and (not host or host.startswith("-")):
+        raise refusal
+    return url
+
+
 @contextmanager
 def local_clone(path_or_url: str) -> Iterator[Path]:
     """The path of a clone: the directory given, or a temporary bare clone of a URL."""
@@ -29,11 +63,17 @@ def local_clone(path_or_url: str) -> Iterator[Path]:
     if path.exists():
         yield path.resolve()
         return
+    url = checked_clone_url(path_or_url)
     with tempfile.TemporaryDirectory(prefix="periscope-sync-") as tmp:
         subprocess.run(
-            ["git", "clone", "--bare", "--filter=blob:none", "--quiet", path_or_url, tmp],
+            ["git", "clone", "--bare", "--filter=blob:none", "--quiet", "--", url, tmp],
             check=True,
             capture_output=True,
+            env={
+                **os.environ,
+                "GIT_ALLOW_PROTOCOL": ":".join(ALLOWED_PROTOCOLS),
+                "GIT_TERMINAL_PROMPT": "0",
+            },
         )
         yield Path(tmp)
 

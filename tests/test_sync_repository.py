@@ -156,3 +156,49 @@ def test_errors_are_command_errors(org, other_org, tmp_path):
         sync(tmp_path, "--org", "acme")
     with pytest.raises(CommandError, match="No service"):
         sync(tmp_path, "--org", "acme", "--service", "nope")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "ext::sh -c touch% {marker}",
+        "--upload-pack=touch {marker}",
+        "-u touch {marker}",
+        "ssh://-oProxyCommand=touch%20{marker}/x",
+        "fd::17",
+        "http://example.com/acme/shop.git",
+        "git://example.com/acme/shop.git",
+        "ftp://example.com/acme/shop.git",
+    ],
+)
+def test_only_https_ssh_and_file_sources_reach_git(org, tmp_path, source):
+    marker = tmp_path / "ran"
+    with pytest.raises(CommandError, match="https://, ssh://, user@host:path or file://"):
+        sync(source.format(marker=marker), "--org", "acme")
+    assert not marker.exists()
+
+
+def test_a_file_url_is_cloned(org, other_org, clone):
+    commit(clone, "first", "2026-01-01T10:00:00+00:00")
+    out = sync(f"file://{clone}", "--org", "acme", "--url", ORIGIN)
+    assert "1 new commits of 1" in out
+    assert Commit.objects.filter(organization=org).count() == 1
+
+
+def test_the_url_is_passed_after_double_dash(monkeypatch, tmp_path):
+    """Even a URL that passed the check is never read as an option."""
+    from deployments import clone as clone_module
+
+    seen = []
+
+    def fake_run(args, **kwargs):
+        seen.append((args, kwargs.get("env", {}).get("GIT_ALLOW_PROTOCOL")))
+        raise subprocess.CalledProcessError(128, args)
+
+    monkeypatch.setattr(clone_module.subprocess, "run", fake_run)
+    with pytest.raises(subprocess.CalledProcessError):
+        with clone_module.local_clone("https://example.com/acme/shop.git"):
+            pass
+    args, allowed = seen[0]
+    assert args[args.index("--") + 1] == "https://example.com/acme/shop.git"
+    assert allowed == "https:ssh:file"

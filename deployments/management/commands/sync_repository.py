@@ -1,6 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.clone import local_clone, origin_url, read_history, sync_history
+from deployments.clone import (
+    UnsupportedSource,
+    local_clone,
+    origin_url,
+    read_history,
+    sync_history,
+)
 from deployments.repositories import get_or_create_repository
 from periscope.models import Organization
 from services.models import Service
@@ -37,6 +43,8 @@ class Command(BaseCommand):
             with local_clone(path_or_url) as clone:
                 repo_url = url or origin_url(clone) or path_or_url
                 commits = read_history(clone)
+        except UnsupportedSource as exc:
+            raise CommandError(str(exc)) from None
         except Exception as exc:  # git missing, not a repository, clone failed
             raise CommandError(f"Cannot read git history of {path_or_url}: {exc}") from None
         repository = get_or_create_repository(organization=organization, url=repo_url)
