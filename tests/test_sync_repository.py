@@ -196,9 +196,11 @@ def test_the_url_is_passed_after_double_dash(monkeypatch, tmp_path):
         raise subprocess.CalledProcessError(128, args)
 
     monkeypatch.setattr(clone_module.subprocess, "run", fake_run)
-    with pytest.raises(subprocess.CalledProcessError):
-        with clone_module.local_clone("https://example.com/acme/shop.git"):
-            pass
+    with (
+        pytest.raises(subprocess.CalledProcessError),
+        clone_module.local_clone("https://example.com/acme/shop.git"),
+    ):
+        pass
     args, allowed = seen[0]
     assert args[args.index("--") + 1] == "https://example.com/acme/shop.git"
     assert allowed == "https:ssh:file"
