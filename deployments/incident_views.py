@@ -94,6 +94,7 @@ class PagerDutyWebhook(APIView):
                 description="Missing or invalid X-PagerDuty-Signature (also for an unknown"
                 " organization or one without a PagerDuty secret)",
             ),
+            404: OpenApiResponse(doc.PERISCOPE_ERROR, description="Not an organization slug"),
         },
     )
     def post(self, request, org_slug: str):

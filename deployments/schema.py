@@ -49,11 +49,12 @@ OPSLEVEL_ERROR = inline_serializer(
 
 _WHY = {
     400: "Invalid body (the message names the field)",
-    401: "Missing or invalid API key, or a key without the ingest scope",
-    403: "organizationSlug is not the key's organization",
+    401: "Missing or invalid API key",
+    403: "The key lacks the ingest scope (or organizationSlug is not the key's organization)",
     404: "No deploy integration at this URL (unknown or revoked key)",
     413: "Body over the size limit (or a DevGrid batch over 15 events)",
-    429: "Rate limit of the key reached; see Retry-After",
+    429: "Rate limit of the key, or of failed authentications from this address, reached;"
+    " see Retry-After",
     503: "Database unavailable; retry (see Retry-After)",
 }
 
@@ -145,7 +146,7 @@ DEVGRID_RESPONSES = {
             )
         },
     ),
-    **errors(DEVGRID_ERROR, 400, 401, 413, 429, 503),
+    **errors(DEVGRID_ERROR, 400, 401, 403, 413, 429, 503),
 }
 
 HIVEL_IN = inline_serializer(
@@ -176,7 +177,7 @@ HIVEL_RESPONSES = {
             "success": S.BooleanField(),
         },
     ),
-    **errors(HIVEL_ERROR, 400, 401, 413, 429, 503),
+    **errors(HIVEL_ERROR, 400, 401, 403, 413, 429, 503),
 }
 
 OPSLEVEL_IN = inline_serializer(
@@ -223,7 +224,7 @@ OPSLEVEL_RESPONSES = {
             "message": S.CharField(required=False),
         },
     ),
-    **errors(OPSLEVEL_ERROR, 400, 404, 413, 429, 503),
+    **errors(OPSLEVEL_ERROR, 400, 403, 404, 413, 429, 503),
 }
 
 RECORD_ACTIONS = ["created", "updated"]

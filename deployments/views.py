@@ -1,11 +1,12 @@
 """Ingest endpoints: read the request, hand it to a format adapter and the recorder."""
 
 import json
+import math
 
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,10 +14,12 @@ from deployments import schema as doc
 from deployments.formats import devgrid, hivel, opslevel, periscope
 from deployments.http import read_json_object
 from deployments.recording import record_deployment, record_deployments
+from periscope import auth_failures
 from periscope.authentication import (
     BearerKeyAuthentication,
     XApiKeyAuthentication,
     XApiTokenAuthentication,
+    refuse_blocked_address,
 )
 from periscope.keys import find_active_key, touch_last_used
 from periscope.models import Scope
@@ -114,9 +117,16 @@ class OpsLevelDeploy(IngestView):
     format_module = opslevel
 
     def perform_authentication(self, request):
-        """The key is found here, before throttling, so the per-key rate limit counts it."""
+        """The key is found here, before throttling, so the per-key rate limit counts it.
+
+        A URL with no key behind it is a failed authentication of the client's address."""
         request.user = AnonymousUser()
+        refuse_blocked_address(request)
         request.auth = find_active_key(plaintext=self.kwargs.get("key", ""))
+        if request.auth is None:
+            wait = auth_failures.record_failure(request=request)
+            if wait is not None:
+                raise Throttled(wait=max(1, math.ceil(wait)))
 
     @extend_schema(
         summary="Record a deploy (OpsLevel format; the key is the URL; see README)",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from deployments.models import Status
 from metrics import dora
@@ -104,6 +104,8 @@ def prometheus_metrics(request):
             found = BearerKeyAuthentication().authenticate(request)
         except AuthenticationFailed as exc:
             return JsonResponse({"error": str(exc.detail)}, status=401)
+        except Throttled as exc:  # this address failed to authenticate too often
+            return throttled_response(exc.wait)
         if found is None:
             return JsonResponse({"error": "Invalid or missing API key"}, status=401)
         api_key = found[1]

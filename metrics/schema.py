@@ -60,7 +60,8 @@ _WHY = {
     "403": "The API key lacks the scope this endpoint needs",
     "404": "Not found in the key's organization",
     "413": "Body over the size limit",
-    "429": "Rate limit of the key reached; see Retry-After",
+    "429": "Rate limit of the key, or of failed authentications from this address, reached;"
+    " see Retry-After",
     "503": "Database unavailable; retry (see Retry-After)",
 }
 
@@ -69,7 +70,7 @@ def _error_codes(method: str, operation: dict) -> set[str]:
     codes = {"503"}
     keyed = any(requirement for requirement in operation.get("security", []))
     if keyed:
-        codes |= {"401", "429"} | ({"403"} if method == "get" else set())
+        codes |= {"401", "403", "429"}  # 403: a key without the scope (read or ingest)
     if method in ("post", "put", "patch"):
         codes |= {"400", "413"}
     parameters = operation.get("parameters", [])

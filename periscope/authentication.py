@@ -1,11 +1,13 @@
 """DRF authentication by organization API key, in the header each vendor format uses."""
 
 import logging
+import math
 from dataclasses import dataclass
 
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
+from periscope import auth_failures
 from periscope.keys import find_active_key, loggable_form, touch_last_used
 from periscope.models import ApiKey, Organization
 
@@ -27,11 +29,28 @@ class KeyPrincipal:
         return self.api_key.organization
 
 
-def authenticate_key(presented: str) -> tuple[KeyPrincipal, ApiKey]:
+def refuse_blocked_address(request) -> None:
+    """429 before any key is looked at when this address failed too often (see auth_failures)."""
+    wait = auth_failures.blocked_for(request=request)
+    if wait is not None:
+        raise Throttled(wait=max(1, math.ceil(wait)))
+
+
+def failed(request) -> AuthenticationFailed | Throttled:
+    """The exception for a failed authentication, counted against the client's address: 401,
+    or 429 once the address is over the limit."""
+    wait = auth_failures.record_failure(request=request)
+    if wait is not None:
+        return Throttled(wait=max(1, math.ceil(wait)))
+    return AuthenticationFailed(INVALID_KEY_MESSAGE)
+
+
+def authenticate_key(presented: str, *, request) -> tuple[KeyPrincipal, ApiKey]:
+    refuse_blocked_address(request)
     api_key = find_active_key(plaintext=presented)
     if api_key is None:
         logger.info("rejected API key prefix=%s", loggable_form(presented))
-        raise AuthenticationFailed(INVALID_KEY_MESSAGE)
+        raise failed(request)
     touch_last_used(api_key=api_key)
     return KeyPrincipal(api_key=api_key), api_key
 
@@ -45,9 +64,10 @@ class BearerKeyAuthentication(BaseAuthentication):
             return None
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
+            refuse_blocked_address(request)
             logger.info("rejected malformed Authorization header")
-            raise AuthenticationFailed(INVALID_KEY_MESSAGE)
-        return authenticate_key(presented.strip())
+            raise failed(request)
+        return authenticate_key(presented.strip(), request=request)
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="periscope"'
@@ -63,7 +83,7 @@ class HeaderKeyAuthentication(BaseAuthentication):
         presented = request.META.get(self.header, "").strip()
         if not presented:
             return None
-        return authenticate_key(presented)
+        return authenticate_key(presented, request=request)
 
     def authenticate_header(self, request) -> str:
         return f'{self.display_name} realm="periscope"'

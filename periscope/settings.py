@@ -248,6 +248,10 @@ if REDIS_URL:
 RATE_LIMIT_STORE = "cache" if REDIS_URL else "database"
 RATE_LIMIT_CACHE = "default"
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["periscope.throttling.ApiKeyRateThrottle"]
+# Failed authentications (bad API keys, OpsLevel URLs without a key, wrong admin passwords)
+# per client address, on the same shared store; past it, 429 for that address until the
+# window ends.
+AUTH_FAILURE_RATE = os.environ.get("PERISCOPE_RATE_LIMIT_AUTH_FAILURES", "30/minute")
 # How many proxies (load balancers) stand in front of the app servers and append the address
 # they received a request from to X-Forwarded-For. 0 (the default) ignores the header, which
 # a client can write; limits per client address then use the peer's address.

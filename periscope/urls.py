@@ -9,6 +9,7 @@ from deployments.views import (
     PeriscopeDeploymentWebhook,
 )
 from metrics.dashboard import dashboard
+from periscope.admin_login import admin_login
 from periscope.health import healthz, readyz
 
 handler400 = "periscope.errors.json_bad_request"
@@ -20,6 +21,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     # Before admin.site.urls, whose catch-all would answer 404.
     path("admin/metrics/dora/", dashboard, name="dora-dashboard"),
+    path("admin/login/", admin_login, name="admin-login"),  # failed logins limited
     path("admin/", admin.site.urls),
     path(
         "api/webhooks/deployments",

@@ -1,4 +1,8 @@
+import os
+import uuid
+
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 
@@ -69,3 +73,42 @@ def staff_client(staff_user):
 def fast_password_hashing(settings):
     """Admin tests log users in; a real password hash costs ~0.5 s per user on a busy machine."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def forget_blocked_addresses():
+    """Each test starts with no address blocked for failed authentications (the shared counts
+    roll back with the test's transaction; the per-process memory of blocks does not)."""
+    from periscope import auth_failures
+
+    auth_failures.forget_all()
+    yield
+    auth_failures.forget_all()
+
+
+# A database of its own on the machine's Redis, so the test never touches anyone else's keys.
+TEST_REDIS_URL = os.environ.get("PERISCOPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The Redis cache store; skipped where no Redis runs, except in CI (.ci/run starts one)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs Redis at {TEST_REDIS_URL}: {exc}")
+        pytest.skip(f"needs a Redis server at {TEST_REDIS_URL} (PERISCOPE_TEST_REDIS_URL)")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TEST_REDIS_URL,
+            "KEY_PREFIX": f"periscope-test-{os.getpid()}-{uuid.uuid4().hex}",
+        },
+    }
+    settings.RATE_LIMIT_STORE = "cache"
+    settings.RATE_LIMIT_CACHE = "redis"
+    return caches["redis"]

@@ -1,9 +1,7 @@
 """Rate limits: per API key, per endpoint class (ingest, read), on the shared counter store."""
 
 import json
-import os
 import threading
-import uuid
 
 import pytest
 from django.core.cache import caches
@@ -186,34 +184,6 @@ def test_concurrent_hits_on_the_database_never_lose_a_count(settings):
 
     assert sorted(d.count for d in decisions) == list(range(1, 25))
     assert sum(d.allowed for d in decisions) == 10
-
-
-# A database of its own on the machine's Redis, so the test never touches anyone else's keys.
-TEST_REDIS_URL = os.environ.get("PERISCOPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def redis_cache(settings):
-    """The Redis cache store; skipped where no Redis runs, except in CI (.ci/run starts one)."""
-    import redis
-
-    try:
-        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs Redis at {TEST_REDIS_URL}: {exc}")
-        pytest.skip(f"needs a Redis server at {TEST_REDIS_URL} (PERISCOPE_TEST_REDIS_URL)")
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "redis": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": TEST_REDIS_URL,
-            "KEY_PREFIX": f"periscope-test-{os.getpid()}-{uuid.uuid4().hex}",
-        },
-    }
-    settings.RATE_LIMIT_STORE = "cache"
-    settings.RATE_LIMIT_CACHE = "redis"
-    return caches["redis"]
 
 
 @pytest.mark.django_db(transaction=True)
