@@ -84,22 +84,56 @@ def _upsert_commits(repository: Repository, commits: Sequence[CommitData]) -> No
     )
 
 
-def _would_cycle(repository: Repository, *, child: str, parent: str) -> bool:
-    """Whether an inferred edge child → parent closes a cycle (parent already descends from
-    child), as a force-push listing old commits can suggest. Only a child that already has
-    descendants can close one; the walk stops at the child's generation."""
+# Inferred edges that might close a cycle need a walk of the stored ancestry each; past this
+# many in one call the rest are dropped (a force-push listing that much rewritten history is
+# not a normal delivery, and sync_repository records the exact parents anyway).
+MAX_CYCLE_WALKS = 32
+
+
+def _acyclic_inferred_edges(
+    repository: Repository, inferred: Sequence[CommitData]
+) -> list[tuple[str, str]]:
+    """The inferred edges (child, parent) that do not close a cycle through stored edges, as a
+    force-push listing old commits can suggest (parent already descends from child).
+
+    A constant number of statements for any number of commits: only a child that already
+    has stored descendants can close one, and only through a parent of a higher generation
+    (every stored descendant has a higher generation than its ancestors); those few are
+    walked, at most MAX_CYCLE_WALKS. (One query per edge, and a walk each, made a push's
+    cost grow with the square of its commits.)"""
     from deployments.ancestry import walk
 
-    if child == parent:
-        return True
-    if not CommitParent.objects.filter(repository=repository, parent_sha=child).exists():
-        return False
-    floor = (
-        Commit.objects.filter(repository=repository, sha=child)
-        .values_list("generation", flat=True)
-        .first()
-    )
-    return child in walk(repository_id=repository.pk, start=parent, floor=floor or 0)
+    candidates = [(c.sha, p) for c in inferred for p in c.parents if c.sha != p]
+    children = sorted({child for child, _ in candidates})
+    with_descendants: set[str] = set()
+    for chunk in _chunks(children):
+        with_descendants.update(
+            CommitParent.objects.filter(repository=repository, parent_sha__in=chunk).values_list(
+                "parent_sha", flat=True
+            )
+        )
+    suspect = [(child, parent) for child, parent in candidates if child in with_descendants]
+    if not suspect:
+        return candidates
+    shas = sorted({sha for edge in suspect for sha in edge})
+    generation = {
+        sha: gen
+        for chunk in _chunks(shas)
+        for sha, gen in Commit.objects.filter(repository=repository, sha__in=chunk).values_list(
+            "sha", "generation"
+        )
+    }
+    rejected, walks = set(), 0
+    for child, parent in suspect:
+        floor = generation.get(child, 0)
+        if generation.get(parent, 0) <= floor:
+            continue  # parent cannot descend from child
+        walks += 1
+        if walks > MAX_CYCLE_WALKS or child in walk(
+            repository_id=repository.pk, start=parent, floor=floor
+        ):
+            rejected.add((child, parent))
+    return [edge for edge in candidates if edge not in rejected]
 
 
 def _record_edges(repository: Repository, commits: Sequence[CommitData]) -> None:
@@ -121,11 +155,10 @@ def _record_edges(repository: Repository, commits: Sequence[CommitData]) -> None
         for c in exact
         for p in c.parents
     ] + [
-        CommitParent(repository=repository, child_sha=c.sha, parent_sha=p, inferred=True)
-        for c in inferred
-        if c.sha not in already_exact
-        for p in c.parents
-        if not _would_cycle(repository, child=c.sha, parent=p)
+        CommitParent(repository=repository, child_sha=child, parent_sha=parent, inferred=True)
+        for child, parent in _acyclic_inferred_edges(
+            repository, [c for c in inferred if c.sha not in already_exact]
+        )
     ]
     CommitParent.objects.bulk_create(edges, batch_size=_CHUNK, ignore_conflicts=True)
 

@@ -249,3 +249,41 @@ def test_other_organization_is_isolated(api, signed, other_org):
     assert response.status_code == 200 and "duplicate" not in response.json()
     assert PullRequest.objects.filter(organization=other_org).count() == 1
     assert DeploymentPullRequest.objects.filter(organization=other_org).count() == 0
+
+
+def small_commit(n: int) -> dict:
+    return {
+        "id": f"{n:040x}",
+        "timestamp": "2024-01-15T10:30:00Z",
+        "message": f"change {n}",
+        "author": {"name": "Ada", "username": "ada"},
+    }
+
+
+def test_a_push_over_githubs_2048_commits_is_refused_naming_commits(api, signed, other_org):
+    from deployments.models import Commit
+
+    body = json.loads(fixture("push.after-merge.real-capture.json"))
+    body["commits"] = [small_commit(n) for n in range(1, 2050)]
+    response = post(api, json.dumps(body).encode(), event="push", delivery="too-long")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "commits may list at most 2048 commits",
+        "field": "commits",
+    }
+    assert not Commit.objects.exists()
+
+
+def test_a_push_of_2048_commits_is_recorded_in_bounded_statements(
+    api, signed, other_org, django_assert_max_num_queries
+):
+    from deployments.models import Commit
+
+    body = json.loads(fixture("push.after-merge.real-capture.json"))
+    body["commits"] = [small_commit(n) for n in range(1, 2049)]
+    body["before"], body["after"] = "0" * 40, body["commits"][-1]["id"]
+    for delivery in ("first", "again"):
+        with django_assert_max_num_queries(120):
+            response = post(api, json.dumps(body).encode(), event="push", delivery=delivery)
+        assert response.status_code == 200, response.content
+    assert Commit.objects.count() == 2048

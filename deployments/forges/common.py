@@ -14,6 +14,9 @@ from periscope.errors import InvalidPayload
 from periscope.models import Organization
 
 NULL_SHA = "0" * 40
+# GitHub lists at most 2,048 commits in a push (GitLab 20): a longer list is not a forge's,
+# and each commit is work (rows, edges, generations) one delivery would make us do.
+MAX_PUSH_COMMITS = 2048
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +73,10 @@ def push_commits(payload: dict, *, author_keys: tuple[str, ...]) -> list[CommitD
     raw_commits = payload.get("commits") or []
     if not isinstance(raw_commits, list):
         raise InvalidPayload("commits must be a list", field="commits")
+    if len(raw_commits) > MAX_PUSH_COMMITS:
+        raise InvalidPayload(
+            f"commits may list at most {MAX_PUSH_COMMITS} commits", field="commits"
+        )
     commits = []
     for index, item in enumerate(raw_commits):
         if not isinstance(item, dict) or not sha(item.get("id")):
