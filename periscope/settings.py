@@ -124,6 +124,11 @@ else:
         None if prepare in {"", "off", "none"} else int(prepare)
     )
 
+# Seconds after which PostgreSQL cancels a statement of a request (the app servers only; see
+# periscope/statement_timeout.py); below GUNICORN_TIMEOUT so the database stops when the worker
+# would be killed anyway. 0 disables.
+DB_STATEMENT_TIMEOUT = float(os.environ.get("DB_STATEMENT_TIMEOUT", "20"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
