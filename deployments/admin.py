@@ -3,7 +3,7 @@ from django.db import transaction
 
 from deployments import recovery
 from deployments.delivery_log import delivery_log
-from deployments.models import Delivery, Deployment, EnvironmentAlias
+from deployments.models import Delivery, Deployment, EnvironmentAlias, IncidentDelivery
 from periscope.admin_counts import count_per_row
 from periscope.admin_scoping import OrganizationScopedAdmin
 
@@ -126,6 +126,23 @@ class DeliveryAdmin(OrganizationScopedAdmin):
     date_hierarchy = "received_at"
     list_select_related = ["organization", "deployment"]
     readonly_fields = ["organization", "deployment", "source", "received_at", "action", "body"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IncidentDelivery)
+class IncidentDeliveryAdmin(OrganizationScopedAdmin):
+    """Every incident delivery as sent, with what it did (the incidents' delivery log)."""
+
+    list_display = ["received_at", "organization", "source", "action", "incident"]
+    list_filter = ["organization", "source", "action"]
+    date_hierarchy = "received_at"
+    list_select_related = ["organization", "incident"]
+    readonly_fields = ["organization", "incident", "source", "received_at", "action", "body"]
 
     def has_add_permission(self, request):
         return False

@@ -36,6 +36,10 @@ class DeploymentEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
     raw_payload: dict[str, Any] | None = None
     duplicate_policy: DuplicatePolicy = DuplicatePolicy.UPDATE
+    # Fields the adapter filled in itself rather than read from the sender (DevGrid dates an
+    # event without a timestamp by its arrival): they fill a new deployment, but never replace
+    # a stored value nor make an event look newer or older (see recording.merge_repeat).
+    assumed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,10 +52,17 @@ class RecordResult:
     service_id: int | None
     service_name: str
     linked_prs: int
+    # The deployment time as stored after this delivery (a repeat may have kept the first's).
+    completed_at: datetime | None = None
 
     @property
     def created(self) -> bool:
         return self.action == "created"
+
+    @property
+    def stale(self) -> bool:
+        """The delivery was older than what is stored and changed nothing."""
+        return self.action == "stale"
 
     @property
     def service_matched(self) -> bool:

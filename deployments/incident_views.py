@@ -25,6 +25,8 @@ _RECORDED = inline_serializer(
         "incidentId": serializers.IntegerField(),
         "deploymentId": serializers.IntegerField(allow_null=True),
         "attributedBy": serializers.CharField(allow_null=True),
+        "stale": serializers.BooleanField(required=False),
+        "detail": serializers.CharField(required=False),
     },
 )
 
@@ -64,9 +66,9 @@ class IncidentsEndpoint(IncidentList):
         responses={201: _RECORDED, 200: _RECORDED},
     )
     def post(self, request):
-        payload, _body = read_json_object(request)
+        payload, body = read_json_object(request)
         fields = incident_periscope.parse(payload)
-        result = record_incident(organization=request.auth.organization, **fields)
+        result = record_incident(organization=request.auth.organization, body=body, **fields)
         status_code, data = incident_periscope.render(result)
         return Response(data, status=status_code)
 
@@ -108,29 +110,27 @@ class PagerDutyWebhook(APIView):
             )
         if not pagerduty.signature_valid(secret=secret, body=body, header=header):
             return Response({"error": "Invalid X-PagerDuty-Signature"}, status=401)
-        payload, _text = read_json_object(request)
+        payload, body = read_json_object(request)
         kind = pagerduty.event_type(payload)
         if kind not in pagerduty.HANDLED:
             return Response({"action": "ignored"})
         fields = pagerduty.parse(payload)
-        occurred_at = fields.pop("occurred_at")
-        existing = (
+        # The incident started when it was first reported, whatever later events say.
+        started_at = (
             Incident.objects.filter(organization=organization, external_id=fields["external_id"])
-            .values("started_at", "environment")
+            .values_list("started_at", flat=True)
             .first()
         )
-        if existing is not None:
-            fields["started_at"] = existing["started_at"]
+        if started_at is not None:
+            fields["started_at"] = started_at
         resolved_at = None
         if kind == "incident.resolved":
-            resolved_at = max(occurred_at, fields["started_at"])
+            resolved_at = max(fields["occurred_at"], fields["started_at"])
         result = record_incident(
             organization=organization,
             source="pagerduty",
             resolved_at=resolved_at,
-            environment=existing["environment"] if existing else "",
+            body=body,
             **fields,
         )
-        return Response(
-            {"action": "created" if result.created else "updated", "incidentId": result.incident_id}
-        )
+        return Response(pagerduty.render(result))

@@ -261,6 +261,32 @@ class Incident(models.Model):
         return f"{self.external_id}: {self.title}"
 
 
+class IncidentDelivery(models.Model):
+    """One accepted incident delivery (API call or webhook), kept as sent, with what it did."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="incident_deliveries", db_index=False
+    )
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    source = models.CharField(max_length=16)
+    received_at = models.DateTimeField()
+    action = models.CharField(max_length=16, choices=DeliveryAction.choices)
+    body = models.TextField()
+
+    class Meta:
+        verbose_name_plural = "incident deliveries"
+        ordering = ["received_at", "id"]
+        indexes = [
+            # An incident's delivery log (and deleting an incident).
+            models.Index(fields=["incident", "received_at"], name="incident_delivery_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.action} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 # --- Lead time for changes: repositories, commits, pull requests and what each deployment
 # shipped. Commit parents are an edge table keyed by sha, so ancestry is one recursive query.
 

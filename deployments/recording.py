@@ -16,7 +16,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deployments import recovery
+from deployments import recovery, repeats
 from deployments.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.models import (
@@ -208,27 +208,45 @@ def _suggest(*, organization: Organization, values: dict, names: _Names) -> None
         )
 
 
+# Fields replaced together or not at all on a repeat, led by the one the sender sent.
+_GROUPS = (
+    ("service_name", "service_id", "service_key"),
+    ("environment_raw", "environment"),
+    ("status", "status_raw"),
+)
+
+
 def _apply_repeat(
-    *, existing: Deployment, values: dict, policy: DuplicatePolicy
+    *, existing: Deployment, values: dict, event: DeploymentEvent
 ) -> tuple[str, list[str]]:
-    """Decide what a repeat delivery changes; returns (action, changed field names)."""
+    """Decide what a repeat delivery changes (the rule of deployments.repeats); returns
+    (action, changed field names) and applies the changes to `existing`."""
     incoming_status = values["status"]
     if existing.status in TERMINAL_STATUSES and incoming_status not in TERMINAL_STATUSES:
         return DeliveryAction.STALE, []
-    if policy is DuplicatePolicy.KEEP_FIRST:
+    sent_times = (
+        values[name] for name in ("started_at", "completed_at") if name not in event.assumed
+    )
+    if repeats.is_stale(
+        event_time=repeats.latest(sent_times),
+        stored_time=repeats.latest((existing.started_at, existing.completed_at)),
+    ):
+        return DeliveryAction.STALE, []
+    if event.duplicate_policy is DuplicatePolicy.KEEP_FIRST:
         candidates = {"status": incoming_status, "status_raw": values["status_raw"]}
     else:
         candidates = values
-    changed = [
-        name
-        for name in MUTABLE_FIELDS
-        if name in candidates and getattr(existing, name) != candidates[name]
-    ]
-    if not changed:
+    changes = repeats.merged(
+        stored={name: getattr(existing, name) for name in candidates},
+        incoming=candidates,
+        groups=_GROUPS,
+        assumed=event.assumed,
+    )
+    if not changes:
         return DeliveryAction.DUPLICATE, []
-    for name in changed:
-        setattr(existing, name, candidates[name])
-    return DeliveryAction.UPDATED, changed
+    for name, value in changes.items():
+        setattr(existing, name, value)
+    return DeliveryAction.UPDATED, list(changes)
 
 
 def _loaded(*, organization: Organization, pk: int, row: dict) -> Deployment:
@@ -308,6 +326,7 @@ def _record_new(*, pending: _Pending, link: bool) -> RecordResult | None:
         service_id=values["service_id"],
         service_name=values["service_name"],
         linked_prs=linked_prs,
+        completed_at=values["completed_at"],
     )
 
 
@@ -323,9 +342,7 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
     )
     if deployment is None:
         return None
-    action, changed = _apply_repeat(
-        existing=deployment, values=pending.values, policy=event.duplicate_policy
-    )
+    action, changed = _apply_repeat(existing=deployment, values=pending.values, event=event)
     if changed:
         recovery.before_change(
             organization_id=organization.pk,
@@ -345,6 +362,7 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
         service_id=deployment.service_id,
         service_name=deployment.service_name,
         linked_prs=linked_prs,
+        completed_at=deployment.completed_at,
     )
 
 

@@ -93,6 +93,12 @@ PERISCOPE_OUT = inline_serializer(
         "action": S.ChoiceField(choices=["created", "updated"]),
         "deploymentId": S.IntegerField(),
         "linkedPRs": S.IntegerField(),
+        "stale": S.BooleanField(
+            required=False,
+            help_text="Present (true) when the delivery was older than the "
+            "stored state and changed nothing",
+        ),
+        "detail": S.CharField(required=False),
     },
 )
 PERISCOPE_RESPONSES = {
@@ -227,7 +233,7 @@ OPSLEVEL_RESPONSES = {
 }
 
 RECORD_ACTIONS = ["created", "updated"]
-PAGERDUTY_ACTIONS = ["created", "updated", "ignored"]
+PAGERDUTY_ACTIONS = ["created", "updated", "duplicate", "stale", "ignored"]
 PAGERDUTY_IN = inline_serializer(
     "PagerDutyWebhookIn",
     {

@@ -186,7 +186,13 @@ def test_tag_push_without_commits(api, signed):
 
 
 def test_deployment_status_states_update_one_deployment(api, signed):
-    in_progress = fixture("deployment_status.created.in_progress.gh-pages.json")
+    # Two real deliveries that share a deployment id; the in-progress one is dated before the
+    # success, as it would be for one deployment (an older event would be stale).
+    payload = json.loads(fixture("deployment_status.created.in_progress.gh-pages.json"))
+    payload["deployment"]["created_at"] = "2019-05-15T15:20:50Z"
+    payload["deployment_status"]["created_at"] = "2019-05-15T15:20:51Z"
+    payload["deployment_status"]["updated_at"] = "2019-05-15T15:20:51Z"
+    in_progress = json.dumps(payload).encode()
     assert post(api, in_progress, event="deployment_status", delivery="1").status_code == 200
     deployment = Deployment.objects.get(organization=signed)
     assert (deployment.status, deployment.environment, deployment.completed_at) == (

@@ -67,10 +67,9 @@ def _event(item: Any, index: int, received_at: datetime) -> DeploymentEvent:
         # it as one would fold every deploy of the service into one record.
         build_id = ""
     timestamp = item.get("timestamp")
+    dated_by_arrival = timestamp in (None, "")
     moment = (
-        received_at
-        if timestamp in (None, "")
-        else flexible_timestamp(timestamp, f"{prefix}.timestamp")
+        received_at if dated_by_arrival else flexible_timestamp(timestamp, f"{prefix}.timestamp")
     )
     return DeploymentEvent(
         source=Source.DEVGRID,
@@ -90,6 +89,8 @@ def _event(item: Any, index: int, received_at: datetime) -> DeploymentEvent:
             **{k: v for k, v in attributes.items() if k not in _KNOWN},
         },
         raw_payload=item,
+        # A retry without a timestamp is the same event arriving later, not a later event.
+        assumed=frozenset({"completed_at"}) if dated_by_arrival else frozenset(),
     )
 
 
@@ -134,7 +135,8 @@ def render(events: list[DeploymentEvent], results: list[RecordResult]) -> tuple[
     for event, result in zip(events, results, strict=True):
         item = dict(event.raw_payload or {})
         item["id"] = result.deployment_id
-        item["timestamp"] = event.completed_at.isoformat().replace("+00:00", "Z")
+        moment = result.completed_at or event.completed_at
+        item["timestamp"] = moment.isoformat().replace("+00:00", "Z")
         stored.append(item)
     return http.HTTP_201_CREATED, {"events": stored}
 

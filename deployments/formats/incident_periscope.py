@@ -51,6 +51,9 @@ def render(result: IncidentResult) -> tuple[int, dict]:
         "deploymentId": result.deployment_id,
         "attributedBy": result.attributed_by or None,
     }
+    if result.stale:
+        body["stale"] = True
+        body["detail"] = "Older than the incident's stored state: nothing changed"
     return (http.HTTP_201_CREATED if result.created else http.HTTP_200_OK), body
 
 

@@ -7,6 +7,7 @@ signatures during secret rotation). Other event types are acknowledged and ignor
 from typing import Any
 
 from deployments.formats.fields import iso8601
+from deployments.incidents import IncidentResult
 from periscope.errors import InvalidPayload
 from periscope.secrets import hmac_sha256_hex, signatures_match
 
@@ -71,3 +72,9 @@ def parse(payload: dict) -> dict[str, Any]:
         "started_at": started_at,
         "occurred_at": occurred_at,
     }
+
+
+def render(result: IncidentResult) -> dict:
+    """The answer: what was done, and for a stale event (older than the stored state) that
+    it changed nothing."""
+    return {"action": result.action, "incidentId": result.incident_id}

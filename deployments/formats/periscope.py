@@ -104,6 +104,9 @@ def render(result: RecordResult) -> tuple[int, dict]:
         "deploymentId": result.deployment_id,
         "linkedPRs": result.linked_prs,
     }
+    if result.stale:
+        body["stale"] = True
+        body["detail"] = "Older than the deployment's stored state: nothing changed"
     return (http.HTTP_201_CREATED if result.created else http.HTTP_200_OK), body
 
 
