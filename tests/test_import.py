@@ -181,6 +181,29 @@ def test_a_repeat_within_one_file_is_one_deployment(tmp_path, org):
     assert "1 created, 2 updated" in out
 
 
+def test_a_minimal_repeat_line_keeps_what_the_first_line_said(tmp_path, org, other_org):
+    make_service(org, "checkout")
+    full = periscope_seed.SEED_MINIMAL | {
+        "status": "in_progress",
+        "completedAt": None,
+        "service": "checkout",
+        "branch": "main",
+        "metadata": {"a": "1"},
+    }
+    minimal = {k: v for k, v in periscope_seed.SEED_MINIMAL.items() if k != "service"}
+    # Within one file, then again in a second import.
+    out, _ = run(write_lines(tmp_path, [full, minimal | {"metadata": {"b": "2"}}]))
+    run(write_lines(tmp_path, [minimal], "again.jsonl"))
+    d = Deployment.objects.get(organization=org)
+    assert (d.status, d.service_name, d.branch) == ("success", "checkout", "main")
+    assert d.service is not None and d.metadata == {"a": "1", "b": "2"}
+    assert list(d.deliveries.values_list("action", flat=True)) == [
+        "created",
+        "updated",
+        "duplicate",
+    ]
+
+
 def test_a_stored_key_after_new_batches_is_found_when_its_copy_conflicts(org, monkeypatch):
     """Batches after one with nothing stored skip the probe for stored keys; a key stored
     meanwhile (here by a webhook, before its line is reached) makes the COPY conflict, and
