@@ -216,7 +216,7 @@ def main() -> None:
     results = []
     for label, days in (("90 days", 90), ("2 years", 730)):
         for who, selector in (("all services", None), ("one service", one)):
-            scope = dora.Scope(
+            scope = dora.Window(
                 organization_id=organization.pk,
                 start=END - timedelta(days=days),
                 end=END,

@@ -33,7 +33,7 @@ from django.db import IntegrityError, OperationalError, connection, connections,
 from django.utils import timezone
 from psycopg import IntegrityError as DriverIntegrityError
 
-from deployments import recording, recovery
+from deployments import linking, recording, recovery
 from deployments.bulk_insert import (
     DEPLOYMENT_COLUMNS,
     allocate_ids,
@@ -282,7 +282,7 @@ class Importer:
         organization has no repository and no imported deployment names one, nothing can
         link and the pass is skipped.
         """
-        if not recording._link_changes or not self._created_ids:
+        if not self._created_ids:
             return
         organization_id = self.organization.pk
         if (
@@ -302,7 +302,7 @@ class Importer:
                 # Not "created": an earlier one's pass may already have linked it as its
                 # successor, so its links are replaced, not assumed absent.
                 with transaction.atomic():
-                    recording.link_changes(deployment, action=DeliveryAction.UPDATED)
+                    linking.link_on_record(deployment, action=DeliveryAction.UPDATED)
 
     def store(self, batch: list[_Item]) -> None:
         """Write one batch of parsed lines in one transaction (on this thread's connection)."""

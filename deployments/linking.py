@@ -29,6 +29,7 @@ from deployments.models import (
     Status,
 )
 from deployments.repositories import repository_for_deployment
+from deployments.service_group import ServiceGroup
 from periscope import rows
 from periscope.errors import InvalidPayload
 from periscope.rows import quote
@@ -54,21 +55,9 @@ def _linkable(deployment: Deployment) -> bool:
     )
 
 
-def service_group(deployment: Deployment) -> str:
-    if deployment.service_id:
-        return f"service:{deployment.service_id}"
-    return f"name:{deployment.service_key}"
-
-
-def _same_service(deployment: Deployment):
-    if deployment.service_id:
-        return Q(service_id=deployment.service_id)
-    return Q(service__isnull=True, service_key=deployment.service_key)
-
-
 def _production_successes(deployment: Deployment):
     return Deployment.objects.filter(
-        _same_service(deployment),
+        ServiceGroup.of_row(deployment).q(),
         organization_id=deployment.organization_id,
         status=Status.SUCCESS,
         environment=PRODUCTION,
@@ -272,7 +261,7 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
     prs = _pull_requests(deployment=deployment, repository=repository, shas=shas)
     owner = _assign(prs, shas, repository)
     commits = {c.sha: c for c in Commit.objects.filter(repository=repository, sha__in=list(shas))}
-    group = service_group(deployment)
+    group = ServiceGroup.of_row(deployment).encode()
     completed = deployment.completed_at
 
     # Each PR's start is computed from this deployment's commits alone (never a running

@@ -18,9 +18,18 @@ class Status(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+# The status sets, defined here once (plain strings: they are SQL parameters too).
+# Finished: a later pending/in-progress delivery of the deployment is stale.
 TERMINAL_STATUSES = frozenset(
-    {Status.SUCCESS, Status.FAILURE, Status.CANCELLED, Status.ROLLED_BACK}
+    s.value for s in (Status.SUCCESS, Status.FAILURE, Status.CANCELLED, Status.ROLLED_BACK)
 )
+# Reached the environment: counted as deployed (deployment frequency).
+REACHED_STATUSES = (Status.SUCCESS.value, Status.ROLLED_BACK.value)
+# Failed in the environment: counted against the change failure rate, recovered by the next
+# success of the pairing key.
+FAILED_STATUSES = (Status.FAILURE.value, Status.ROLLED_BACK.value)
+# Ran to a verdict: the change failure rate's denominator (a cancelled deployment never ran).
+CONCLUDED_STATUSES = (Status.SUCCESS.value, Status.FAILURE.value, Status.ROLLED_BACK.value)
 
 
 class Source(models.TextChoices):

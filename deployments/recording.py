@@ -7,7 +7,7 @@ every delivery runs them, and compiling them through the ORM cost more than the 
 """
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -16,7 +16,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deployments import recovery, repeats
+from deployments import linking, recovery, repeats
 from deployments.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.models import (
@@ -27,6 +27,7 @@ from deployments.models import (
     EnvironmentAlias,
     Repository,
 )
+from deployments.service_group import ServiceGroup
 from periscope import rows
 from periscope.models import Organization
 from services.matching import normalize_key
@@ -58,40 +59,6 @@ MUTABLE_FIELDS = (
 
 # The idempotency key: a repeat of these is the same deployment (constraint uniq_deployment_id).
 DEPLOYMENT_ID = ("organization", "source", "external_id")
-
-# Hooks run after a deployment is stored, inside the same transaction, returning the
-# number of pull requests linked. They are told the delivery's action, so a new deployment
-# that cannot have links costs them nothing, and whether the organization's catalog holds a
-# repository for it (the lookup below asks). Each comes with its rule for whether a new
-# deployment with given stored values can link anything at all: when none can, the
-# deployment is recorded on the fast path. The lead-time module registers the real one.
-LinkChanges = Callable[..., int]
-LinksNew = Callable[..., bool]
-_link_changes: list[LinkChanges] = []
-_links_new: list[LinksNew] = []
-
-
-def register_change_linker(linker: LinkChanges, *, links_new: LinksNew) -> None:
-    if linker not in _link_changes:
-        _link_changes.append(linker)
-        _links_new.append(links_new)
-
-
-def link_changes(
-    deployment: Deployment, *, action: str, repository_possible: bool | None = None
-) -> int:
-    """Run the change linkers for a stored deployment; returns the pull requests linked."""
-    return sum(
-        linker(deployment, action=action, repository_possible=repository_possible)
-        for linker in _link_changes
-    )
-
-
-def _links_anything(*, values: dict, names: "_Names") -> bool:
-    return any(
-        rule(values=values, repository_possible=names.repository_possible) for rule in _links_new
-    )
-
 
 # The lookups every delivery needs, in one round trip: the service by the name sent, else by
 # the repository URL; the environment alias; whether the name is already a suggestion; and
@@ -307,7 +274,7 @@ def _record_new(*, pending: _Pending, link: bool) -> RecordResult | None:
     _log_delivery(pending=pending, deployment_id=pk, action=DeliveryAction.CREATED)
     linked_prs = 0
     if link:
-        linked_prs = link_changes(
+        linked_prs = linking.link_on_record(
             _loaded(organization=organization, pk=pk, row=row),
             action=DeliveryAction.CREATED,
             repository_possible=pending.names.repository_possible,
@@ -352,7 +319,7 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
         deployment.save(update_fields=[*changed, "updated_at"])
     _suggest(organization=organization, values=pending.values, names=pending.names)
     _log_delivery(pending=pending, deployment_id=deployment.pk, action=action)
-    linked_prs = link_changes(
+    linked_prs = linking.link_on_record(
         deployment, action=action, repository_possible=pending.names.repository_possible
     )
     return RecordResult(
@@ -405,7 +372,11 @@ def record_deployment(
         body=body,
         received_at=received_at or timezone.now(),
     )
-    if _links_anything(values=pending.values, names=pending.names):
+    # Change linking runs only where a new deployment could link anything (a production
+    # success with a commit and a repository); the rest take the fast path.
+    if linking.links_new(
+        values=pending.values, repository_possible=pending.names.repository_possible
+    ):
         with transaction.atomic():
             return _record_one(pending=pending)
     # The fast path, for most deliveries: a new deployment with nothing to link is a few
@@ -439,7 +410,7 @@ def record_deployments(
             recovery.lock_groups(
                 organization_id=organization.pk,
                 groups={
-                    recovery.group_of(
+                    ServiceGroup.of(
                         service_id=p.values["service_id"], service_key=p.values["service_key"]
                     )
                     for p in batch

@@ -45,27 +45,16 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 
 from deployments.environments import PRODUCTION
-from deployments.models import Deployment, Status
+from deployments.models import FAILED_STATUSES, Deployment, Status
+from deployments.service_group import ServiceGroup
 from periscope import rows
 
-FAILED = (Status.FAILURE.value, Status.ROLLED_BACK.value)  # as metrics.dora.FAILED
 # Fields whose change can change a recovery; any other change costs nothing here.
 RELEVANT = ("status", "completed_at", "service_id", "service_key", "environment")
 # What `after_insert` is told of a new deployment, besides its id.
 INSERT_FIELDS = ("status", "environment", "service_id", "service_key", "completed_at")
 # Earlier than any completion time: the lower bound when no success precedes.
 _FLOOR = datetime(1, 1, 2, tzinfo=UTC)
-
-
-class Group(NamedTuple):
-    """A pairing key: a catalogued service, or (service_id None) an unmatched name."""
-
-    service_id: int | None
-    key: str = ""
-
-
-def group_of(*, service_id: int | None, service_key: str) -> Group:
-    return Group(service_id, "") if service_id is not None else Group(None, service_key)
 
 
 def _table() -> str:
@@ -76,14 +65,14 @@ def _when(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _group_sql(group: Group, alias: str = "") -> tuple[str, list]:
+def _group_sql(group: ServiceGroup, alias: str = "") -> tuple[str, list]:
     prefix = f"{alias}." if alias else ""
     if group.service_id is not None:
         return f"{prefix}service_id = %s", [group.service_id]
-    return f"{prefix}service_id IS NULL AND {prefix}service_key = %s", [group.key]
+    return f"{prefix}service_id IS NULL AND {prefix}service_key = %s", [group.service_key]
 
 
-def _lock_sql(*, organization_id: int, groups: Iterable[Group]) -> tuple[str, list]:
+def _lock_sql(*, organization_id: int, groups: Iterable[ServiceGroup]) -> tuple[str, list]:
     """The statement taking the groups' advisory locks in a fixed order (no deadlock between
     two writers that need two groups); ("", []) on SQLite."""
     if connection.vendor != "postgresql":
@@ -92,7 +81,8 @@ def _lock_sql(*, organization_id: int, groups: Iterable[Group]) -> tuple[str, li
         {
             int.from_bytes(
                 hashlib.blake2b(
-                    f"recovery|{organization_id}|{g.service_id}|{g.key}".encode(), digest_size=8
+                    f"recovery|{organization_id}|{g.service_id}|{g.service_key}".encode(),
+                    digest_size=8,
                 ).digest(),
                 "big",
                 signed=True,
@@ -117,7 +107,7 @@ _LOCK_ONE_WITH_GENERIC_PLAN = (
 )
 
 
-def lock_groups(*, organization_id: int, groups: Iterable[Group]) -> None:
+def lock_groups(*, organization_id: int, groups: Iterable[ServiceGroup]) -> None:
     """Serialize with every other writer of these groups until the transaction ends."""
     sql, params = _lock_sql(organization_id=organization_id, groups=groups)
     if sql:
@@ -126,7 +116,7 @@ def lock_groups(*, organization_id: int, groups: Iterable[Group]) -> None:
 
 
 def _recover_sql(
-    *, organization_id: int, group: Group, completed_at: datetime, deployment_id: int
+    *, organization_id: int, group: ServiceGroup, completed_at: datetime, deployment_id: int
 ) -> tuple[str, list]:
     """The UPDATE giving a success at `completed_at` to the failures it is the next success
     of: those of its group completed in [previous success, it), whose value is unknown or
@@ -148,7 +138,7 @@ def _recover_sql(
           AND (recovered_at IS NULL OR recovered_at > %s)
           AND id <> %s
     """
-    params = [when, organization_id, PRODUCTION, *FAILED, *group_params, when]
+    params = [when, organization_id, PRODUCTION, *FAILED_STATUSES, *group_params, when]
     params += [organization_id, PRODUCTION, Status.SUCCESS.value, *group_params, when]
     params += [deployment_id, _when(_FLOOR), when, deployment_id]
     return sql, params
@@ -177,7 +167,7 @@ def after_insert(
     state = {"status": status, "environment": environment, "completed_at": completed_at}
     if not _is_production_success(state):
         return
-    group = group_of(service_id=service_id, service_key=service_key)
+    group = ServiceGroup.of(service_id=service_id, service_key=service_key)
     lock, lock_params = _lock_sql(organization_id=organization_id, groups=[group])
     sql, params = _recover_sql(
         organization_id=organization_id,
@@ -196,7 +186,7 @@ def after_insert(
     rows.run(sql, params)
 
 
-def _next_success_sql(*, group: Group, excluded: tuple[int, ...]) -> tuple[str, list]:
+def _next_success_sql(*, group: ServiceGroup, excluded: tuple[int, ...]) -> tuple[str, list]:
     """The next success in `group` of the row being updated (ids in `excluded` left out)."""
     table = _table()
     group_where, group_params = _group_sql(group, "s")
@@ -211,7 +201,7 @@ def _next_success_sql(*, group: Group, excluded: tuple[int, ...]) -> tuple[str, 
 def _recompute(
     *,
     organization_id: int,
-    group: Group,
+    group: ServiceGroup,
     only_null: bool = False,
     recovered_at: datetime | None = None,
     excluded: tuple[int, ...] = (),
@@ -227,7 +217,7 @@ def _recompute(
         f" AND {table}.status IN (%s, %s) AND {group_where}"
         f" AND {table}.completed_at IS NOT NULL"
     )
-    params = [organization_id, PRODUCTION, *FAILED, *group_params]
+    params = [organization_id, PRODUCTION, *FAILED_STATUSES, *group_params]
     if recovered_at is not None:
         where += f" AND {table}.recovered_at = %s AND {table}.completed_at < %s"
         params += [_when(recovered_at), _when(recovered_at)]
@@ -267,8 +257,8 @@ def before_change(*, organization_id: int, deployment_id: int, changes: dict[str
     if old is None:
         return
     new = {**old, **{name: changes[name] for name in RELEVANT if name in changes}}
-    old_group = group_of(service_id=old["service_id"], service_key=old["service_key"])
-    new_group = group_of(service_id=new["service_id"], service_key=new["service_key"])
+    old_group = ServiceGroup.of(service_id=old["service_id"], service_key=old["service_key"])
+    new_group = ServiceGroup.of(service_id=new["service_id"], service_key=new["service_key"])
     was_success, is_success = _is_production_success(old), _is_production_success(new)
     same_place = (old_group, old["completed_at"], old["environment"]) == (
         new_group,
@@ -277,7 +267,7 @@ def before_change(*, organization_id: int, deployment_id: int, changes: dict[str
     )
     if was_success and is_success and same_place:
         return
-    was_failed = old["status"] in FAILED and old["environment"] == PRODUCTION
+    was_failed = old["status"] in FAILED_STATUSES and old["environment"] == PRODUCTION
     groups = ([old_group] if was_success else []) + ([new_group] if is_success else [])
     lock_groups(organization_id=organization_id, groups=groups)
     if was_success:
@@ -287,7 +277,7 @@ def before_change(*, organization_id: int, deployment_id: int, changes: dict[str
             recovered_at=old["completed_at"],
             excluded=(deployment_id,),
         )
-    if was_failed and not (new["status"] in FAILED and same_place):
+    if was_failed and not (new["status"] in FAILED_STATUSES and same_place):
         # Its next success may differ now; unknown until a success or a backfill sets it.
         Deployment.objects.filter(pk=deployment_id).update(recovered_at=None)
     if is_success:
@@ -314,19 +304,19 @@ def before_delete(*, organization_id: int, deployment_ids: Iterable[int]) -> Non
             completed_at__isnull=False,
         ).values_list("service_id", "service_key", "completed_at")
     )
-    groups = {group_of(service_id=s, service_key=k) for s, k, _ in successes}
+    groups = {ServiceGroup.of(service_id=s, service_key=k) for s, k, _ in successes}
     lock_groups(organization_id=organization_id, groups=groups)
     for service_id, key, completed_at in successes:
         _recompute(
             organization_id=organization_id,
-            group=group_of(service_id=service_id, service_key=key),
+            group=ServiceGroup.of(service_id=service_id, service_key=key),
             recovered_at=completed_at,
             excluded=ids,
         )
 
 
 @contextmanager
-def regrouping(*, organization_id: int, groups: Iterable[Group]) -> Iterator[None]:
+def regrouping(*, organization_id: int, groups: Iterable[ServiceGroup]) -> Iterator[None]:
     """Around a bulk move of deployments between these pairing groups: locks them first, then
     recomputes every failure of them once the move is done (same transaction)."""
     groups = set(groups)
@@ -337,19 +327,19 @@ def regrouping(*, organization_id: int, groups: Iterable[Group]) -> Iterator[Non
             _recompute(organization_id=organization_id, group=group)
 
 
-def _failure_groups(*, organization_id: int, only_null: bool) -> list[Group]:
+def _failure_groups(*, organization_id: int, only_null: bool) -> list[ServiceGroup]:
     rows = Deployment.objects.filter(
         organization_id=organization_id,
         environment=PRODUCTION,
-        status__in=FAILED,
+        status__in=FAILED_STATUSES,
         completed_at__isnull=False,
     )
     if only_null:
         rows = rows.filter(recovered_at__isnull=True)
     pairs = rows.values_list("service_id", "service_key").order_by().distinct()
     return sorted(
-        {group_of(service_id=s, service_key=k) for s, k in pairs},
-        key=lambda g: (g.service_id is None, g.service_id or 0, g.key),
+        {ServiceGroup.of(service_id=s, service_key=k) for s, k in pairs},
+        key=lambda g: (g.service_id is None, g.service_id or 0, g.service_key),
     )
 
 
@@ -369,7 +359,7 @@ class BulkRecovery:
     and the stored failures their successes recover: (id, group, completed_at, value)."""
 
     values: list[datetime | None]
-    stored: list[tuple[int, Group, datetime, datetime]]
+    stored: list[tuple[int, ServiceGroup, datetime, datetime]]
 
 
 @dataclass
@@ -401,24 +391,24 @@ def prepare_bulk_insert(*, organization_id: int, new_rows: Sequence[BulkRow]) ->
     per group: no new row is written twice, and the file's order does not matter.
     Concurrent writers are ordered by the locks as for `after_insert`.
     """
-    batches: dict[Group, _Batch] = {}
+    batches: dict[ServiceGroup, _Batch] = {}
     for index, row in enumerate(new_rows):
         if row.environment != PRODUCTION or row.completed_at is None:
             continue
         if row.status == Status.SUCCESS:
             kind = "success"
-        elif row.status in FAILED:
+        elif row.status in FAILED_STATUSES:
             kind = "failure"
         else:
             continue
-        group = group_of(service_id=row.service_id, service_key=row.service_key)
+        group = ServiceGroup.of(service_id=row.service_id, service_key=row.service_key)
         batch = batches.setdefault(group, _Batch())
         if kind == "success":
             batch.successes.append(row.completed_at)
         else:
             batch.failures.append((index, row.completed_at))
     values: list[datetime | None] = [None] * len(new_rows)
-    stored: list[tuple[int, Group, datetime, datetime]] = []
+    stored: list[tuple[int, ServiceGroup, datetime, datetime]] = []
     if not batches:
         return BulkRecovery(values, stored)
     lock_groups(organization_id=organization_id, groups=batches)
@@ -443,8 +433,8 @@ def _next_of(successes: list[datetime], completed_at: datetime) -> datetime | No
 
 
 def _stored_rows(
-    *, organization_id: int, batches: dict[Group, _Batch]
-) -> dict[Group, tuple[list[datetime], list[tuple[int, datetime, datetime | None]]]]:
+    *, organization_id: int, batches: dict[ServiceGroup, _Batch]
+) -> dict[ServiceGroup, tuple[list[datetime], list[tuple[int, datetime, datetime | None]]]]:
     """Per group: the stored successes and failures a bulk insert's rows can depend on or
     change, in one statement.
 
@@ -458,7 +448,7 @@ def _stored_rows(
     groups = list(batches)
     relation, relation_params = _groups_relation(
         [
-            (number, group.service_id, group.key, *batches[group].window())
+            (number, group.service_id, group.service_key, *batches[group].window())
             for number, group in enumerate(groups)
         ]
     )
@@ -490,7 +480,7 @@ def _stored_rows(
             )
         )
         params += success_params
-        for status in FAILED:  # one status each: an index range, not the group's history
+        for status in FAILED_STATUSES:  # one status each: an index range, not the group's history
             arms.append(  # the stored failures the new successes may recover
                 _per_group(
                     1,
@@ -501,7 +491,7 @@ def _stored_rows(
                 )
             )
             params += [*failed_params, status, *success_params, _when(_FLOOR)]
-    found: dict[Group, tuple[list, list]] = {}
+    found: dict[ServiceGroup, tuple[list, list]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH g AS (SELECT * FROM {relation}) {' UNION ALL '.join(arms)}",
@@ -585,7 +575,7 @@ def finish_bulk_insert(*, organization_id: int, recovery: BulkRecovery) -> None:
                 pk,
                 organization_id,
                 PRODUCTION,
-                *FAILED,
+                *FAILED_STATUSES,
                 *group_params,
                 _when(completed_at),
                 when,
@@ -597,7 +587,7 @@ def finish_bulk_insert(*, organization_id: int, recovery: BulkRecovery) -> None:
 
 
 def backfill_recovery(
-    *, organization_id: int, groups: Iterable[Group] | None = None, recompute: bool = False
+    *, organization_id: int, groups: Iterable[ServiceGroup] | None = None, recompute: bool = False
 ) -> int:
     """Store the next success of the organization's failed production deployments (of
     `groups`, default all); returns the rows written.

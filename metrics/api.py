@@ -41,7 +41,7 @@ def _moment(raw: str, name: str) -> datetime:
     return iso8601(_LOST_PLUS.sub(r"+\1", raw.strip()), name)
 
 
-def parse_dora_query(*, params, organization) -> tuple[dora.Scope, str, dict]:
+def parse_dora_query(*, params, organization) -> tuple[dora.Window, str, dict]:
     """Scope, interval and the echoed range from the query string; 400 naming the parameter."""
     interval = params.get("interval") or "week"
     if interval not in dora.INTERVALS:
@@ -77,7 +77,7 @@ def parse_dora_query(*, params, organization) -> tuple[dora.Scope, str, dict]:
         if service_value
         else None
     )
-    scope = dora.Scope(
+    scope = dora.Window(
         organization_id=organization.pk,
         start=start,
         end=end,

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from deployments import recovery
 from deployments.events import DeploymentEvent
 from deployments.importing import import_lines
-from deployments.models import Deployment, Status
+from deployments.models import FAILED_STATUSES, Deployment, Status
 from deployments.recording import record_deployment
 from metrics import dora
 from services.catalog import attach_suggestion, create_service, delete_service
@@ -100,7 +100,7 @@ def assert_complete(org) -> None:
 
 
 def recovery_numbers(org):
-    scope = dora.Scope(organization_id=org.pk, start=at(-10_000), end=at(100_000))
+    scope = dora.Window(organization_id=org.pk, start=at(-10_000), end=at(100_000))
     report = dora.dora_report(scope=scope, series=False)
     by_service = [
         (row.name, row.failed_deployment_recovery_time) for row in dora.dora_by_service(scope=scope)
@@ -197,7 +197,7 @@ def test_only_production_is_stored_and_other_environments_cost_nothing(org):
     assert ours(staging_success) == ours(staging_failure) == ours(production_failure) == []
     assert len(production_failure) == len(staging_failure)
     # Staging metrics still find the staging recovery (by lookup).
-    scope = dora.Scope(organization_id=org.pk, start=at(-10), end=at(100), environment="staging")
+    scope = dora.Window(organization_id=org.pk, start=at(-10), end=at(100), environment="staging")
     rec = dora.dora_report(scope=scope, series=False).summary.failed_deployment_recovery_time
     assert (rec.recovered, rec.median_seconds) == (1, 600.0)
 
@@ -403,8 +403,8 @@ def test_stored_values_skip_the_lookup(org):
             record(org, f"s{n}", "success", n * 10 + 5)
     record(org, "f-open", "failure", 100)
     record(org, "f-late", "failure", 12)  # after its recovery (15): unknown, looked up
-    scope = dora.Scope(organization_id=org.pk, start=at(-10), end=at(200))
-    failed = dora.deployments_in(scope).filter(status__in=dora.FAILED)
+    scope = dora.Window(organization_id=org.pk, start=at(-10), end=at(200))
+    failed = dora.deployments_in(scope).filter(status__in=FAILED_STATUSES)
     query = failed.annotate(recovered=dora._recovered_at(scope)).values("recovered")
     sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
