@@ -4,7 +4,7 @@ Every deployment is a Periscope-format webhook body parsed by the real adapter a
 `record_deployment` (which links it to the commits and pull requests it shipped); every
 incident is an /api/incidents body parsed by its adapter and stored by `record_incident`.
 Before each production deployment, pull requests are squash-merged on the service's `main`:
-their commits go in through `deployments.commits.record_commits` (a push's chain, as the forge
+their commits go in through `deployments.changes.commits.record_commits` (a push's chain, as the forge
 webhooks record them) and the pull requests as the forge webhooks store them, without the
 relinking those webhooks do, since the deployment that ships them arrives afterwards and links
 them when it is recorded. The data is what ingest would have stored for that arrival order.
@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 
-from deployments.commits import CommitData, chained, record_commits
-from deployments.formats import incident_periscope, periscope
-from deployments.incidents import record_incident
+from deployments.changes.commits import CommitData, chained, record_commits
+from deployments.changes.repositories import get_or_create_repository
+from deployments.incidents.recorder import record_incident
+from deployments.ingest.contract import Received
+from deployments.ingest.incidents import adapter as incident_periscope
+from deployments.ingest.periscope import adapter as periscope
 from deployments.models import PullRequest, Repository
-from deployments.recording import record_deployment
-from deployments.repositories import get_or_create_repository
+from deployments.recording.recorder import record_deployment
 from periscope.models import Organization
 from services.catalog import add_alias, create_service
 from services.models import Service
@@ -142,7 +144,9 @@ class _History:
             "triggeredBy": self.rng.choice(("ana", "bo", "chen", "dee", "eli", "fatou")),
         }
         body = json.dumps(payload)
-        event = periscope.parse(payload, organization=self.organization)
+        (event,) = periscope.parse(
+            payload, received=Received(organization=self.organization, received_at=end)
+        )
         # received_at: when the pipeline would have sent it, so the delivery log reads right.
         record_deployment(organization=self.organization, event=event, body=body, received_at=end)
         self.deployments += status != "rolled_back"

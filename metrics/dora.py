@@ -29,26 +29,15 @@ from deployments.models import (
     Incident,
     Status,
 )
-from deployments.service_group import ServiceGroup
+from deployments.recording.service_group import ServiceGroup
 from metrics import benchmarks
 from metrics.lead_time import LeadTimeStats, lead_time_series, lead_time_stats
 from metrics.sql import EpochSeconds, as_utc, distribution
-from periscope.models import Organization
-from services.matching import normalize_key
-from services.models import Service, ServiceAlias, ServiceSuggestion
+from services.models import Service, ServiceSuggestion
+from services.selection import ServiceSelector
 
 INTERVALS = ("day", "week", "month")
 COUNTS = ("reached", "failed", "rolled_back", "incident_caused", "total")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServiceSelector:
-    """A `service=` filter: a catalogued service, or an unmatched name (its normalized key)."""
-
-    service_id: int | None = None
-    key: str = ""
-    # The catalogued service's alias keys: incidents sent under them before it existed match it.
-    alias_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,23 +51,6 @@ class Window:
     environment: str = "production"
     service: ServiceSelector | None = None
     team: str = ""
-
-
-def select_service(*, organization: Organization, value: str) -> ServiceSelector:
-    """A service by id, slug, name or alias; else the unmatched name as sent (normalized)."""
-    services = Service.objects.filter(organization=organization)
-    found = None
-    if value.isascii() and value.isdigit():  # "²".isdigit() is True, int("²") fails
-        found = services.filter(pk=int(value)).first()
-    found = found or services.filter(slug=value).first()
-    key = normalize_key(value)
-    if found is None and key:
-        alias = ServiceAlias.objects.filter(organization=organization, key=key).first()
-        found = alias.service if alias else None
-    if found is None:
-        return ServiceSelector(key=key)
-    keys = ServiceAlias.objects.filter(service=found).values_list("key", flat=True)
-    return ServiceSelector(service_id=found.pk, alias_keys=tuple(keys))
 
 
 def _service_q(scope: Window, *, incidents: bool = False, path: str = "") -> Q:

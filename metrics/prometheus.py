@@ -12,7 +12,7 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.exceptions import AuthenticationFailed
 
 from deployments.models import Status
-from deployments.service_group import ServiceGroup
+from deployments.recording.service_group import ServiceGroup
 from metrics import dora
 from metrics.lead_time import lead_time_stats
 from periscope.authentication import BearerKeyAuthentication

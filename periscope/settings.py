@@ -163,14 +163,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The webhook's status subset would collide with the Deployment status enum.
     "ENUM_NAME_OVERRIDES": {
-        "WebhookStatusEnum": "deployments.schema.WEBHOOK_STATUSES",
+        "WebhookStatusEnum": "deployments.ingest.periscope.schema.WEBHOOK_STATUSES",
         "DeploymentStatusEnum": "deployments.models.Status",
-        "PagerDutyActionEnum": "deployments.schema.PAGERDUTY_ACTIONS",
-        "RecordActionEnum": "deployments.schema.RECORD_ACTIONS",
+        "PagerDutyActionEnum": "deployments.ingest.pagerduty.schema.PAGERDUTY_ACTIONS",
+        "RecordActionEnum": "deployments.ingest.schema.RECORD_ACTIONS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "metrics.schema.add_error_responses",
+        "periscope.openapi.add_error_responses",
     ],
 }
 

@@ -19,9 +19,9 @@ def _unique_slug(*, organization: Organization, name: str) -> str:
 
 def reattribute_deployments(*, service: Service, keys: list[str] | set[str]) -> int:
     """Point every unmatched deployment sent under one of `keys` at `service`; returns the count."""
-    from deployments import recovery
     from deployments.models import Deployment
-    from deployments.service_group import ServiceGroup
+    from deployments.recording import recovery
+    from deployments.recording.service_group import ServiceGroup
 
     keys = {k for k in keys if k}
     if not keys:
@@ -210,9 +210,9 @@ def delete_service(*, service: Service) -> int:
     Their suggestions reopen (one is created for a name that matched directly and so never
     had one). Returns how many deployments became unmatched.
     """
-    from deployments import recovery
     from deployments.models import Deployment
-    from deployments.service_group import ServiceGroup
+    from deployments.recording import recovery
+    from deployments.recording.service_group import ServiceGroup
 
     # No ordering: with the default one, DISTINCT would be over every row's (name, time, id).
     deployments = Deployment.objects.filter(service=service).order_by()

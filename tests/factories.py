@@ -21,7 +21,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def environment_aliases(obj, create, extracted, **kwargs):
         if create:
-            from deployments.environments import seed_default_environment_aliases
+            from deployments.recording.environments import seed_default_environment_aliases
 
             seed_default_environment_aliases(organization=obj)
 

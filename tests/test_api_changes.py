@@ -1,6 +1,6 @@
 """GET /api/changes and a deployment's changes: pull requests and commits with lead times."""
 
-from deployments.forges.common import PullRequestData, store_pull_request
+from deployments.ingest.forge import PullRequestData, store_pull_request
 from deployments.models import Deployment
 from tests.factories import make_key, make_service
 from tests.test_linking import URL, at, deploy, graph, sha

@@ -12,6 +12,7 @@ from deployments.models import FAILED_STATUSES
 from metrics import dora
 from metrics.demo_history import seed_history
 from services.models import Service
+from services.selection import select_service
 
 URL = "/admin/metrics/dora/"
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -157,7 +158,7 @@ def test_service_filter_and_the_per_service_table(history, staff_client, key):
     for row in rows:
         if row.service_id is None:
             continue
-        selector = dora.select_service(organization=history, value=str(row.service_id))
+        selector = select_service(organization=history, value=str(row.service_id))
         alone = dora.dora_report(
             scope=dora.Window(**{**scope.__dict__, "service": selector}), series=False
         ).summary
@@ -192,7 +193,7 @@ def test_team_and_environment_filters(history, staff_client):
 @pytest.mark.parametrize("service", [None, "checkout", "legacy-batch"])
 def test_unrecovered_failures_are_those_without_a_later_success(history, service):
     """The per-service shortcut equals the definition: no success completed after it."""
-    selector = dora.select_service(organization=history, value=service) if service else None
+    selector = select_service(organization=history, value=service) if service else None
     scope = dora.Window(
         organization_id=history.pk,
         start=TODAY - timedelta(days=30),

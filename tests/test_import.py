@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from deployments.models import Delivery, Deployment
-from deployments.recording import MUTABLE_FIELDS
+from deployments.recording.recorder import MUTABLE_FIELDS
 from services.models import ServiceSuggestion
 from tests import test_webhook_devgrid as devgrid_seed
 from tests import test_webhook_hivel as hivel_seed
@@ -208,7 +208,7 @@ def test_a_stored_key_after_new_batches_is_found_when_its_copy_conflicts(org, mo
     """Batches after one with nothing stored skip the probe for stored keys; a key stored
     meanwhile (here by a webhook, before its line is reached) makes the COPY conflict, and
     the batch is probed and written as usual: nothing lost, nothing twice."""
-    from deployments.importing import import_lines
+    from deployments.recording.importing import import_lines
 
     lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(6)]
     stored = lines[4]
@@ -220,7 +220,7 @@ def test_a_stored_key_after_new_batches_is_found_when_its_copy_conflicts(org, mo
     def per_row(**kwargs):
         raise AssertionError("the batch should be probed, not recorded line by line")
 
-    monkeypatch.setattr("deployments.importing.recording.record_deployment", per_row)
+    monkeypatch.setattr("deployments.recording.importing.recording.record_deployment", per_row)
     report = import_lines(
         organization=org, fmt="periscope", lines=[json.dumps(p) for p in lines], batch_size=3
     )
@@ -338,7 +338,7 @@ def test_a_line_orjson_refuses_gets_the_webhook_parsers_verdict(tmp_path, org):
 
 
 def test_only_runs_of_twenty_digits_count_as_long_numbers():
-    from deployments.bulk_insert import has_long_number
+    from deployments.recording.bulk_insert import has_long_number
 
     assert has_long_number(b'{"n": 12345678901234567890}')
     assert has_long_number(b'{"n": -123456789012345678901}')
@@ -348,7 +348,7 @@ def test_only_runs_of_twenty_digits_count_as_long_numbers():
 
 
 def test_stored_values_reads_what_the_orm_reads(org):
-    from deployments.bulk_insert import stored_values
+    from deployments.recording.bulk_insert import stored_values
 
     first = make_deployment(org, "one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]})
     second = make_deployment(org, "two", metadata={}, raw_payload=None)
@@ -362,7 +362,7 @@ def test_stored_values_reads_what_the_orm_reads(org):
 
 
 def test_existing_ids_finds_only_this_organizations_stored_ids(org, other_org):
-    from deployments.bulk_insert import existing_ids
+    from deployments.recording.bulk_insert import existing_ids
 
     mine = make_deployment(org, "shared-id")
     make_deployment(other_org, "shared-id")
@@ -391,7 +391,7 @@ def make_deployment(organization, external_id, **fields):
 def test_an_error_while_writing_stops_the_reading_thread(tmp_path, org, monkeypatch):
     import threading
 
-    from deployments import importing
+    from deployments.recording import importing
 
     def fail(self, batch):
         raise RuntimeError("disk full")
@@ -404,7 +404,7 @@ def test_an_error_while_writing_stops_the_reading_thread(tmp_path, org, monkeypa
 
 
 def test_an_error_while_reading_reaches_the_caller(org):
-    from deployments.importing import import_lines
+    from deployments.recording.importing import import_lines
 
     def lines():
         yield json.dumps(periscope_seed.SEED_MINIMAL)
@@ -418,7 +418,7 @@ def test_an_error_while_reading_reaches_the_caller(org):
 def test_lines_are_parsed_ahead_while_the_caller_writes(org):
     """The reading thread parses the next batch while a batch is written; the order of
     batches and their lines is the file's."""
-    from deployments.importing import Importer, _read_ahead
+    from deployments.recording.importing import Importer, _read_ahead
 
     importer = Importer(organization=org, fmt="periscope", batch_size=2)
     lines = [json.dumps(periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"}) for n in range(5)]
@@ -431,7 +431,7 @@ def test_lines_are_parsed_ahead_while_the_caller_writes(org):
 def test_statistics_follow_the_import_as_it_doubles_the_table(tmp_path, org, is_postgres):
     if not is_postgres:
         pytest.skip("PostgreSQL's planner statistics")
-    from deployments.bulk_insert import planned_rows
+    from deployments.recording.bulk_insert import planned_rows
 
     lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(350)]
     run(write_lines(tmp_path, lines), batch_size=50)
@@ -444,7 +444,7 @@ def test_batches_commit_without_waiting_for_the_wal_flush(tmp_path, org, monkeyp
         pytest.skip("a PostgreSQL setting")
     from django.db import connection
 
-    from deployments import importing
+    from deployments.recording import importing
 
     seen = []
     store = importing.Importer._store
@@ -465,7 +465,7 @@ def test_batches_commit_without_waiting_for_the_wal_flush(tmp_path, org, monkeyp
 
 
 def test_a_chunk_is_split_by_group_and_each_id_stays_with_its_first_line(org):
-    from deployments.importing import Importer, split_batch
+    from deployments.recording.importing import Importer, split_batch
 
     importer = Importer(organization=org, fmt="periscope")
     names = [f"svc-{n % 5}" for n in range(40)]
@@ -490,7 +490,7 @@ def test_a_batch_aborted_by_a_deadlock_is_written_once_more(org, monkeypatch):
     from django.db import OperationalError
     from psycopg.errors import DeadlockDetected
 
-    from deployments import importing
+    from deployments.recording import importing
 
     store = importing.Importer._store
     failures = []
@@ -518,7 +518,7 @@ def test_two_writers_store_what_one_writer_stores():
     same deployments, deliveries and recovery times as one."""
     import random
 
-    from deployments.importing import import_lines
+    from deployments.recording.importing import import_lines
     from tests.factories import OrganizationFactory
     from tests.test_recovery import assert_never_wrong
 

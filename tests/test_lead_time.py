@@ -2,7 +2,7 @@
 
 import pytest
 
-from deployments.forges.common import PullRequestData, store_pull_request
+from deployments.ingest.forge import PullRequestData, store_pull_request
 from deployments.models import Deployment
 from metrics.lead_time import lead_time_series, lead_time_stats
 from tests.factories import make_service

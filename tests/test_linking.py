@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from deployments.commits import CommitData, record_commits
-from deployments.events import DeploymentEvent
-from deployments.forges.common import PullRequestData, store_pull_request, store_push
+from deployments.changes.commits import CommitData, record_commits
+from deployments.changes.repositories import get_or_create_repository
+from deployments.ingest.forge import PullRequestData, store_pull_request, store_push
 from deployments.models import Deployment, DeploymentCommit, DeploymentPullRequest, Source
-from deployments.recording import record_deployment
-from deployments.repositories import get_or_create_repository
+from deployments.recording.events import DeploymentEvent
+from deployments.recording.recorder import record_deployment
 from tests.factories import make_service
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

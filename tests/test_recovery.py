@@ -14,11 +14,11 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from deployments import recovery
-from deployments.events import DeploymentEvent
-from deployments.importing import import_lines
 from deployments.models import FAILED_STATUSES, Deployment, Status
-from deployments.recording import record_deployment
+from deployments.recording import recovery
+from deployments.recording.events import DeploymentEvent
+from deployments.recording.importing import import_lines
+from deployments.recording.recorder import record_deployment
 from metrics import dora
 from services.catalog import attach_suggestion, create_service, delete_service
 from services.models import ServiceSuggestion

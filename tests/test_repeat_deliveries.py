@@ -1,4 +1,4 @@
-"""Repeat deliveries add to what is stored and never erase it (deployments.repeats), for every
+"""Repeat deliveries add to what is stored and never erase it (deployments.recording.repeats), for every
 ingest format and for incidents, over HTTP with real keys; the service's metrics are unchanged
 by a repeat."""
 
