@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "services",
     "deployments",
     "metrics",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs
 import pytest
 from django.test import Client
 
+from demo.history import seed_history
 from deployments.models import FAILED_STATUSES
 from metrics import dora
-from metrics.demo_history import seed_history
 from services.models import Service
 from services.selection import select_service
 

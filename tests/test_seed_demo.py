@@ -6,8 +6,8 @@ from io import StringIO
 
 from django.core.management import call_command
 
+from demo.history import seed_history
 from deployments.models import Delivery, Deployment, Incident, Status
-from metrics.demo_history import seed_history
 from services.models import ServiceSuggestion, SuggestionStatus
 
 UNTIL = datetime(2024, 6, 3, tzinfo=UTC)  # a Monday

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from metrics.demo_history import seed_history
+from demo.history import seed_history
 from periscope.tenancy import ensure_organization
 
 
