@@ -8,10 +8,8 @@ timestamp, committed_at), `pr_numbers` (a list or a comma-separated string) and 
 """
 
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 
 from deployments.changes.ancestry import commits_between, commits_since
@@ -32,7 +30,6 @@ from deployments.recording.environments import PRODUCTION
 from deployments.recording.service_group import ServiceGroup
 from periscope import rows
 from periscope.errors import InvalidPayload
-from periscope.rows import quote
 from services.models import Service
 
 
@@ -316,13 +313,12 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
     return len(prs)
 
 
-@cache
-def _repository_possible_sql(vendor: str) -> str:
-    return (
-        f"SELECT EXISTS (SELECT 1 FROM {quote(Repository._meta.db_table)}"
-        " WHERE organization_id = %s),"
-        f" (SELECT repository_url FROM {quote(Service._meta.db_table)} WHERE id = %s)"
-    )
+_REPOSITORY_POSSIBLE = rows.Statement(
+    "SELECT EXISTS (SELECT 1 FROM {repository} WHERE organization_id = %s),"
+    " (SELECT repository_url FROM {service} WHERE id = %s)",
+    repository=Repository,
+    service=Service,
+)
 
 
 def _repository_possible(deployment: Deployment) -> bool:
@@ -331,7 +327,7 @@ def _repository_possible(deployment: Deployment) -> bool:
     every recorded production success asks; with no repository nothing can link, here or in
     a later deployment."""
     has_repository, service_repository = rows.fetchone(
-        _repository_possible_sql(connection.vendor),
+        _REPOSITORY_POSSIBLE,
         [deployment.organization_id, deployment.service_id],
     )
     return bool(has_repository or service_repository)

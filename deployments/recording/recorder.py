@@ -10,10 +10,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from deployments.changes import linking
@@ -82,16 +81,15 @@ FROM (
 """
 
 
-@cache
-def _lookup_sql(vendor: str) -> str:
-    return _LOOKUP_SQL.format(
-        alias=connection.ops.quote_name(ServiceAlias._meta.db_table),
-        key=connection.ops.quote_name("key"),
-        environment=connection.ops.quote_name(EnvironmentAlias._meta.db_table),
-        suggestion=connection.ops.quote_name(ServiceSuggestion._meta.db_table),
-        repository=connection.ops.quote_name(Repository._meta.db_table),
-        service=connection.ops.quote_name(Service._meta.db_table),
-    )
+_LOOKUP = rows.Statement(
+    _LOOKUP_SQL,
+    alias=ServiceAlias,
+    key="key",
+    environment=EnvironmentAlias,
+    suggestion=ServiceSuggestion,
+    repository=Repository,
+    service=Service,
+)
 
 
 class _Names(NamedTuple):
@@ -111,7 +109,7 @@ def _lookup(*, organization: Organization, event: DeploymentEvent) -> _Names:
     params = [org, environment_key(event.environment), org, name_key, org]
     params += [org, name_key, org, repository_key]
     service_id, environment_alias, suggested, has_repository, service_repository = rows.fetchone(
-        _lookup_sql(connection.vendor), params
+        _LOOKUP, params
     )
     return _Names(
         service_id=service_id,
@@ -219,10 +217,8 @@ def _apply_repeat(
 
 def _loaded(*, organization: Organization, pk: int, row: dict) -> Deployment:
     """The stored deployment as the ORM would load it, without reading it back."""
-    deployment = Deployment(pk=pk, **row)
+    deployment = rows.as_loaded(Deployment(pk=pk, **row))
     deployment.organization = organization
-    deployment._state.adding = False
-    deployment._state.db = connection.alias
     return deployment
 
 
