@@ -222,7 +222,7 @@ MIDDLEWARE.append("periscope.middleware.DatabaseUnavailableMiddleware")
 # Load balancers probe over plain HTTP from inside the network; do not redirect their probes.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
-# DORA metrics (issue 6): incident attribution window, and an open /metrics for Prometheus.
+# DORA metrics: incident attribution window, and an open /metrics for Prometheus.
 INCIDENT_ATTRIBUTION_WINDOW_HOURS = float(os.environ.get("INCIDENT_ATTRIBUTION_WINDOW_HOURS", 24))
 METRICS_PUBLIC = envbool("METRICS_PUBLIC")
 

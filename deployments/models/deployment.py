@@ -117,7 +117,7 @@ class Deployment(models.Model):
             # Suggestions (the admin's counts and list link) count every deployment sent under
             # a name, matched or not: deployment_next_success_key holds only unmatched ones.
             models.Index(fields=["organization", "service_key"]),
-            # Metrics (issue 6). Counting a range, matching its deployments to their
+            # Metrics. Counting a range, matching its deployments to their
             # incidents and listing its failures with their pairing key read only this index
             # (covering on both databases; with the stored recovery times of its failures).
             # Status before completion time: the failures of a
