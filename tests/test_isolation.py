@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -30,7 +29,9 @@ from periscope.secrets import hmac_sha256_hex, set_webhook_secret
 from periscope.staff import make_organization_admin
 from services.models import Service, ServiceSuggestion
 from tests.factories import make_key, make_service
-from tests.test_webhook_github import deployment_status_of_merge
+from tests.payloads.github import deployment_status_of_merge
+from tests.payloads.github import fixture as github_fixture
+from tests.payloads.gitlab import fixture as gitlab_fixture
 
 PR_LIFE = [
     ("pull_request", "pull_request.opened.real-capture.json"),
@@ -43,8 +44,6 @@ APPS = ("periscope", "services", "deployments", "metrics")
 NOT_ORGANIZATION_DATA = {"ratelimitcounter"}
 # Models reached through a parent.
 LOOKUPS = {"commitparent": "repository__organization"}
-GITHUB = Path(__file__).resolve().parent / "fixtures" / "github"
-GITLAB = Path(__file__).resolve().parent / "fixtures" / "gitlab"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -184,11 +183,13 @@ class Org:
         assert self.pagerduty(api, self.slug, f"{slug}-pd-1").status_code == 200
         # The same real repository and PR in both organizations: the names collide, nothing else.
         for event, name in PR_LIFE:
-            answer = self.github(api, self.slug, event, (GITHUB / name).read_bytes())
+            answer = self.github(api, self.slug, event, github_fixture(name))
             assert answer.status_code == 200, answer.content
         answer = self.github(api, self.slug, "deployment_status", deployment_status_of_merge())
         assert answer.status_code in (200, 201), answer.content
-        answer = self.gitlab(api, self.slug, "Push Hook", (GITLAB / "push.json").read_bytes())
+        answer = self.gitlab(
+            api, self.slug, "Push Hook", json.dumps(gitlab_fixture("push.json")).encode()
+        )
         assert answer.status_code in (200, 201, 202), answer.content
 
     def github(self, api, slug: str, event: str, body: bytes, secret: str = ""):
@@ -349,11 +350,11 @@ def check_forge(provider: str):
     def check(api, a: Org, b: Org):
         """A's secret does not open B's hook; A's own deliveries stay A's (same repository)."""
         if provider == "github":
-            body = (GITHUB / "push.after-merge.real-capture.json").read_bytes()
+            body = github_fixture("push.after-merge.real-capture.json")
             assert a.github(api, b.slug, "push", body).status_code == 401
             assert a.github(api, a.slug, "push", body).status_code == 200
         else:
-            body = (GITLAB / "push.json").read_bytes()
+            body = json.dumps(gitlab_fixture("push.json")).encode()
             wrong = api.post(
                 f"/api/webhooks/gitlab/{b.slug}", body, content_type="application/json",
                 HTTP_X_GITLAB_EVENT="Push Hook", HTTP_X_GITLAB_TOKEN=a.gitlab_secret,

@@ -6,13 +6,14 @@ import pytest
 
 from deployments.models import Incident
 from services.catalog import create_service
+from tests.builders import build_history
 from tests.factories import DeploymentFactory, make_key, make_service
 
 URL = "/api/metrics/dora"
 RANGE = {"from": "2024-03-04", "to": "2024-03-18", "interval": "week"}  # two ISO weeks
 
 
-def at(text: str) -> datetime:
+def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
@@ -24,8 +25,8 @@ def deploy(org, name, status, completed, *, service=None, environment="productio
         service_key=name.lower(),
         status=status,
         environment=environment,
-        started_at=at(completed),
-        completed_at=at(completed),
+        started_at=utc(completed),
+        completed_at=utc(completed),
     )
 
 
@@ -58,8 +59,8 @@ def history(org, other_org):
             service=service,
             service_name=service_name,
             service_key=service_name.lower(),
-            started_at=at(started),
-            resolved_at=at(resolved) if resolved else None,
+            started_at=utc(started),
+            resolved_at=utc(resolved) if resolved else None,
             deployment=deployment,
         )
 
@@ -70,8 +71,8 @@ def history(org, other_org):
         organization=other_org,
         external_id="x",
         service_name="api",
-        started_at=at("2024-03-05T00:00"),
-        resolved_at=at("2024-03-05T00:01"),
+        started_at=utc("2024-03-05T00:00"),
+        resolved_at=utc("2024-03-05T00:01"),
     )
     return d
 
@@ -246,7 +247,7 @@ def test_failures_without_recovery_and_incidents_without_deployments(api, key, o
         external_id="lonely",
         service_name="solo",
         service_key="solo",
-        started_at=at("2024-03-06T00:00"),
+        started_at=utc("2024-03-06T00:00"),
     )
     body = get(api, key, **RANGE).json()["summary"]
     assert body["failedDeploymentRecoveryTime"] == {
@@ -306,8 +307,6 @@ def test_median_of_even_count_and_nearest_rank_p90(api, key, org):
 def test_lead_time_from_linked_changes_worked_out_on_paper(api, key, org, other_org):
     """d1 ships a (1 h) and b (2 h) at 5 h; d2 ships PR #7 (first commit f1 at 3 h) and the
     direct commit c (7 h) at 8 h. Changes: c 1 h, b 3 h, a 4 h, PR #7 5 h."""
-    from tests.test_api_changes import build_history
-
     build_history(org)
     build_history(other_org)  # the same history elsewhere must not double anything
     response = get(api, key, **{"from": "2026-01-01", "to": "2026-01-02"})

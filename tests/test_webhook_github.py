@@ -1,7 +1,6 @@
 """POST /api/webhooks/github/<org>: real GitHub deliveries, signed with the org's secret."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,23 +14,9 @@ from deployments.models import (
     Status,
 )
 from periscope.secrets import hmac_sha256_hex, set_webhook_secret
+from tests.payloads.github import MERGE_SHA, deployment_status_of_merge, fixture, real_headers
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 SECRET = "It's a Secret to Everybody"
-MERGE_SHA = "a21683865c088b5fe1906cf6552d15a285a4986d"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def real_headers(name: str) -> dict[str, str]:
-    """The tab-separated request headers GitHub sent with a captured delivery."""
-    headers = {}
-    for line in (FIXTURES / name).read_text().splitlines():
-        key, _, value = line.partition("\t")
-        headers[key.strip().lower()] = value.strip()
-    return headers
 
 
 def post(
@@ -53,18 +38,6 @@ def post(
 def signed(org):
     set_webhook_secret(organization=org, provider="github", secret=SECRET)
     return org
-
-
-def deployment_status_of_merge(completed: str = "2019-11-26T08:00:00Z") -> bytes:
-    """The real deployment_status delivery, pointed at PR #3's repository and merge commit."""
-    payload = json.loads(fixture("deployment_status.created.success.json"))
-    push = json.loads(fixture("push.after-merge.real-capture.json"))
-    payload["repository"] = push["repository"]
-    payload["deployment"]["sha"] = MERGE_SHA
-    payload["deployment"]["created_at"] = "2019-11-26T07:50:00Z"
-    payload["deployment_status"]["created_at"] = completed
-    payload["deployment_status"]["updated_at"] = completed
-    return json.dumps(payload).encode()
 
 
 PR_LIFE = [

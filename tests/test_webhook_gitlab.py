@@ -3,7 +3,6 @@
 import itertools
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,15 +15,16 @@ from deployments.models import (
     Status,
 )
 from periscope.secrets import set_webhook_secret
+from tests.payloads.gitlab import (
+    LAST_COMMIT,
+    MERGE_SHA,
+    deployment_of_merge,
+    fixture,
+    merged_mr,
+    push_of_merge,
+)
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gitlab"
 TOKEN = "gitlab-token-of-acme"
-MERGE_SHA = "5bcfb805534d13224e8fa7698a2819bf0d055f29"
-LAST_COMMIT = "f423fe3fedbc09f64ef438bedbde12caa161ee14"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def post(api, payload, *, event: str, token=TOKEN, slug="acme", headers=None):
@@ -43,35 +43,6 @@ def post(api, payload, *, event: str, token=TOKEN, slug="acme", headers=None):
 def signed(org):
     set_webhook_secret(organization=org, provider="gitlab", secret=TOKEN)
     return org
-
-
-def merged_mr() -> dict:
-    return fixture("merge_request.merged.real-capture.json")
-
-
-def deployment_of_merge() -> dict:
-    """The real Deployment Hook capture, as a success of the merged MR's project and commit."""
-    payload = fixture("deployment.failed.real-capture.json")
-    payload["status"] = "success"
-    payload["project"] = merged_mr()["project"]
-    payload["commit_url"] = (
-        f"https://gitlab.com/tomaszkolek0/my-awesome-project/-/commit/{MERGE_SHA}"
-    )
-    payload["status_changed_at"] = "2016-08-22 21:00:00 UTC"
-    return payload
-
-
-def push_of_merge() -> dict:
-    """The documented Push Hook, carrying the MR's last commit and its merge commit."""
-    payload = fixture("push.json")
-    payload["project"] = merged_mr()["project"]
-    payload["before"] = "95790bf891e76fee5e1747ab589903a6a1f80f22"
-    payload["after"] = MERGE_SHA
-    payload["commits"] = [
-        dict(payload["commits"][0], id=LAST_COMMIT, timestamp="2016-08-22T22:34:57+02:00"),
-        dict(payload["commits"][1], id=MERGE_SHA, timestamp="2016-08-22T20:41:06+00:00"),
-    ]
-    return payload
 
 
 def test_merge_request_hook_stores_the_merged_mr(api, signed):

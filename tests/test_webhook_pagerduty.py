@@ -1,20 +1,15 @@
 """POST /api/webhooks/pagerduty/<org>: PagerDuty v3 events from real fixtures, signed per org."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from deployments.models import Incident
 from periscope.secrets import hmac_sha256_hex, set_webhook_secret
 from tests.factories import make_service
+from tests.payloads.pagerduty import fixture
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pagerduty"
 SECRET = "pd-secret-1"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def post(api, body: bytes, *, slug="acme", signature: str | None = "good"):
