@@ -76,7 +76,8 @@ def post_webhook(
             secret = SECRETS[integration]
         raw = body.encode() if isinstance(body, str) else body
         if integration == "github":
-            extra["HTTP_X_GITHUB_EVENT"] = event
+            if event is not None:
+                extra["HTTP_X_GITHUB_EVENT"] = event
             if delivery:
                 extra["HTTP_X_GITHUB_DELIVERY"] = delivery
             if signature is None and secret is not None:
@@ -84,7 +85,8 @@ def post_webhook(
             if signature is not None:
                 extra["HTTP_X_HUB_SIGNATURE_256"] = signature
         elif integration == "gitlab":
-            extra["HTTP_X_GITLAB_EVENT"] = event
+            if event is not None:
+                extra["HTTP_X_GITLAB_EVENT"] = event
             if secret is not None:
                 extra["HTTP_X_GITLAB_TOKEN"] = secret
         elif integration == "pagerduty":
