@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from deployments.models import Delivery, Deployment
 from deployments.recording.recorder import MUTABLE_FIELDS
 from services.models import ServiceSuggestion
-from tests.factories import make_service
+from tests.factories import DeploymentFactory, make_service
 from tests.payloads import devgrid as devgrid_seed
 from tests.payloads import hivel as hivel_seed
 from tests.payloads import opslevel as opslevel_seed
@@ -345,8 +345,10 @@ def test_only_runs_of_twenty_digits_count_as_long_numbers():
 def test_stored_values_reads_what_the_orm_reads(org):
     from deployments.recording.bulk_insert import stored_values
 
-    first = make_deployment(org, "one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]})
-    second = make_deployment(org, "two", metadata={}, raw_payload=None)
+    first = DeploymentFactory(
+        organization=org, external_id="one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]}
+    )
+    second = DeploymentFactory(organization=org, external_id="two", metadata={}, raw_payload=None)
     ids = [first.pk, second.pk]
     expected = list(
         Deployment.objects.filter(pk__in=ids).values("id", "external_id", *MUTABLE_FIELDS)
@@ -359,28 +361,13 @@ def test_stored_values_reads_what_the_orm_reads(org):
 def test_existing_ids_finds_only_this_organizations_stored_ids(org, other_org):
     from deployments.recording.bulk_insert import existing_ids
 
-    mine = make_deployment(org, "shared-id")
-    make_deployment(other_org, "shared-id")
-    make_deployment(other_org, "theirs")
+    mine = DeploymentFactory(organization=org, external_id="shared-id")
+    DeploymentFactory(organization=other_org, external_id="shared-id")
+    DeploymentFactory(organization=other_org, external_id="theirs")
     found = existing_ids(
         organization_id=org.pk, source="periscope", external_ids=["shared-id", "theirs", "none"]
     )
     assert found == {"shared-id": mine.pk}
-
-
-def make_deployment(organization, external_id, **fields):
-    from datetime import UTC, datetime
-
-    moment = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
-    return Deployment.objects.create(
-        organization=organization,
-        external_id=external_id,
-        environment="production",
-        status="success",
-        started_at=moment,
-        completed_at=moment,
-        **fields,
-    )
 
 
 def test_an_error_while_writing_stops_the_reading_thread(tmp_path, org, monkeypatch):

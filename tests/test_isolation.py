@@ -21,14 +21,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from deployments.models import (
     Deployment,
     DeploymentCommit,
-    EnvironmentAlias,
     Incident,
     PullRequest,
 )
 from periscope.secrets import hmac_sha256_hex, set_webhook_secret
 from periscope.staff import make_organization_admin
 from services.models import Service, ServiceSuggestion
-from tests.factories import make_key, make_service
+from tests.factories import EnvironmentAliasFactory, make_key, make_service
 from tests.payloads.github import deployment_status_of_merge
 from tests.payloads.github import fixture as github_fixture
 from tests.payloads.gitlab import fixture as gitlab_fixture
@@ -75,7 +74,7 @@ class Org:
         )
         staff = get_user_model().objects.create_user(username=f"{slug}-admin")
         make_organization_admin(user=staff, organizations=[organization])
-        EnvironmentAlias.objects.create(
+        EnvironmentAliasFactory(
             organization=organization, name=f"{slug}-prod", environment="production"
         )
         self.deliver_everything(api)

@@ -4,10 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deployments.models import Incident
 from services.catalog import create_service
 from tests.builders import build_history
-from tests.factories import DeploymentFactory, make_key, make_service
+from tests.factories import DeploymentFactory, IncidentFactory, make_key, make_service
 
 URL = "/api/metrics/dora"
 RANGE = {"from": "2024-03-04", "to": "2024-03-18", "interval": "week"}  # two ISO weeks
@@ -52,7 +51,7 @@ def history(org, other_org):
         deploy(other_org, "api", "failure", f"2024-03-{day}T09:00", service=other_api)
 
     def incident(external_id, service_name, started, resolved=None, deployment=None, service=None):
-        Incident.objects.create(
+        IncidentFactory(
             organization=org,
             external_id=external_id,
             title=external_id,
@@ -67,7 +66,7 @@ def history(org, other_org):
     incident("inc1", "api", "2024-03-04T11:00", "2024-03-04T12:30", d["d1"], api)  # 5400 s
     incident("inc2", "api", "2024-03-13T00:00", None, None, api)  # open, no deployment
     incident("inc3", "Worker", "2024-03-06T02:00", "2024-03-06T03:00", d["w1"])  # 3600 s
-    Incident.objects.create(
+    IncidentFactory(
         organization=other_org,
         external_id="x",
         service_name="api",
@@ -242,7 +241,7 @@ def test_time_zones_in_the_query_string(api, key, history):
 
 def test_failures_without_recovery_and_incidents_without_deployments(api, key, org):
     deploy(org, "solo", "failure", "2024-03-05T00:00")
-    Incident.objects.create(
+    IncidentFactory(
         organization=org,
         external_id="lonely",
         service_name="solo",
