@@ -10,6 +10,7 @@ from deployments.models import Delivery, Deployment
 from periscope.keys import issue_api_key, revoke_api_key
 from services.models import ServiceSuggestion
 from tests.factories import make_key, make_service
+from tests.payloads import BAD_BODIES, TOO_LARGE
 from tests.payloads.devgrid import (
     GITHUB_ACTIONS_BODY,
     RECOMMENDED_FIELDS,
@@ -367,16 +368,16 @@ def test_an_event_that_is_not_an_object_is_named(api, org, key):
     assert error_of(response)["index"] == 1
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff", b""])
-def test_bad_bodies_are_json_400(api, org, key, body):
+@pytest.mark.parametrize("body, message", BAD_BODIES)
+def test_bad_bodies_are_json_400(api, org, key, body, message):
     response = check_webhook(api, "devgrid", body, 400, key=key)
-    assert error_of(response)["error"]
+    assert error_of(response)["error"] == message
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
     event = {**REQUIRED_FIELDS, "attributes": {**REQUIRED_FIELDS["attributes"], "x": "y" * 2**20}}
     response = check_webhook(api, "devgrid", batch(event), 413, key=key)
-    assert error_of(response)["error"]
+    assert error_of(response)["error"] == TOO_LARGE
 
 
 # --- organizations -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from deployments.models import Delivery, Deployment
 from periscope.keys import issue_api_key, revoke_api_key
 from services.models import ServiceSuggestion
 from tests.factories import make_key, make_service
+from tests.payloads import BAD_BODIES, TOO_LARGE
 from tests.payloads.hivel import REQUIRED, SEED, SEED_CURL_BODY, SEED_SUCCESS_RESPONSE
 from tests.webhooks import check_webhook, post_webhook
 
@@ -163,14 +164,14 @@ def test_optional_fields_of_the_wrong_type_are_named(api, org, key, field, value
     assert field in validation_error(post_webhook(api, "hivel", {**SEED, field: value}, key=key))
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff", b""])
-def test_bad_bodies_are_validation_errors(api, org, key, body):
-    assert validation_error(post_webhook(api, "hivel", body, key=key))
+@pytest.mark.parametrize("body, message", BAD_BODIES)
+def test_bad_bodies_are_validation_errors(api, org, key, body, message):
+    assert validation_error(post_webhook(api, "hivel", body, key=key)) == message
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
     response = check_webhook(api, "hivel", {**SEED, "image": "x" * 2**20}, 413, key=key)
-    assert response.json()["error"]
+    assert response.json() == {"message": "Request Entity Too Large", "error": TOO_LARGE}
 
 
 # --- statuses: the seed's normalization table --------------------------------------------

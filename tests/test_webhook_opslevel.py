@@ -11,6 +11,7 @@ from deployments.models import Delivery, Deployment
 from periscope.keys import issue_api_key, revoke_api_key
 from services.models import ServiceSuggestion
 from tests.factories import make_key, make_service
+from tests.payloads import BAD_BODIES, TOO_LARGE
 from tests.payloads.opslevel import CLI_BODY, CLI_GIT_BODY, DUPLICATE, OK, SEED, no_service_found
 from tests.webhooks import check_webhook, post_webhook, webhook_url
 
@@ -211,34 +212,54 @@ def test_deployer_needs_email_or_name(api, org, key, deployer):
 
 
 @pytest.mark.parametrize(
-    "patch, title",
+    "patch, title, detail",
     [
-        ({"deployed_at": "yesterday"}, "Deployed at Error"),
-        ({"deployed_at": "2019-02-30 13:28:33"}, "Deployed at Error"),
-        ({"deployer": "Michael"}, "Deployer Error"),
-        ({"commit": "38d02f1"}, "Commit Error"),
-        ({"commit": {"date": "soon"}}, "Commit date Error"),
-        ({"commit": {"authoring_date": "x"}}, "Commit authoring date Error"),
-        ({"environment": ["prod"]}, "Environment Error"),
-        ({"service": {"name": "x"}}, "Service Error"),
+        (
+            {"deployed_at": "yesterday"},
+            "Deployed at Error",
+            "deployed_at must be a valid ISO 8601 date",
+        ),
+        (
+            {"deployed_at": "2019-02-30 13:28:33"},
+            "Deployed at Error",
+            "deployed_at must be a valid ISO 8601 date",
+        ),
+        ({"deployer": "Michael"}, "Deployer Error", "deployer must be an object"),
+        ({"commit": "38d02f1"}, "Commit Error", "commit must be an object"),
+        (
+            {"commit": {"date": "soon"}},
+            "Commit date Error",
+            "commit.date must be a valid ISO 8601 date",
+        ),
+        (
+            {"commit": {"authoring_date": "x"}},
+            "Commit authoring date Error",
+            "commit.authoring_date must be a valid ISO 8601 date",
+        ),
+        ({"environment": ["prod"]}, "Environment Error", "environment must be a string"),
+        ({"service": {"name": "x"}}, "Service Error", "service must be a string"),
     ],
 )
-def test_invalid_values_name_the_field(api, org, key, patch, title):
+def test_invalid_values_name_the_field(api, org, key, patch, title, detail):
     error = error_of(post_webhook(api, "opslevel", {**SEED, **patch}, key=key))
     assert error["title"] == title
-    assert error["detail"]
+    assert error["detail"] == detail
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff", b""])
-def test_bad_bodies_are_400_in_opslevels_shape(api, org, key, body):
-    assert error_of(post_webhook(api, "opslevel", body, key=key))["detail"]
+@pytest.mark.parametrize("body, message", BAD_BODIES)
+def test_bad_bodies_are_400_in_opslevels_shape(api, org, key, body, message):
+    assert error_of(post_webhook(api, "opslevel", body, key=key)) == {
+        "status": 400,
+        "title": "Body Error",
+        "detail": message,
+    }
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
     error = error_of(
         post_webhook(api, "opslevel", {**SEED, "description": "x" * 2**20}, key=key), status=413
     )
-    assert error["detail"]
+    assert error == {"status": 413, "title": "Request Entity Too Large", "detail": TOO_LARGE}
 
 
 # --- the key in the URL ------------------------------------------------------------------
@@ -277,7 +298,9 @@ def test_use_is_recorded_on_the_key(api, org):
 def test_get_is_a_json_405(api, org, key):
     response = api.get(webhook_url("opslevel", key=key))
     assert response.status_code == 405
-    assert response.json()["errors"]
+    assert response.json()["errors"] == [
+        {"status": 405, "title": "Method Not Allowed", "detail": 'Method "GET" not allowed.'}
+    ]
 
 
 # --- environments and organizations ------------------------------------------------------

@@ -51,17 +51,24 @@ def test_resolved_fixture_for_an_unseen_incident_is_recorded_resolved(api, signe
     assert incident.service is None and incident.service_key == "pig208"
 
 
-@pytest.mark.parametrize("signature", [None, "v1=" + "0" * 64, "sha256=abc", ""])
-def test_missing_or_bad_signature_is_401(api, signed_org, signature):
-    response = check_webhook(
+MISSING = "Missing X-PagerDuty-Signature or no PagerDuty secret set"
+INVALID = "Invalid X-PagerDuty-Signature"
+
+
+@pytest.mark.parametrize(
+    "signature, message",
+    [(None, MISSING), ("v1=" + "0" * 64, INVALID), ("sha256=abc", INVALID), ("", MISSING)],
+)
+def test_missing_or_bad_signature_is_401(api, signed_org, signature, message):
+    check_webhook(
         api,
         "pagerduty",
         fixture("incident.triggered.v3.json"),
         401,
+        {"error": message},
         secret=None,
         signature=signature,
     )
-    assert "error" in response.json()
     assert Incident.objects.count() == 0
 
 

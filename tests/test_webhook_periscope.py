@@ -280,40 +280,48 @@ def test_organization_slug_must_match_the_key(api, org, key, other_org):
     check_webhook(api, "periscope", {**SEED_MINIMAL, "organizationSlug": org.slug}, 201, key=key)
 
 
+NOT_JSON = "Invalid payload: body is not valid JSON"
+NOT_AN_OBJECT = "Invalid payload: body must be a JSON object"
+
+
 @pytest.mark.parametrize(
-    "body, status",
+    "body, status, message",
     [
-        (b"not json", 400),
-        (b'{"deploymentId": ', 400),
-        (b"\xff\xfe{}", 400),
-        (b"[]", 400),
-        (b"[" + json.dumps(SEED_MINIMAL).encode() + b"]", 400),
-        (b'"a string"', 400),
-        (b"42", 400),
-        (b"null", 400),
-        (b"", 400),
-        (b'{"deploymentId": NaN}', 400),
-        (json.dumps({**SEED_MINIMAL, "service": "a\u0000b"}).encode(), 400),
-        (b"[" * 100000, 400),
+        (b"not json", 400, NOT_JSON),
+        (b'{"deploymentId": ', 400, NOT_JSON),
+        (b"\xff\xfe{}", 400, "Invalid payload: body is not valid UTF-8"),
+        (b"[]", 400, NOT_AN_OBJECT),
+        (b"[" + json.dumps(SEED_MINIMAL).encode() + b"]", 400, NOT_AN_OBJECT),
+        (b'"a string"', 400, NOT_AN_OBJECT),
+        (b"42", 400, NOT_AN_OBJECT),
+        (b"null", 400, NOT_AN_OBJECT),
+        (b"", 400, NOT_JSON),
+        (b'{"deploymentId": NaN}', 400, NOT_JSON),
+        (
+            json.dumps({**SEED_MINIMAL, "service": "a\u0000b"}).encode(),
+            400,
+            "Invalid payload: body contains a NUL character",
+        ),
+        (b"[" * 100000, 400, NOT_JSON),
     ],
 )
-def test_bad_bodies_get_a_json_4xx(api, org, key, body, status):
+def test_bad_bodies_get_a_json_4xx(api, org, key, body, status, message):
     response = check_webhook(api, "periscope", body, status, key=key)
     assert response["Content-Type"].startswith("application/json")
-    assert error_of(response)
+    assert error_of(response) == message
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
     payload = {**SEED_MINIMAL, "metadata": {"blob": "x" * (1024 * 1024)}}
     response = check_webhook(api, "periscope", payload, 413, key=key)
-    assert error_of(response)
+    assert error_of(response) == "Request body exceeds 1048576 bytes"
     assert not Deployment.objects.exists()
 
 
 def test_get_is_a_json_405_with_a_key(api, org, key):
     response = api.get(webhook_url("periscope"), HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 405
-    assert error_of(response)
+    assert error_of(response) == 'Method "GET" not allowed.'
 
 
 # --- idempotency, ordering and the delivery log ------------------------------------------
