@@ -8,7 +8,6 @@ fails when a new model has none). The admin side is tests/test_admin_isolation.p
 """
 
 import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -24,13 +23,14 @@ from deployments.models import (
     Incident,
     PullRequest,
 )
-from periscope.secrets import hmac_sha256_hex, set_webhook_secret
+from periscope.secrets import set_webhook_secret
 from periscope.staff import make_organization_admin
 from services.models import Service, ServiceSuggestion
 from tests.factories import EnvironmentAliasFactory, make_key, make_service
 from tests.payloads.github import deployment_status_of_merge
 from tests.payloads.github import fixture as github_fixture
 from tests.payloads.gitlab import fixture as gitlab_fixture
+from tests.webhooks import post_webhook
 
 PR_LIFE = [
     ("pull_request", "pull_request.opened.real-capture.json"),
@@ -186,23 +186,15 @@ class Org:
             assert answer.status_code == 200, answer.content
         answer = self.github(api, self.slug, "deployment_status", deployment_status_of_merge())
         assert answer.status_code in (200, 201), answer.content
-        answer = self.gitlab(
-            api, self.slug, "Push Hook", json.dumps(gitlab_fixture("push.json")).encode()
-        )
+        answer = self.gitlab(api, self.slug, "Push Hook", gitlab_fixture("push.json"))
         assert answer.status_code in (200, 201, 202), answer.content
 
     def github(self, api, slug: str, event: str, body: bytes, secret: str = ""):
-        signature = hmac_sha256_hex(secret=secret or self.github_secret, body=body)
-        return api.post(
-            f"/api/webhooks/github/{slug}", body, content_type="application/json",
-            HTTP_X_GITHUB_EVENT=event, HTTP_X_HUB_SIGNATURE_256=f"sha256={signature}",
-        )  # fmt: skip
+        secret = secret or self.github_secret
+        return post_webhook(api, "github", body, slug=slug, event=event, secret=secret)
 
-    def gitlab(self, api, slug: str, event: str, body: bytes):
-        return api.post(
-            f"/api/webhooks/gitlab/{slug}", body, content_type="application/json",
-            HTTP_X_GITLAB_EVENT=event, HTTP_X_GITLAB_TOKEN=self.gitlab_secret,
-        )  # fmt: skip
+    def gitlab(self, api, slug: str, event: str, body: dict):
+        return post_webhook(api, "gitlab", body, slug=slug, event=event, secret=self.gitlab_secret)
 
     def pagerduty(self, api, slug: str, incident_id: str):
         body = json.dumps(
@@ -218,11 +210,7 @@ class Org:
                 }
             }
         ).encode()
-        signature = hmac.new(self.pagerduty_secret.encode(), body, hashlib.sha256).hexdigest()
-        return api.post(
-            f"/api/webhooks/pagerduty/{slug}", body, content_type="application/json",
-            HTTP_X_PAGERDUTY_SIGNATURE=f"v1={signature}",
-        )  # fmt: skip
+        return post_webhook(api, "pagerduty", body, slug=slug, secret=self.pagerduty_secret)
 
 
 def organization_models():
@@ -353,12 +341,8 @@ def check_forge(provider: str):
             assert a.github(api, b.slug, "push", body).status_code == 401
             assert a.github(api, a.slug, "push", body).status_code == 200
         else:
-            body = json.dumps(gitlab_fixture("push.json")).encode()
-            wrong = api.post(
-                f"/api/webhooks/gitlab/{b.slug}", body, content_type="application/json",
-                HTTP_X_GITLAB_EVENT="Push Hook", HTTP_X_GITLAB_TOKEN=a.gitlab_secret,
-            )  # fmt: skip
-            assert wrong.status_code == 401
+            body = gitlab_fixture("push.json")
+            assert a.gitlab(api, b.slug, "Push Hook", body).status_code == 401
             assert a.gitlab(api, a.slug, "Push Hook", body).status_code in (200, 201, 202)
         # A's repository, commits and links never point into B.
         for link in DeploymentCommit.objects.filter(organization=a.organization):
