@@ -23,13 +23,13 @@ SECRETS = {
     "gitlab": "gitlab-token-of-acme",
     "pagerduty": "pd-secret-1",
 }
+# The integrations authenticated by an API key in a header: their path and that header.
 KEYED = {
     "periscope": ("/api/webhooks/deployments", "HTTP_AUTHORIZATION"),
     "incidents": ("/api/incidents", "HTTP_AUTHORIZATION"),
     "devgrid": ("/events", "HTTP_X_API_KEY"),
     "hivel": ("/api/hooks/v2/deployment", "HTTP_X_API_TOKEN"),
 }
-URLS = {name: path for name, (path, _) in KEYED.items()}
 
 _DEFAULT = object()
 
