@@ -9,11 +9,12 @@ from django.core.management import CommandError, call_command
 from deployments.models import Delivery, Deployment
 from deployments.recording.recorder import MUTABLE_FIELDS
 from services.models import ServiceSuggestion
-from tests import test_webhook_devgrid as devgrid_seed
-from tests import test_webhook_hivel as hivel_seed
-from tests import test_webhook_opslevel as opslevel_seed
-from tests import test_webhook_periscope as periscope_seed
-from tests.factories import make_service
+from tests.factories import DeploymentFactory, make_service
+from tests.payloads import devgrid as devgrid_seed
+from tests.payloads import hivel as hivel_seed
+from tests.payloads import opslevel as opslevel_seed
+from tests.payloads import periscope as periscope_seed
+from tests.webhooks import post_webhook
 
 SEEDS = {
     "periscope": [
@@ -93,13 +94,7 @@ def test_re_running_an_import_changes_nothing(tmp_path, org, fmt):
 def test_import_stores_what_the_webhook_stores(tmp_path, api, org, other_org, other_key, fmt):
     payload = SEEDS[fmt][0]
     run(write_lines(tmp_path, [payload]), fmt=fmt)
-    module = {
-        "periscope": periscope_seed,
-        "devgrid": devgrid_seed,
-        "hivel": hivel_seed,
-        "opslevel": opslevel_seed,
-    }[fmt]
-    assert module.post(api, payload, other_key).status_code < 300
+    assert post_webhook(api, fmt, payload, key=other_key).status_code < 300
     imported = Deployment.objects.get(organization=org)
     posted = Deployment.objects.get(organization=other_org)
     for name in MUTABLE_FIELDS:
@@ -108,7 +103,7 @@ def test_import_stores_what_the_webhook_stores(tmp_path, api, org, other_org, ot
 
 
 def test_an_import_after_the_webhook_is_the_same_deployment(tmp_path, api, org, key):
-    hivel_seed.post(api, hivel_seed.SEED, key)
+    post_webhook(api, "hivel", hivel_seed.SEED, key=key)
     run(write_lines(tmp_path, [hivel_seed.SEED]), fmt="hivel")
     d = Deployment.objects.get(organization=org)
     assert list(d.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
@@ -291,7 +286,7 @@ def test_missing_file_is_an_error(tmp_path, org):
 def test_imported_history_is_linked_to_the_changes_it_shipped(tmp_path, org, other_org):
     """Linking runs after the batched writes: each deployment ships what git log prev..C says."""
     from deployments.models import DeploymentCommit
-    from tests.test_linking import LINEAR, graph, sha
+    from tests.builders import LINEAR, graph, sha
 
     graph(org, LINEAR, times={"a": 0, "b": 1, "c": 2, "d": 3, "e": 4})
     make_service(org, "shop", repository_url="https://github.com/acme/shop")
@@ -350,8 +345,10 @@ def test_only_runs_of_twenty_digits_count_as_long_numbers():
 def test_stored_values_reads_what_the_orm_reads(org):
     from deployments.recording.bulk_insert import stored_values
 
-    first = make_deployment(org, "one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]})
-    second = make_deployment(org, "two", metadata={}, raw_payload=None)
+    first = DeploymentFactory(
+        organization=org, external_id="one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]}
+    )
+    second = DeploymentFactory(organization=org, external_id="two", metadata={}, raw_payload=None)
     ids = [first.pk, second.pk]
     expected = list(
         Deployment.objects.filter(pk__in=ids).values("id", "external_id", *MUTABLE_FIELDS)
@@ -364,28 +361,13 @@ def test_stored_values_reads_what_the_orm_reads(org):
 def test_existing_ids_finds_only_this_organizations_stored_ids(org, other_org):
     from deployments.recording.bulk_insert import existing_ids
 
-    mine = make_deployment(org, "shared-id")
-    make_deployment(other_org, "shared-id")
-    make_deployment(other_org, "theirs")
+    mine = DeploymentFactory(organization=org, external_id="shared-id")
+    DeploymentFactory(organization=other_org, external_id="shared-id")
+    DeploymentFactory(organization=other_org, external_id="theirs")
     found = existing_ids(
         organization_id=org.pk, source="periscope", external_ids=["shared-id", "theirs", "none"]
     )
     assert found == {"shared-id": mine.pk}
-
-
-def make_deployment(organization, external_id, **fields):
-    from datetime import UTC, datetime
-
-    moment = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
-    return Deployment.objects.create(
-        organization=organization,
-        external_id=external_id,
-        environment="production",
-        status="success",
-        started_at=moment,
-        completed_at=moment,
-        **fields,
-    )
 
 
 def test_an_error_while_writing_stops_the_reading_thread(tmp_path, org, monkeypatch):
@@ -519,8 +501,8 @@ def test_two_writers_store_what_one_writer_stores():
     import random
 
     from deployments.recording.importing import import_lines
+    from tests.builders import assert_never_wrong
     from tests.factories import OrganizationFactory
-    from tests.test_recovery import assert_never_wrong
 
     rng = random.Random(5)
     lines = []

@@ -3,15 +3,15 @@ ingest format and for incidents, over HTTP with real keys; the service's metrics
 by a repeat."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from deployments.models import Delivery, Deployment, Incident, IncidentDelivery, Status
-from periscope.secrets import hmac_sha256_hex, set_webhook_secret
+from periscope.secrets import set_webhook_secret
 from tests.factories import make_service
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from tests.payloads.github import fixture as github_fixture
+from tests.payloads.pagerduty import fixture as pagerduty_fixture
+from tests.webhooks import SECRETS, check_webhook, post_webhook
 
 
 @pytest.fixture
@@ -19,13 +19,6 @@ def checkout(org, other_org):
     # The other organization has a service of the same name: nothing may cross over.
     make_service(other_org, "checkout")
     return make_service(org, "checkout")
-
-
-def post(api, url: str, body, key: str | None = None, **headers):
-    if key is not None:
-        headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {key}")
-    data = body if isinstance(body, bytes) else json.dumps(body)
-    return api.post(url, data=data, content_type="application/json", **headers)
 
 
 def dora(api, key: str, service: str = "checkout") -> dict:
@@ -65,14 +58,15 @@ MINIMAL_SUCCESS = {
     "startedAt": "2021-01-15T10:30:00Z",
     "completedAt": "2021-01-15T10:35:00Z",
 }
-PERISCOPE = "/api/webhooks/deployments"
 
 
 def test_periscope_minimal_second_phase_keeps_every_field_of_the_first(
     api, org, key, other_key, checkout
 ):
-    assert post(api, PERISCOPE, FIRST, key).status_code == 201
-    response = post(api, PERISCOPE, {**MINIMAL_SUCCESS, "metadata": {"b": "3", "c": "4"}}, key)
+    check_webhook(api, "periscope", FIRST, 201, key=key)
+    response = post_webhook(
+        api, "periscope", {**MINIMAL_SUCCESS, "metadata": {"b": "3", "c": "4"}}, key=key
+    )
     assert response.status_code == 200 and response.json()["action"] == "updated"
 
     deployment = stored(org, external_id="d1")
@@ -98,7 +92,7 @@ def test_periscope_minimal_second_phase_keeps_every_field_of_the_first(
 
     before = dora(api, key)
     assert before["deploymentFrequency"]["deployments"] == 1
-    assert post(api, PERISCOPE, MINIMAL_SUCCESS, key).status_code == 200
+    check_webhook(api, "periscope", MINIMAL_SUCCESS, 200, key=key)
     assert dora(api, key) == before
     # The other organization saw nothing of it.
     assert dora(api, other_key)["deploymentFrequency"]["deployments"] == 0
@@ -107,9 +101,9 @@ def test_periscope_minimal_second_phase_keeps_every_field_of_the_first(
 
 def test_a_field_sent_again_replaces_the_stored_value(api, org, key, checkout):
     make_service(org, "payments")
-    assert post(api, PERISCOPE, FIRST, key).status_code == 201
+    check_webhook(api, "periscope", FIRST, 201, key=key)
     moved = {**MINIMAL_SUCCESS, "service": "payments", "branch": "release", "pipelineUrl": ""}
-    assert post(api, PERISCOPE, moved, key).status_code == 200
+    check_webhook(api, "periscope", moved, 200, key=key)
     deployment = stored(org, external_id="d1")
     assert (deployment.service_name, deployment.branch) == ("payments", "release")
     assert deployment.service_id != checkout.pk
@@ -117,12 +111,13 @@ def test_a_field_sent_again_replaces_the_stored_value(api, org, key, checkout):
 
 
 def test_periscope_older_event_is_stale_and_changes_nothing(api, org, key, checkout):
-    assert post(api, PERISCOPE, {**MINIMAL_SUCCESS, "status": "failure"}, key).status_code == 201
+    check_webhook(api, "periscope", {**MINIMAL_SUCCESS, "status": "failure"}, 201, key=key)
     later = {**MINIMAL_SUCCESS, "completedAt": "2021-01-15T10:50:00Z"}
-    assert post(api, PERISCOPE, later, key).status_code == 200
+    check_webhook(api, "periscope", later, 200, key=key)
     # The failure again, as a replay: older than the success stored.
-    response = post(api, PERISCOPE, {**MINIMAL_SUCCESS, "status": "failure"}, key)
-    assert response.status_code == 200
+    response = check_webhook(
+        api, "periscope", {**MINIMAL_SUCCESS, "status": "failure"}, 200, key=key
+    )
     assert response.json()["stale"] is True
     deployment = stored(org, external_id="d1")
     assert deployment.status == Status.SUCCESS
@@ -132,8 +127,6 @@ def test_periscope_older_event_is_stale_and_changes_nothing(api, org, key, check
 
 
 # --- DevGrid ---------------------------------------------------------------------------------
-
-DEVGRID = "/events"
 
 
 def devgrid_event(**attributes) -> dict:
@@ -155,13 +148,12 @@ def test_devgrid_minimal_repeat_keeps_fields_and_a_retry_keeps_the_first_time(
             "team": "payments",
         },
     )
-    headers = {"HTTP_X_API_KEY": key}
-    assert post(api, DEVGRID, first, **headers).status_code == 201
+    check_webhook(api, "devgrid", first, 201, key=key)
     minimal = devgrid_event(
         timestamp="2021-01-15T10:35:00Z",
         attributes={"env": "production", "status": "success", "build_id": "777"},
     )
-    assert post(api, DEVGRID, minimal, **headers).status_code == 201
+    check_webhook(api, "devgrid", minimal, 201, key=key)
     deployment = stored(org, source="devgrid")
     assert deployment.status == Status.SUCCESS
     assert (deployment.commit_sha, deployment.pipeline_url, deployment.triggered_by) == (
@@ -174,8 +166,7 @@ def test_devgrid_minimal_repeat_keeps_fields_and_a_retry_keeps_the_first_time(
 
     # A retry of the same event without a timestamp: the same event, arriving later.
     retry = devgrid_event(attributes={"env": "production", "status": "success", "build_id": "777"})
-    response = post(api, DEVGRID, retry, **headers)
-    assert response.status_code == 201
+    response = check_webhook(api, "devgrid", retry, 201, key=key)
     assert response.json()["events"][0]["timestamp"] == "2021-01-15T10:35:00Z"
     deployment.refresh_from_db()
     assert deployment.completed_at.isoformat() == "2021-01-15T10:35:00+00:00"
@@ -184,7 +175,6 @@ def test_devgrid_minimal_repeat_keeps_fields_and_a_retry_keeps_the_first_time(
 
 # --- Hivel -----------------------------------------------------------------------------------
 
-HIVEL = "/api/hooks/v2/deployment"
 HIVEL_REQUIRED = {
     "deployment_id": "deploy-1",
     "event_type": "completed",
@@ -207,16 +197,15 @@ def test_hivel_minimal_repeat_keeps_the_first_deliverys_fields(api, org, key, ch
         "logs_url": "https://logs/1",
     }
     make_service(org, "acme/checkout")  # the repository names the service
-    headers = {"HTTP_X_API_TOKEN": key}
-    assert post(api, HIVEL, full, **headers).status_code == 200
-    assert post(api, HIVEL, HIVEL_REQUIRED, **headers).status_code == 200
+    check_webhook(api, "hivel", full, 200, key=key)
+    check_webhook(api, "hivel", HIVEL_REQUIRED, 200, key=key)
     deployment = stored(org, source="hivel")
     assert deployment.status == Status.SUCCESS
     assert deployment.commit_sha == "abcdef1234567"
     assert deployment.metadata.get("image") == "acme/checkout:1"
     before = dora(api, key, service="acme/checkout")
     assert before["deploymentFrequency"]["deployments"] == 1
-    assert post(api, HIVEL, HIVEL_REQUIRED, **headers).status_code == 200
+    check_webhook(api, "hivel", HIVEL_REQUIRED, 200, key=key)
     assert dora(api, key, service="acme/checkout") == before
 
 
@@ -235,8 +224,7 @@ def test_opslevel_minimal_repeat_keeps_the_first_deliverys_fields(api, org, key,
         "deployer": {"email": "ana@example.com"},
         "commit": {"sha": "abcdef1", "branch": "main"},
     }
-    url = f"/integrations/deploy/{key}"
-    assert post(api, url, first).status_code == 202
+    check_webhook(api, "opslevel", first, 202, key=key)
     second = {
         "dedup_id": "run-1",
         "service": "checkout",
@@ -245,7 +233,7 @@ def test_opslevel_minimal_repeat_keeps_the_first_deliverys_fields(api, org, key,
         "deployer": {"email": "bot@example.com"},
         "status": "success",
     }
-    assert post(api, url, second).status_code == 202
+    check_webhook(api, "opslevel", second, 202, key=key)
     deployment = stored(org, source="opslevel")
     assert deployment.status == Status.SUCCESS
     assert (deployment.environment, deployment.branch, deployment.pipeline_url) == (
@@ -254,41 +242,27 @@ def test_opslevel_minimal_repeat_keeps_the_first_deliverys_fields(api, org, key,
         "https://ci/1",
     )
     before = dora(api, key)
-    assert post(api, url, second).status_code == 202
+    check_webhook(api, "opslevel", second, 202, key=key)
     assert dora(api, key) == before
 
 
 # --- GitHub: a signed replay with a new delivery id -----------------------------------------
 
-GITHUB_SECRET = "It's a Secret to Everybody"
-
-
-def github(api, body: bytes, delivery: str):
-    signature = "sha256=" + hmac_sha256_hex(secret=GITHUB_SECRET, body=body)
-    return api.post(
-        "/api/webhooks/github/acme",
-        data=body,
-        content_type="application/json",
-        HTTP_X_GITHUB_EVENT="deployment_status",
-        HTTP_X_GITHUB_DELIVERY=delivery,
-        HTTP_X_HUB_SIGNATURE_256=signature,
-    )
-
 
 def github_status(state: str, at: str) -> bytes:
-    payload = json.loads(
-        (FIXTURES / "github" / "deployment_status.created.success.json").read_text()
-    )
+    payload = json.loads(github_fixture("deployment_status.created.success.json"))
     payload["deployment_status"].update(state=state, created_at=at, updated_at=at)
     return json.dumps(payload).encode()
 
 
 def test_github_replayed_failure_with_a_new_delivery_id_is_stale(api, org):
-    set_webhook_secret(organization=org, provider="github", secret=GITHUB_SECRET)
+    set_webhook_secret(organization=org, provider="github", secret=SECRETS["github"])
     failure = github_status("failure", "2019-05-15T15:21:00Z")
-    assert github(api, failure, "1").status_code == 200
-    assert github(api, github_status("success", "2019-05-15T15:40:00Z"), "2").status_code == 200
-    response = github(api, failure, "3")  # the captured failure, replayed
+    check_webhook(api, "github", failure, 200, event="deployment_status", delivery="1")
+    success = github_status("success", "2019-05-15T15:40:00Z")
+    check_webhook(api, "github", success, 200, event="deployment_status", delivery="2")
+    # The captured failure, replayed.
+    response = post_webhook(api, "github", failure, event="deployment_status", delivery="3")
     assert response.status_code == 200 and response.json()["action"] == "stale"
     deployment = stored(org, source="github")
     assert deployment.status == Status.SUCCESS
@@ -302,7 +276,6 @@ def test_github_replayed_failure_with_a_new_delivery_id_is_stale(api, org):
 
 # --- Incidents -------------------------------------------------------------------------------
 
-INCIDENTS = "/api/incidents"
 INCIDENT = {
     "id": "INC-42",
     "title": "Checkout returns 500",
@@ -317,8 +290,8 @@ INCIDENT = {
 def test_resolving_an_incident_without_its_fields_keeps_attribution_and_severity(
     api, org, key, other_key, checkout
 ):
-    assert post(api, PERISCOPE, MINIMAL_SUCCESS | {"service": "checkout"}, key).status_code == 201
-    created = post(api, INCIDENTS, INCIDENT, key).json()
+    check_webhook(api, "periscope", MINIMAL_SUCCESS | {"service": "checkout"}, 201, key=key)
+    created = post_webhook(api, "incidents", INCIDENT, key=key).json()
     assert created["attributedBy"] == "deployment_id"
     before = dora(api, key)
     assert before["changeFailureRate"]["incidentCaused"] == 1
@@ -330,8 +303,7 @@ def test_resolving_an_incident_without_its_fields_keeps_attribution_and_severity
         "startedAt": "2021-01-15T11:00:00Z",
         "resolvedAt": "2021-01-15T12:00:00Z",
     }
-    response = post(api, INCIDENTS, resolve, key)
-    assert response.status_code == 200
+    response = check_webhook(api, "incidents", resolve, 200, key=key)
     body = response.json()
     assert (body["deploymentId"], body["attributedBy"]) == (
         created["deploymentId"],
@@ -344,7 +316,7 @@ def test_resolving_an_incident_without_its_fields_keeps_attribution_and_severity
     assert after["changeFailureRate"] == before["changeFailureRate"]
 
     # Updated again without resolvedAt: still resolved (null keeps it).
-    assert post(api, INCIDENTS, {**resolve, "resolvedAt": None}, key).status_code == 200
+    check_webhook(api, "incidents", {**resolve, "resolvedAt": None}, 200, key=key)
     incident.refresh_from_db()
     assert incident.resolved_at is not None
     assert list(incident.deliveries.values_list("action", flat=True)) == [
@@ -357,9 +329,9 @@ def test_resolving_an_incident_without_its_fields_keeps_attribution_and_severity
 
 def test_an_older_resolution_of_an_incident_is_stale(api, org, key, checkout):
     resolved = {**INCIDENT, "resolvedAt": "2021-01-15T12:00:00Z"}
-    assert post(api, INCIDENTS, resolved, key).status_code == 201
+    check_webhook(api, "incidents", resolved, 201, key=key)
     older = {**INCIDENT, "resolvedAt": "2021-01-15T11:30:00Z"}
-    response = post(api, INCIDENTS, older, key)
+    response = post_webhook(api, "incidents", older, key=key)
     assert response.status_code == 200 and response.json()["stale"] is True
     incident = Incident.objects.get(organization=org, external_id="INC-42")
     assert incident.resolved_at.isoformat() == "2021-01-15T12:00:00+00:00"
@@ -367,36 +339,24 @@ def test_an_older_resolution_of_an_incident_is_stale(api, org, key, checkout):
 
 def test_an_incident_repeat_cannot_start_after_its_stored_resolution(api, org, key, checkout):
     resolved = {**INCIDENT, "resolvedAt": "2021-01-15T12:00:00Z"}
-    assert post(api, INCIDENTS, resolved, key).status_code == 201
-    response = post(api, INCIDENTS, {**INCIDENT, "startedAt": "2021-01-15T13:00:00Z"}, key)
-    assert response.status_code == 400
+    check_webhook(api, "incidents", resolved, 201, key=key)
+    response = check_webhook(
+        api, "incidents", {**INCIDENT, "startedAt": "2021-01-15T13:00:00Z"}, 400, key=key
+    )
     assert "startedAt" in response.json()["error"]
 
 
-PD_SECRET = "pd-secret-1"
-
-
-def pagerduty(api, payload: dict):
-    body = json.dumps(payload).encode()
-    return api.post(
-        "/api/webhooks/pagerduty/acme",
-        body,
-        content_type="application/json",
-        HTTP_X_PAGERDUTY_SIGNATURE="v1=" + hmac_sha256_hex(secret=PD_SECRET, body=body),
-    )
-
-
 def test_pagerduty_replayed_trigger_does_not_reopen_a_resolved_incident(api, org):
-    set_webhook_secret(organization=org, provider="pagerduty", secret=PD_SECRET)
-    triggered = json.loads((FIXTURES / "pagerduty" / "incident.triggered.v3.json").read_text())
-    resolved = json.loads((FIXTURES / "pagerduty" / "incident.resolved.v3.json").read_text())
+    set_webhook_secret(organization=org, provider="pagerduty", secret=SECRETS["pagerduty"])
+    triggered = json.loads(pagerduty_fixture("incident.triggered.v3.json"))
+    resolved = json.loads(pagerduty_fixture("incident.resolved.v3.json"))
     # The two real events are of two incidents; make the resolution the first one's, later.
     resolved["event"]["data"]["id"] = triggered["event"]["data"]["id"]
     resolved["event"]["occurred_at"] = "2021-06-04T14:00:00.000Z"
 
-    assert pagerduty(api, triggered).json()["action"] == "created"
-    assert pagerduty(api, resolved).json()["action"] == "updated"
-    replay = pagerduty(api, triggered)
+    assert post_webhook(api, "pagerduty", triggered).json()["action"] == "created"
+    assert post_webhook(api, "pagerduty", resolved).json()["action"] == "updated"
+    replay = post_webhook(api, "pagerduty", triggered)
     assert replay.status_code == 200 and replay.json()["action"] == "stale"
     incident = Incident.objects.get(organization=org, external_id="PFQZPSY")
     assert incident.resolved_at is not None
@@ -409,8 +369,8 @@ def test_pagerduty_replayed_trigger_does_not_reopen_a_resolved_incident(api, org
 
 
 def test_other_organizations_same_ids_are_separate(api, org, other_org, key, other_key, checkout):
-    assert post(api, PERISCOPE, FIRST, key).status_code == 201
-    assert post(api, PERISCOPE, MINIMAL_SUCCESS, other_key).status_code == 201
+    check_webhook(api, "periscope", FIRST, 201, key=key)
+    check_webhook(api, "periscope", MINIMAL_SUCCESS, 201, key=other_key)
     mine, theirs = stored(org, external_id="d1"), stored(other_org, external_id="d1")
     assert mine.branch == "main" and theirs.branch == ""
     assert mine.status == Status.IN_PROGRESS and theirs.status == Status.SUCCESS
