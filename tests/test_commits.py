@@ -1,4 +1,4 @@
-"""deployments/commits.py: recording a push costs statements independent of its length."""
+"""deployments/changes/commits.py: recording a push costs statements independent of its length."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from deployments.commits import CommitData, chained, record_commits
+from deployments.changes.commits import CommitData, chained, record_commits
+from deployments.changes.repositories import get_or_create_repository
 from deployments.models import Commit, CommitParent
-from deployments.repositories import get_or_create_repository
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

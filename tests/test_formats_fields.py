@@ -1,4 +1,4 @@
-"""deployments/formats/fields.py: timestamps an attacker sends cost a bounded, linear amount.
+"""deployments/ingest/fields.py: timestamps an attacker sends cost a bounded, linear amount.
 
 Every format's timestamp goes through these readers; each case is posted over HTTP with a
 real key, and must be refused quickly with the field named (issue 15: a 40 KB Hivel
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deployments.formats.fields import flexible_timestamp, iso8601
+from deployments.ingest.fields import flexible_timestamp, iso8601
 from periscope.errors import InvalidPayload
 from periscope.secrets import hmac_sha256_hex, set_webhook_secret
 

@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.clone import (
+from deployments.changes.clone import (
     UnsupportedSource,
     local_clone,
     origin_url,
     read_history,
     sync_history,
 )
-from deployments.repositories import get_or_create_repository
+from deployments.changes.repositories import get_or_create_repository
 from periscope.models import Organization
 from services.models import Service
 
