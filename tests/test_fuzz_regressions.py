@@ -234,3 +234,43 @@ def test_the_largest_and_smallest_doubles_are_stored(api, read_key):
     response = send(api, read_key, "periscope", body)
     assert response.status_code == 201, response.content
     assert same_json(json.loads(body)["rawPayload"], Deployment.objects.get().raw_payload)
+
+
+# Found by tests/test_fuzz_values.py.
+
+
+def test_an_integer_beyond_a_double_as_a_timestamp_is_a_400(api, read_key):
+    """float() of a 400-digit integer raises OverflowError (was a 500)."""
+    body = with_raw(HIVEL, ["start_time"], "9" * 400)
+    response = send(api, read_key, "hivel", body)
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "message": "Validation failed",
+        "error": "start_time is out of range",
+    }
+
+
+def test_a_pagerduty_id_longer_than_its_column_is_a_400_not_cut(api, org):
+    """Cut to 255 characters, two incidents whose ids differ after that became one."""
+    from pathlib import Path
+
+    from deployments.models import Incident
+    from periscope.secrets import hmac_sha256_hex, set_webhook_secret
+
+    set_webhook_secret(organization=org, provider="pagerduty", secret="s")
+    payload = json.loads(
+        (Path(__file__).parent / "fixtures/pagerduty/incident.triggered.v3.json").read_text()
+    )
+    payload["event"]["data"]["id"] = "P" * 300
+    body = json.dumps(payload).encode()
+    response = api.post(
+        "/api/webhooks/pagerduty/acme",
+        body,
+        content_type="application/json",
+        HTTP_X_PAGERDUTY_SIGNATURE="v1=" + hmac_sha256_hex(secret="s", body=body),
+    )
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "error": "Invalid payload: event.data.id must be at most 255 characters"
+    }
+    assert not Incident.objects.exists()

@@ -1,0 +1,406 @@
+"""Property: no value in any field of any ingest format can crash a request (issue 14).
+
+Each example takes a valid body of one format (Periscope, DevGrid, Hivel, OpsLevel, the
+incident API, PagerDuty), puts one value in one of its fields (or in a new field) and posts
+it. The values are drawn from all of Unicode, lone surrogates included, and from what broke
+things before or could: NUL, RTL and other format marks, a BOM, 10,000-character strings, SQL-
+and HTML-looking text, numbers beyond a double (1e400), tiny ones (5e-324, 1e-400), integers
+beyond 64 bits, NaN and Infinity as Python writes them, nested objects whose keys are any of
+those. The body is sent as ASCII JSON (escapes), or as UTF-8 when it can be encoded.
+
+The property, on SQLite and PostgreSQL: the answer is a 2xx or a JSON 4xx, never a 5xx; and a
+2xx stores what was sent (the delivery log keeps the body verbatim; a string sent is found,
+trimmed, in the stored record; a value sent inside metadata, rawPayload or a vendor payload
+is stored equal). FUZZ_VALUE_EXAMPLES (default 300) examples per format, derandomized; a
+longer run: `FUZZ_VALUE_EXAMPLES=1000 .venv/bin/python -m pytest tests/test_fuzz_values.py`.
+"""
+
+import copy
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deployments.models import Delivery, Incident
+from periscope.secrets import hmac_sha256_hex, set_webhook_secret
+from tests import test_webhook_hivel, test_webhook_opslevel
+from tests.factories import make_key
+from tests.test_fuzz_regressions import INCIDENT, PERISCOPE, same_json
+
+EXAMPLES = int(os.environ.get("FUZZ_VALUE_EXAMPLES", "300"))
+PD_SECRET = "fuzz-pagerduty-secret"
+PAGERDUTY = json.loads(
+    (Path(__file__).parent / "fixtures" / "pagerduty" / "incident.triggered.v3.json").read_text()
+)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """JSON text put in the body as is: numbers json.dumps cannot write (1e400), NaN."""
+
+    text: str
+
+
+EDGE_STRINGS = [
+    "\ud800",
+    "\udfff",
+    "a\ud83db",  # the high half of an emoji, alone
+    "\x00",
+    "a\x00b",
+    "\u200f\u202eevil\u202c",  # RTL mark and override
+    "\ufeffbom",
+    "\uffff\ufffe",
+    "😀",
+    "x" * 10_000,
+    "\u0661" * 10_000,
+    "'; DROP TABLE deployments_deployment; --",
+    '" OR 1=1 --',
+    "<script>alert(1)</script>",
+    "{{ 7*7 }}",
+    "%s%n%x",
+    "../../../etc/passwd",
+    "\\",
+    "",
+    " ",
+    "\t\n",
+    "production",
+    "success",
+    "2024-01-15T10:30:00Z",
+    "9999-12-31T23:59:59+23:59",
+    "a1b2c3d4e5",
+]
+RAW_NUMBERS = [
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "5e-324",
+    "1.7976931348623157e308",
+    "-1.7976931348623157e308",
+    "123456789012345678901234567890",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "9" * 400,
+    "-0",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+]
+
+any_char = st.characters(exclude_categories=())  # every code point, surrogates included
+texts = st.one_of(
+    st.text(any_char, max_size=40),
+    st.sampled_from(EDGE_STRINGS),
+    st.builds(lambda c, n: c * n, any_char, st.sampled_from([256, 2001, 10_000])),
+)
+# What the databases cannot store, inside otherwise ordinary text: drawn often on purpose.
+unstorable = st.builds(
+    lambda before, bad, after: before + bad + after,
+    st.text(max_size=5),
+    st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff", "\x00"]),
+    st.text(max_size=5),
+)
+raw_numbers = st.sampled_from(RAW_NUMBERS).map(Raw)
+scalars = st.one_of(
+    texts,
+    unstorable,
+    raw_numbers,
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+nested = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(texts, unstorable), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
+values = st.one_of(unstorable, raw_numbers, texts, nested)
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    body: dict
+    fields: list[tuple]  # paths into body: keys and list indices
+    id_path: tuple  # the idempotency key, made unique per example unless it is the field
+    # Fields whose value is parsed, mapped or computed (dates, statuses, commit data), so a
+    # string sent is not stored as text: only "no 5xx" is checked for them.
+    transformed: tuple = ()
+    # The fields stored as text, when not all of them are (the vendor formats keep the
+    # whole payload; the Periscope format ignores unknown fields, PagerDuty keeps a few).
+    as_text: tuple | None = None
+    truncated: tuple = ()  # display fields kept to their column's length (PagerDuty's)
+
+
+FORMATS = [
+    Format(
+        "periscope",
+        {**PERISCOPE, "metadata": {"version": "2.1.0"}, "rawPayload": {"x": 1}},
+        [
+            *((f,) for f in PERISCOPE),
+            *((f,) for f in ("organizationSlug", "service", "branch", "previousCommitSha")),
+            *((f,) for f in ("triggeredBy", "pipelineName", "pipelineUrl", "metadata")),
+            ("metadata", "version"),
+            ("rawPayload",),
+            ("rawPayload", "x"),
+            ("unknownField",),
+        ],
+        ("deploymentId",),
+        transformed=("startedAt", "completedAt", "status", "organizationSlug"),
+        as_text=(
+            *("deploymentId", "commitSha", "environment", "service", "branch"),
+            *("previousCommitSha", "triggeredBy", "pipelineName", "pipelineUrl"),
+            *("metadata", "version", "rawPayload", "x"),
+        ),
+    ),
+    Format(
+        "devgrid",
+        {
+            "events": [
+                {
+                    "type": "event-deploy",
+                    "entityId": "shop",
+                    "timestamp": "2024-01-15T10:30:00Z",
+                    "attributes": {
+                        "env": "production",
+                        "status": "success",
+                        "build_commit_sha": "a1b2c3d4",
+                        "build_id": "build-1",
+                        "change_id": "CHG1",
+                        "build_url": "https://ci.example.com/1",
+                    },
+                }
+            ]
+        },
+        [
+            ("events",),
+            ("events", 0),
+            *(("events", 0, f) for f in ("type", "entityId", "timestamp", "attributes")),
+            *(
+                ("events", 0, "attributes", f)
+                for f in ("env", "status", "build_commit_sha", "build_id", "change_id")
+            ),
+            ("events", 0, "attributes", "build_url"),
+            ("events", 0, "attributes", "deployment_type"),
+            ("events", 1),
+        ],
+        ("events", 0, "attributes", "build_id"),
+        transformed=("timestamp", "status"),
+    ),
+    Format(
+        "hivel",
+        test_webhook_hivel.SEED,
+        [
+            *((f,) for f in test_webhook_hivel.SEED),
+            *((f,) for f in ("pr_number", "build_number", "image", "logs_url", "extra")),
+            ("pr_numbers", 0),
+        ],
+        ("deployment_id",),
+        transformed=("start_time", "end_time", "status", "event_type", "pr_numbers"),
+    ),
+    Format(
+        "opslevel",
+        test_webhook_opslevel.SEED,
+        [
+            *((f,) for f in test_webhook_opslevel.SEED),
+            ("status",),
+            *(("deployer", f) for f in test_webhook_opslevel.SEED["deployer"]),
+            *(("commit", f) for f in test_webhook_opslevel.SEED["commit"]),
+        ],
+        ("dedup_id",),
+        transformed=("deployed_at", "status", "date", "authoring_date", "committed_date"),
+    ),
+    Format(
+        "incident",
+        INCIDENT,
+        [
+            *((f,) for f in INCIDENT),
+            *((f,) for f in ("resolvedAt", "environment", "severity", "url", "deploymentId")),
+            ("changeId",),
+        ],
+        ("id",),
+        transformed=("startedAt", "resolvedAt", "deploymentId", "changeId", "environment"),
+        as_text=("id", "title", "service", "severity", "url"),
+    ),
+    Format(
+        "pagerduty",
+        PAGERDUTY,
+        [
+            ("event", "event_type"),
+            ("event", "occurred_at"),
+            ("event", "data"),
+            *(("event", "data", f) for f in ("id", "title", "created_at", "html_url")),
+            *(("event", "data", f) for f in ("urgency", "priority", "service")),
+            ("event", "data", "service", "summary"),
+            ("event", "agent"),
+        ],
+        ("event", "data", "id"),
+        transformed=("event_type", "occurred_at", "created_at", "priority", "urgency"),
+        as_text=("id", "title", "html_url", "summary"),
+        truncated=(("title", 500), ("summary", 500), ("html_url", 2000)),
+    ),
+]
+_serial = itertools.count()
+
+
+def _put(body: dict, path: tuple, value: Any) -> None:
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    if isinstance(target, list) and path[-1] == len(target):
+        target.append(value)
+    else:
+        target[path[-1]] = value
+
+
+def _text(body: Any, *, ascii_only: bool) -> str:
+    """JSON text of `body`, each Raw value written as its raw text."""
+    raws: list[str] = []
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Raw):
+            raws.append(value.text)
+            return f"__raw_{len(raws) - 1}__"
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        return value
+
+    text = json.dumps(mark(body), ensure_ascii=ascii_only)
+    for index, raw in enumerate(raws):
+        text = text.replace(f'"__raw_{index}__"', raw)
+    return text
+
+
+def _send(api, fmt: str, key: str, data: bytes):
+    post = {"content_type": "application/json"}
+    if fmt == "periscope":
+        return api.post(
+            "/api/webhooks/deployments", data, HTTP_AUTHORIZATION=f"Bearer {key}", **post
+        )
+    if fmt == "incident":
+        return api.post("/api/incidents", data, HTTP_AUTHORIZATION=f"Bearer {key}", **post)
+    if fmt == "devgrid":
+        return api.post("/events", data, HTTP_X_API_KEY=key, **post)
+    if fmt == "hivel":
+        return api.post("/api/hooks/v2/deployment", data, HTTP_X_API_TOKEN=key, **post)
+    if fmt == "opslevel":
+        return api.post(f"/integrations/deploy/{key}", data, **post)
+    signature = "v1=" + hmac_sha256_hex(secret=PD_SECRET, body=data)
+    return api.post(
+        "/api/webhooks/pagerduty/acme", data, HTTP_X_PAGERDUTY_SIGNATURE=signature, **post
+    )
+
+
+def _strings(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value.strip().casefold()}
+    if isinstance(value, dict):
+        return set().union(*map(_strings, value.keys()), *map(_strings, value.values()))
+    if isinstance(value, list):
+        return set().union(*map(_strings, value))
+    return set()
+
+
+def _record_strings(record) -> set[str]:
+    found: set[str] = set()
+    for field in record._meta.concrete_fields:
+        found |= _strings(getattr(record, field.attname))
+    return found
+
+
+def _at(body: Any, path: tuple) -> Any:
+    for step in path:
+        body = body[step]
+    return body
+
+
+def _assert_stored(fmt: Format, response, text: str, sent: dict, path: tuple, value: Any):
+    """A 2xx stores what was sent."""
+    if fmt.name in ("incident", "pagerduty"):
+        data = response.json()
+        if data.get("action") == "ignored":
+            return
+        record = Incident.objects.get(pk=data["incidentId"])
+    else:
+        delivery = Delivery.objects.order_by("-id").first()
+        # The delivery log: the body exactly as sent (DevGrid batches: each event's JSON).
+        if fmt.name != "devgrid" or len(sent["events"]) == 1:
+            assert delivery.body == text
+        if delivery.action not in ("created", "updated"):
+            return  # a duplicate or stale delivery changes nothing, by design
+        record = delivery.deployment
+    if path[-1] in fmt.transformed or path[0] in fmt.transformed:
+        return
+    if fmt.as_text is not None and path[-1] not in fmt.as_text:
+        return
+    if isinstance(value, str) and value.strip():
+        expected = value.strip()[: dict(fmt.truncated).get(path[-1])].strip()
+        assert expected.casefold() in _record_strings(record), (path, value)
+    stored_json = getattr(record, "raw_payload", None)
+    if stored_json is None:
+        return
+    if fmt.name == "periscope":
+        if path[0] == "rawPayload" and len(path) > 1:
+            assert same_json(json.loads(text)["rawPayload"], stored_json)
+        if path[0] == "metadata" and isinstance(value, dict | str | int | float | bool):
+            assert same_json(json.loads(text)["metadata"], record.metadata)
+    elif fmt.name == "devgrid":
+        assert same_json(json.loads(text)["events"][0], stored_json)
+    else:
+        assert same_json(json.loads(text), stored_json)
+
+
+@pytest.fixture
+def fuzz_key(org, other_org, settings):
+    settings.RATE_LIMITS = {}
+    make_key(other_org)
+    set_webhook_secret(organization=org, provider="pagerduty", secret=PD_SECRET)
+    return make_key(org)
+
+
+value_settings = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+@value_settings
+@given(data=st.data())
+def test_any_value_in_any_field_is_a_2xx_that_stores_it_or_a_json_4xx(api, fuzz_key, fmt, data):
+    path = data.draw(st.sampled_from(fmt.fields), label="field")
+    value = data.draw(values, label="value")
+    body = copy.deepcopy(fmt.body)
+    if path != fmt.id_path:
+        _put(body, fmt.id_path, f"fuzz-{next(_serial)}")
+    _put(body, path, value)
+    ascii_only = data.draw(st.booleans(), label="ascii")
+    text = _text(body, ascii_only=ascii_only)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate can only be sent escaped
+        text = _text(body, ascii_only=True)
+        raw = text.encode("utf-8")
+
+    response = _send(api, fmt.name, fuzz_key, raw)
+
+    assert response.status_code < 500, (response.status_code, response.content[:500])
+    content_type = response["Content-Type"]
+    assert content_type.startswith("application/json"), content_type
+    response.json()
+    if 200 <= response.status_code < 300:
+        _assert_stored(fmt, response, text, body, path, value)
