@@ -113,3 +113,30 @@ def test_probes_are_not_redirected_to_https(client, db, settings):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/admin/login/").status_code == 301
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("help",), ("check",), ("create_organization", "acme"), ("migrate", "--help")],
+    ids=lambda args: " ".join(args),
+)
+def test_a_command_without_secret_key_or_debug_says_what_to_set_in_one_line(tmp_path, args):
+    """Was a traceback for every command, even --help."""
+    result = manage(*args, env={}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "manage.py: SECRET_KEY must be set when DEBUG is off: set SECRET_KEY to a long random "
+        "string (python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), or DEBUG=1 on "
+        "a development machine"
+    ]
+    assert result.stdout == ""
+
+
+def test_a_setting_that_is_not_a_number_is_named_in_one_line(tmp_path):
+    env = {**PRODUCTION_ENV, "PERISCOPE_MAX_BODY_BYTES": "1MB"}
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        "manage.py: PERISCOPE_MAX_BODY_BYTES must be an integer, not '1MB'"
+    ]
