@@ -274,3 +274,53 @@ def test_a_pagerduty_id_longer_than_its_column_is_a_400_not_cut(api, org):
         "error": "Invalid payload: event.data.id must be at most 255 characters"
     }
     assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("provider", "event", "fixture", "path", "field"),
+    [
+        (
+            "github",
+            "pull_request",
+            "pull_request.closed.merged.real-capture.json",
+            ["number"],
+            "number",
+        ),
+        (
+            "gitlab",
+            "Merge Request Hook",
+            "merge_request.merged.real-capture.json",
+            ["object_attributes", "iid"],
+            "object_attributes.iid",
+        ),
+    ],
+)
+def test_a_pull_request_number_beyond_its_column_is_a_400(
+    api, org, provider, event, fixture, path, field
+):
+    """SQLite cannot bind an integer beyond 64 bits (OverflowError, a 500); PostgreSQL's
+    integer column ends at 2**31 - 1."""
+    from pathlib import Path
+
+    from periscope.secrets import hmac_sha256_hex, set_webhook_secret
+
+    set_webhook_secret(organization=org, provider=provider, secret="s")
+    payload = json.loads((Path(__file__).parent / "fixtures" / provider / fixture).read_text())
+    for number in (2**70, 2**31):
+        body = with_raw(payload, path, str(number)).encode()
+        headers = (
+            {
+                "HTTP_X_GITHUB_EVENT": event,
+                "HTTP_X_HUB_SIGNATURE_256": "sha256=" + hmac_sha256_hex(secret="s", body=body),
+            }
+            if provider == "github"
+            else {"HTTP_X_GITLAB_EVENT": event, "HTTP_X_GITLAB_TOKEN": "s"}
+        )
+        response = api.post(
+            f"/api/webhooks/{provider}/acme", body, content_type="application/json", **headers
+        )
+        assert response.status_code == 400, response.content
+        assert response.json() == {
+            "error": f"{field} must be a positive integer up to 2147483647",
+            "field": field,
+        }
