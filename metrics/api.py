@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deployments.formats.fields import iso8601
+from deployments.json_input import check_storable
 from deployments.models import Deployment, Incident
 from metrics import dora
 from metrics.changes import changes_of_deployment
@@ -69,6 +70,9 @@ def parse_dora_query(*, params, organization) -> tuple[dora.Scope, str, dict]:
             f"the range has more than {MAX_BUCKETS} {interval} intervals; use a longer interval",
             field="interval",
         )
+    for name in ("environment", "service", "team"):
+        # A NUL (%00) reached PostgreSQL, which refused it (was a 503): the body's rule.
+        check_storable(params.get(name) or "", what=name)
     environment = (params.get("environment") or "production").strip().lower()
     service_value = (params.get("service") or "").strip()
     team = (params.get("team") or "").strip()
