@@ -507,3 +507,41 @@ def test_any_value_in_any_field_is_a_2xx_that_stores_it_or_a_json_4xx(api, fuzz_
     response.json()
     if 200 <= response.status_code < 300:
         _assert_stored(fmt, response, text, body, path, value)
+
+
+IMPORT_FORMATS = [f for f in FORMATS if f.name in ("periscope", "devgrid", "hivel", "opslevel")]
+
+
+@pytest.mark.parametrize("fmt", IMPORT_FORMATS, ids=lambda f: f.name)
+@settings(value_settings, max_examples=max(EXAMPLES // 6, 10))
+@given(data=st.data())
+def test_any_value_in_an_import_line_is_stored_or_reported_and_the_import_goes_on(
+    org, other_org, fmt, data
+):
+    """import_deployments: a line with a value no database can store used to abort the run
+    (and lose its batch's valid lines). Three fuzzed lines and a valid one, in one batch."""
+    from deployments.importing import import_lines
+
+    lines = []
+    for _ in range(3):
+        path = data.draw(st.sampled_from(fmt.fields), label="field")
+        body = copy.deepcopy(fmt.body)
+        if path != fmt.id_path:
+            _put(body, fmt.id_path, f"fuzz-{next(_serial)}")
+        _put(body, path, data.draw(values, label="value"))
+        lines.append(_text(body, ascii_only=True))
+    valid = copy.deepcopy(fmt.body)
+    _put(valid, fmt.id_path, f"valid-{next(_serial)}")
+    lines.insert(data.draw(st.integers(0, 3), label="valid line at"), _text(valid, ascii_only=True))
+
+    report = import_lines(organization=org, fmt=fmt.name, lines=[f"{line}\n" for line in lines])
+
+    assert report.lines == 4
+    invalid = {number for number, _ in report.invalid}
+    if fmt.name != "devgrid":  # a DevGrid line may hold several events
+        assert report.stored + len(invalid) == 4, report
+    stored_bodies = set(Delivery.objects.filter(organization=org).values_list("body", flat=True))
+    for number, line in enumerate(lines, start=1):
+        if number not in invalid and fmt.name != "devgrid":
+            assert line in stored_bodies, (number, line[:200])
+    assert _text(valid, ascii_only=True) in stored_bodies
