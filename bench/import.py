@@ -70,8 +70,8 @@ def worker(args) -> None:
     call_command("migrate", verbosity=0)
     from django.db import connection
 
-    from deployments.importing import DEFAULT_BATCH_SIZE, default_writers, import_lines
     from deployments.models import Deployment
+    from deployments.recording.importing import DEFAULT_BATCH_SIZE, default_writers, import_lines
     from periscope.tenancy import ensure_organization
     from services.catalog import create_service
 

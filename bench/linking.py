@@ -40,7 +40,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def build_history(total: int) -> tuple[list, list[str]]:
     """Commits in topological order: a main line where every fifth step merges a three-commit
     branch with a merge commit. Returns (CommitData list, main-line shas)."""
-    from deployments.commits import CommitData
+    from deployments.changes.commits import CommitData
 
     commits, main = [], []
     counter = 0
@@ -87,10 +87,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
 
-    from deployments.commits import record_commits
-    from deployments.linking import link_deployment
+    from deployments.changes.commits import record_commits
+    from deployments.changes.linking import link_deployment
+    from deployments.changes.repositories import get_or_create_repository
     from deployments.models import Deployment, DeploymentCommit
-    from deployments.repositories import get_or_create_repository
     from periscope.models import Organization
     from services.catalog import create_service
 

@@ -37,10 +37,11 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from deployments.models import Deployment, Incident  # noqa: E402
-from deployments.recovery import backfill_recovery  # noqa: E402
+from deployments.recording.recovery import backfill_recovery  # noqa: E402
 from metrics import dora  # noqa: E402
 from periscope.models import Organization  # noqa: E402
 from services.catalog import create_service  # noqa: E402
+from services.selection import select_service  # noqa: E402
 
 SLUG = "bench-metrics"
 SERVICES = 100
@@ -212,11 +213,11 @@ def main() -> None:
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     organization = load(args.size)
-    one = dora.select_service(organization=organization, value="service-007")
+    one = select_service(organization=organization, value="service-007")
     results = []
     for label, days in (("90 days", 90), ("2 years", 730)):
         for who, selector in (("all services", None), ("one service", one)):
-            scope = dora.Scope(
+            scope = dora.Window(
                 organization_id=organization.pk,
                 start=END - timedelta(days=days),
                 end=END,

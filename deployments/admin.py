@@ -1,145 +1,46 @@
+"""The deployments app's admin: each subject package defines its ModelAdmins, and they are
+registered here, in one place, so the admin's pages for this app can be read off one list."""
+
 from django.contrib import admin
-from django.db import transaction
 
-from deployments import recovery
-from deployments.delivery_log import delivery_log
-from deployments.models import Delivery, Deployment, EnvironmentAlias
-from periscope.admin_counts import count_per_row
-from periscope.admin_scoping import OrganizationScopedAdmin
+from deployments.changes.admin import (
+    CommitAdmin,
+    DeploymentCommitAdmin,
+    DeploymentPullRequestAdmin,
+    ForgeDeliveryAdmin,
+    PullRequestAdmin,
+    RepositoryAdmin,
+)
+from deployments.incidents.admin import IncidentAdmin, IncidentDeliveryAdmin
+from deployments.models import (
+    Commit,
+    Delivery,
+    Deployment,
+    DeploymentCommit,
+    DeploymentPullRequest,
+    EnvironmentAlias,
+    ForgeDelivery,
+    Incident,
+    IncidentDelivery,
+    PullRequest,
+    Repository,
+)
+from deployments.recording.admin import DeliveryAdmin, DeploymentAdmin, EnvironmentAliasAdmin
 
-
-class DeliveredMoreThanOnce(admin.SimpleListFilter):
-    title = "deliveries"
-    parameter_name = "delivered"
-
-    def lookups(self, request, model_admin):
-        return [("many", "delivered more than once"), ("once", "delivered once")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "many":
-            return queryset.filter(_deliveries__gt=1)
-        if self.value() == "once":
-            return queryset.filter(_deliveries=1)
-        return queryset
-
-
-@admin.register(Deployment)
-class DeploymentAdmin(OrganizationScopedAdmin):
-    list_display = [
-        "external_id",
-        "organization",
-        "service_display",
-        "environment",
-        "status",
-        "completed_at",
-        "source",
-        "delivery_count",
-    ]
-    list_filter = [
-        "organization",
-        "environment",
-        "status",
-        "source",
-        "service",
-        DeliveredMoreThanOnce,
-    ]
-    search_fields = ["external_id", "service_name", "commit_sha", "change_id"]
-    date_hierarchy = "completed_at"
-    list_select_related = ["organization", "service"]
-    autocomplete_fields = ["service"]
-    readonly_fields = [
-        "organization",
-        "source",
-        "external_id",
-        "service_name",
-        "service_key",
-        "environment_raw",
-        "status_raw",
-        "created_at",
-        "updated_at",
-        "raw_payload",
-        "metadata",
-    ]
-    # The delivery log is shown full width under the form (see change_view).
-    change_form_template = "admin/deployments/deployment/change_form.html"
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        deployment = self.get_object(request, object_id)
-        extra_context = {
-            **(extra_context or {}),
-            "delivery_log": delivery_log(deployment=deployment),
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def get_queryset(self, request):
-        deliveries = count_per_row(Delivery.objects.all(), link="deployment")
-        return super().get_queryset(request).annotate(_deliveries=deliveries)
-
-    def lookup_allowed(self, lookup, value, request=None):
-        # The suggestion list links here filtered by the normalized name a deployment was sent with.
-        return lookup == "service_key" or super().lookup_allowed(lookup, value, request)
-
-    # Edits and deletes keep the stored recovery times (deployments/recovery.py) exact.
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            if change:
-                recovery.before_change(
-                    organization_id=obj.organization_id,
-                    deployment_id=obj.pk,
-                    changes={name: getattr(obj, name) for name in recovery.RELEVANT},
-                )
-            super().save_model(request, obj, form, change)
-            if not change:
-                recovery.after_insert(
-                    organization_id=obj.organization_id,
-                    deployment_id=obj.pk,
-                    **{name: getattr(obj, name) for name in recovery.INSERT_FIELDS},
-                )
-
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            recovery.before_delete(organization_id=obj.organization_id, deployment_ids=[obj.pk])
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            by_organization: dict[int, list[int]] = {}
-            for organization_id, pk in queryset.values_list("organization_id", "pk"):
-                by_organization.setdefault(organization_id, []).append(pk)
-            for organization_id, ids in sorted(by_organization.items()):
-                recovery.before_delete(organization_id=organization_id, deployment_ids=ids)
-            super().delete_queryset(request, queryset)
-
-    @admin.display(description="deliveries", ordering="_deliveries")
-    def delivery_count(self, obj) -> int:
-        return obj._deliveries
-
-    @admin.display(description="service", ordering="service__name")
-    def service_display(self, obj) -> str:
-        return obj.service.name if obj.service else f"{obj.service_name or '—'} (unmatched)"
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(OrganizationScopedAdmin):
-    list_display = ["received_at", "organization", "source", "action", "deployment"]
-    list_filter = ["organization", "source", "action"]
-    date_hierarchy = "received_at"
-    list_select_related = ["organization", "deployment"]
-    readonly_fields = ["organization", "deployment", "source", "received_at", "action", "body"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(EnvironmentAlias)
-class EnvironmentAliasAdmin(OrganizationScopedAdmin):
-    list_display = ["name", "environment", "organization"]
-    list_filter = ["organization", "environment"]
-    search_fields = ["name", "environment"]
-
-
-import deployments.admin_changes  # noqa: E402,F401  (lead-time models)
-from deployments import admin_incidents  # noqa: E402,F401  (incidents, issue 6)
+for model, model_admin in [
+    # Deployments and their delivery log.
+    (Deployment, DeploymentAdmin),
+    (Delivery, DeliveryAdmin),
+    (EnvironmentAlias, EnvironmentAliasAdmin),
+    # Incidents and theirs.
+    (Incident, IncidentAdmin),
+    (IncidentDelivery, IncidentDeliveryAdmin),
+    # The change graph.
+    (Repository, RepositoryAdmin),
+    (Commit, CommitAdmin),
+    (PullRequest, PullRequestAdmin),
+    (DeploymentPullRequest, DeploymentPullRequestAdmin),
+    (DeploymentCommit, DeploymentCommitAdmin),
+    (ForgeDelivery, ForgeDeliveryAdmin),
+]:
+    admin.site.register(model, model_admin)

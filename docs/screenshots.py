@@ -153,8 +153,8 @@ def record_other_format(ids: dict) -> None:
     import json as _json
     from datetime import UTC, datetime
 
-    from deployments.events import DeploymentEvent
-    from deployments.recording import record_deployment
+    from deployments.recording.events import DeploymentEvent
+    from deployments.recording.recorder import record_deployment
     from periscope.models import Organization
 
     acme = Organization.objects.get(slug="acme")

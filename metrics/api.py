@@ -7,30 +7,19 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import generics, serializers
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deployments.formats.fields import iso8601
-from deployments.json_input import check_storable
-from deployments.models import Deployment, Incident
+from deployments.ingest.fields import iso8601
+from deployments.ingest.json_input import check_storable
 from metrics import dora
-from metrics.changes import changes_of_deployment
-from metrics.filters import DeploymentFilter, IncidentFilter, ServiceFilter
 from metrics.serializers import (
-    DeploymentDetailSerializer,
-    DeploymentSerializer,
     DoraReportSerializer,
-    IncidentSerializer,
-    ServiceSerializer,
 )
 from periscope.errors import InvalidPayload
-from services.models import Service
+from services.selection import select_service
 
 DEFAULT_DAYS = 30
 MAX_BUCKETS = 1000
@@ -42,7 +31,7 @@ def _moment(raw: str, name: str) -> datetime:
     return iso8601(_LOST_PLUS.sub(r"+\1", raw.strip()), name)
 
 
-def parse_dora_query(*, params, organization) -> tuple[dora.Scope, str, dict]:
+def parse_dora_query(*, params, organization) -> tuple[dora.Window, str, dict]:
     """Scope, interval and the echoed range from the query string; 400 naming the parameter."""
     interval = params.get("interval") or "week"
     if interval not in dora.INTERVALS:
@@ -77,11 +66,9 @@ def parse_dora_query(*, params, organization) -> tuple[dora.Scope, str, dict]:
     service_value = (params.get("service") or "").strip()
     team = (params.get("team") or "").strip()
     selector = (
-        dora.select_service(organization=organization, value=service_value)
-        if service_value
-        else None
+        select_service(organization=organization, value=service_value) if service_value else None
     )
-    scope = dora.Scope(
+    scope = dora.Window(
         organization_id=organization.pk,
         start=start,
         end=end,
@@ -141,125 +128,3 @@ class DoraMetricsView(APIView):
             }
         ).data
         return Response(data)
-
-
-class CursorPage(CursorPagination):
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 500
-    ordering = "-id"
-
-
-class OrganizationScoped:
-    """Lists and details over the request key's organization only (others' ids are 404)."""
-
-    pagination_class = CursorPage
-    model = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no key
-            return self.model.objects.none()
-        return self.model.objects.filter(organization=self.request.auth.organization)
-
-
-class DeploymentList(OrganizationScoped, generics.ListAPIView):
-    model = Deployment
-    serializer_class = DeploymentSerializer
-    filterset_class = DeploymentFilter
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("service")
-
-
-class DeploymentDetail(OrganizationScoped, generics.RetrieveAPIView):
-    model = Deployment
-    serializer_class = DeploymentDetailSerializer
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("service").prefetch_related("incidents")
-
-
-class ServiceList(OrganizationScoped, generics.ListAPIView):
-    model = Service
-    serializer_class = ServiceSerializer
-    filterset_class = ServiceFilter
-
-
-class ServiceDetail(OrganizationScoped, generics.RetrieveAPIView):
-    model = Service
-    serializer_class = ServiceSerializer
-
-
-class IncidentList(OrganizationScoped, generics.ListAPIView):
-    model = Incident
-    serializer_class = IncidentSerializer
-    filterset_class = IncidentFilter
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("service")
-
-
-class IncidentDetail(OrganizationScoped, generics.RetrieveAPIView):
-    model = Incident
-    serializer_class = IncidentSerializer
-
-
-class ChangeList(APIView):
-    """Pull requests (default) or commits (`?kind=commit`), each with the lead time of the
-    first production deployment that shipped it."""
-
-    pagination_class = CursorPage
-
-    @extend_schema(
-        operation_id="changes_list",
-        parameters=[
-            OpenApiParameter("kind", str, enum=["pull_request", "commit"]),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("cursor", str),
-        ],
-        responses=inline_serializer(
-            "ChangePage",
-            {
-                "next": serializers.URLField(allow_null=True),
-                "previous": serializers.URLField(allow_null=True),
-                "results": serializers.ListField(child=serializers.DictField()),
-            },
-        ),
-    )
-    def get(self, request):
-        kind, queryset, render = _changes(request)
-        paginator = CursorPage()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response([render(item) for item in page])
-
-
-class ChangeDetail(APIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("kind", str, enum=["pull_request", "commit"])],
-        responses=inline_serializer("ChangeItem", {"id": serializers.IntegerField()}),
-    )
-    def get(self, request, pk: int):
-        kind, queryset, render = _changes(request)
-        item = queryset.filter(pk=pk).first()
-        if item is None:
-            raise Http404
-        return Response(render(item))
-
-
-def _changes(request):
-    from metrics import changes
-
-    kind = request.query_params.get("kind", "pull_request")
-    organization_id = request.auth.organization.pk
-    if kind == "pull_request":
-        return (
-            kind,
-            changes.pull_requests(organization_id=organization_id),
-            changes.pull_request_json,
-        )
-    if kind == "commit":
-        return kind, changes.commits(organization_id=organization_id), changes.commit_json
-    raise ValidationError({"kind": "must be pull_request or commit"})
-
-
-__all__ = ["changes_of_deployment"]

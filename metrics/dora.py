@@ -1,6 +1,6 @@
 """DORA metrics, aggregated in the database. Definitions: docs/metrics.md.
 
-Selectors take a `Scope` (organization, environment, [start, end), service/team filter) and
+Selectors take a `Window` (organization, environment, [start, end), service/team filter) and
 return plain dataclasses. Every count, median and percentile is computed in SQL; Python only
 assembles the rows the database returns (one per group, UTC day or status).
 """
@@ -11,9 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import (
     Case,
-    CharField,
     Count,
-    F,
     OuterRef,
     Q,
     QuerySet,
@@ -21,35 +19,32 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Concat, Trunc, TruncDate
+from django.db.models.functions import Coalesce, Trunc, TruncDate
 
-from deployments.models import Deployment, Incident, Status
+from deployments.models import (
+    CONCLUDED_STATUSES,
+    FAILED_STATUSES,
+    REACHED_STATUSES,
+    Deployment,
+    Incident,
+    Status,
+)
+from deployments.recording.service_group import ServiceGroup
 from metrics import benchmarks
 from metrics.lead_time import LeadTimeStats, lead_time_series, lead_time_stats
 from metrics.sql import EpochSeconds, as_utc, distribution
-from periscope.models import Organization
-from services.matching import normalize_key
-from services.models import Service, ServiceAlias, ServiceSuggestion
+from services.models import Service, ServiceSuggestion
+from services.selection import ServiceSelector
 
-REACHED = (Status.SUCCESS, Status.ROLLED_BACK)  # reached the environment: counted as deployed
-FAILED = (Status.FAILURE, Status.ROLLED_BACK)
-TERMINAL = (Status.SUCCESS, Status.FAILURE, Status.ROLLED_BACK)  # CFR denominator
 INTERVALS = ("day", "week", "month")
 COUNTS = ("reached", "failed", "rolled_back", "incident_caused", "total")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceSelector:
-    """A `service=` filter: a catalogued service, or an unmatched name (its normalized key)."""
+class Window:
+    """What a metrics question covers: an organization's environment over [start, end),
+    optionally one service or team. (An API key's permission is periscope.models.Scope.)"""
 
-    service_id: int | None = None
-    key: str = ""
-    # The catalogued service's alias keys: incidents sent under them before it existed match it.
-    alias_keys: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Scope:
     organization_id: int
     start: datetime
     end: datetime
@@ -58,24 +53,7 @@ class Scope:
     team: str = ""
 
 
-def select_service(*, organization: Organization, value: str) -> ServiceSelector:
-    """A service by id, slug, name or alias; else the unmatched name as sent (normalized)."""
-    services = Service.objects.filter(organization=organization)
-    found = None
-    if value.isascii() and value.isdigit():  # "²".isdigit() is True, int("²") fails
-        found = services.filter(pk=int(value)).first()
-    found = found or services.filter(slug=value).first()
-    key = normalize_key(value)
-    if found is None and key:
-        alias = ServiceAlias.objects.filter(organization=organization, key=key).first()
-        found = alias.service if alias else None
-    if found is None:
-        return ServiceSelector(key=key)
-    keys = ServiceAlias.objects.filter(service=found).values_list("key", flat=True)
-    return ServiceSelector(service_id=found.pk, alias_keys=tuple(keys))
-
-
-def _service_q(scope: Scope, *, incidents: bool = False, path: str = "") -> Q:
+def _service_q(scope: Window, *, incidents: bool = False, path: str = "") -> Q:
     """The service/team filter, on a deployment or (with `path`) on a related deployment."""
     q = Q()
     selector = scope.service
@@ -91,7 +69,7 @@ def _service_q(scope: Scope, *, incidents: bool = False, path: str = "") -> Q:
     return q
 
 
-def deployments_in(scope: Scope) -> QuerySet:
+def deployments_in(scope: Window) -> QuerySet:
     """Deployments of the scope that completed in [start, end)."""
     return Deployment.objects.filter(
         _service_q(scope),
@@ -99,19 +77,6 @@ def deployments_in(scope: Scope) -> QuerySet:
         environment=scope.environment,
         completed_at__gte=scope.start,
         completed_at__lt=scope.end,
-    )
-
-
-def service_group(path: str = "") -> Case:
-    """The pairing/grouping key of a deployment (reached through `path`, e.g. "deployment__"
-    from an incident): its service id, or while unmatched its normalized name."""
-    return Case(
-        When(
-            **{f"{path}service_id__isnull": False},
-            then=Concat(Value("s:"), Cast(f"{path}service_id", CharField())),
-        ),
-        default=Concat(Value("k:"), F(f"{path}service_key")),
-        output_field=CharField(),
     )
 
 
@@ -228,7 +193,7 @@ class DoraReport:
 # --- selectors -------------------------------------------------------------------------
 
 
-def _counts(deployments: QuerySet, *, scope: Scope, group) -> dict[object, dict[str, int]]:
+def _counts(deployments: QuerySet, *, scope: Window, group) -> dict[object, dict[str, int]]:
     """Per group: reached, failed, rolled back, incident-caused, terminal.
 
     `deployments` is deployments_in(scope). One index-only scan of the range index, counted
@@ -255,15 +220,15 @@ def _counts(deployments: QuerySet, *, scope: Scope, group) -> dict[object, dict[
     for row in rows:
         counts = result.setdefault(row["g"], dict.fromkeys(COUNTS, 0))
         status, n = row["status"], row["n"]
-        counts["reached"] += n if status in REACHED else 0
+        counts["reached"] += n if status in REACHED_STATUSES else 0
         counts["failed"] += n if status == Status.FAILURE else 0
         counts["rolled_back"] += n if status == Status.ROLLED_BACK else 0
         counts["incident_caused"] += row["caused"]
-        counts["total"] += n if status in TERMINAL else 0
+        counts["total"] += n if status in CONCLUDED_STATUSES else 0
     return result
 
 
-def _daily_counts(deployments: QuerySet, *, scope: Scope) -> dict[date, dict]:
+def _daily_counts(deployments: QuerySet, *, scope: Window) -> dict[date, dict]:
     """_counts per UTC day of completion: the summary, any series (days, weeks and months are
     unions of days) and the deployment days all come from these rows."""
     rows = _counts(deployments, scope=scope, group=TruncDate("completed_at", tzinfo=UTC))
@@ -335,7 +300,7 @@ def _cfr(row: dict | None) -> ChangeFailureRate:
     )
 
 
-def _recovered_at(scope: Scope):
+def _recovered_at(scope: Window):
     """Completion time of the next successful deployment of the same service and environment:
     as stored (`Deployment.recovered_at`, see deployments/recovery.py), else looked up. Both
     databases evaluate the lookup only for rows without a stored value."""
@@ -358,10 +323,10 @@ def _recovered_at(scope: Scope):
     )
 
 
-def _recovery(deployments: QuerySet, *, scope: Scope, group, temporal: bool) -> dict:
+def _recovery(deployments: QuerySet, *, scope: Window, group, temporal: bool) -> dict:
     """Per group: (recovered, median, p90) of failed deployments' recovery seconds."""
     norm = as_utc if temporal else (lambda value: value)
-    failed = deployments.filter(status__in=FAILED).annotate(recovered=_recovered_at(scope))
+    failed = deployments.filter(status__in=FAILED_STATUSES).annotate(recovered=_recovered_at(scope))
     seconds = EpochSeconds("recovered") - EpochSeconds("completed_at")
     return {
         norm(k): (count, median, p90)
@@ -383,7 +348,7 @@ def _recovery_result(values: tuple | None, counts: dict | None) -> Recovery:
     )
 
 
-def _incidents(scope: Scope) -> QuerySet:
+def _incidents(scope: Window) -> QuerySet:
     return Incident.objects.filter(
         _service_q(scope, incidents=True),
         organization_id=scope.organization_id,
@@ -391,7 +356,9 @@ def _incidents(scope: Scope) -> QuerySet:
     )
 
 
-def _time_to_restore(scope: Scope, periods: list[tuple[datetime, datetime]]) -> list[TimeToRestore]:
+def _time_to_restore(
+    scope: Window, periods: list[tuple[datetime, datetime]]
+) -> list[TimeToRestore]:
     """Per period: median resolved - started of incidents resolved in it; open at its end."""
     incidents = _incidents(scope)
     whens = [
@@ -435,7 +402,7 @@ def _lead_time(stats: LeadTimeStats) -> LeadTime:
     )
 
 
-def dora_report(*, scope: Scope, interval: str = "week", series: bool = True) -> DoraReport:
+def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -> DoraReport:
     """The summary of [start, end) and (unless `series` is False) the series per interval,
     each from grouped queries."""
     periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
@@ -508,26 +475,27 @@ class ServiceDora:
     failed_deployment_recovery_time: Recovery
 
 
-def dora_by_service(*, scope: Scope) -> list[ServiceDora]:
+def dora_by_service(*, scope: Window) -> list[ServiceDora]:
     """Per service with terminal deployments in the scope: the same summary metrics
     dora_report gives with that `service=` (grouped queries, lead time per service)."""
     deployments = deployments_in(scope)
-    group = service_group()
+    group = ServiceGroup.expression()
     counts = _counts(deployments, scope=scope, group=group)
     recovery = _recovery(deployments, scope=scope, group=group, temporal=False)
-    # Grouped on the raw columns (cheaper than on the CASE), keyed like service_group().
+    # Grouped on the raw columns (cheaper than on the CASE), keyed like the expression.
     days_by_group: dict[str, set[date]] = {}
     for service_id, service_key, day in (
-        deployments.filter(status__in=REACHED)
+        deployments.filter(status__in=REACHED_STATUSES)
         .annotate(day=TruncDate("completed_at", tzinfo=UTC))
         .values_list("service_id", "service_key", "day")
         .distinct()
         .order_by()
     ):
-        key = f"s:{service_id}" if service_id is not None else f"k:{service_key}"
+        key = ServiceGroup.of(service_id=service_id, service_key=service_key).encode()
         parsed = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
         days_by_group.setdefault(key, set()).add(parsed)
-    ids = [int(key[2:]) for key in counts if key.startswith("s:")]
+    groups = {key: ServiceGroup.decode(key) for key in counts}
+    ids = [g.service_id for g in groups.values() if g.service_id is not None]
     services = {
         s.pk: s for s in Service.objects.filter(organization_id=scope.organization_id, pk__in=ids)
     }
@@ -535,21 +503,21 @@ def dora_by_service(*, scope: Scope) -> list[ServiceDora]:
     names = dict(
         ServiceSuggestion.objects.filter(
             organization_id=scope.organization_id,
-            key__in=[key[2:] for key in counts if key.startswith("k:")],
+            key__in=[g.service_key for g in groups.values() if g.service_id is None],
         ).values_list("key", "name")
     )
     result = []
     for key, row in counts.items():
-        kind, _, ident = key.partition(":")
-        successful = deployments.filter(status=Status.SUCCESS)
-        if kind == "s":
-            service = services.get(int(ident))
-            service_id = int(ident)
-            name, team = getattr(service, "name", ident), getattr(service, "team", "")
-            successful = successful.filter(service_id=service_id)
+        service_group = groups[key]
+        service_id = service_group.service_id
+        successful = deployments.filter(service_group.q(), status=Status.SUCCESS)
+        if service_id is not None:
+            service = services.get(service_id)
+            name = getattr(service, "name", str(service_id))
+            team = getattr(service, "team", "")
         else:
-            service_id, name, team = None, names.get(ident, ident), ""
-            successful = successful.filter(service__isnull=True, service_key=ident)
+            key_name = service_group.service_key
+            name, team = names.get(key_name, key_name), ""
         result.append(
             ServiceDora(
                 service_id=service_id,
@@ -570,7 +538,7 @@ def dora_by_service(*, scope: Scope) -> list[ServiceDora]:
     return result
 
 
-def unrecovered_failures(*, scope: Scope, limit: int = 20) -> list[Deployment]:
+def unrecovered_failures(*, scope: Window, limit: int = 20) -> list[Deployment]:
     """Failed or rolled-back deployments of the scope with no later success of the same
     service and environment yet, newest first.
 
@@ -604,7 +572,7 @@ def unrecovered_failures(*, scope: Scope, limit: int = 20) -> list[Deployment]:
             .first()
         )
         failed = same.filter(
-            status__in=FAILED, completed_at__gte=scope.start, completed_at__lt=scope.end
+            status__in=FAILED_STATUSES, completed_at__gte=scope.start, completed_at__lt=scope.end
         )
         if last_success is not None:
             failed = failed.filter(completed_at__gte=last_success)
@@ -613,7 +581,7 @@ def unrecovered_failures(*, scope: Scope, limit: int = 20) -> list[Deployment]:
     return found[:limit]
 
 
-def open_incidents(*, scope: Scope, limit: int = 20) -> list[Incident]:
+def open_incidents(*, scope: Window, limit: int = 20) -> list[Incident]:
     """Incidents of the scope's environment and service/team filter not resolved yet."""
     return list(
         _incidents(scope)

@@ -4,7 +4,7 @@ A change is a pull request a deployment shipped, or a shipped commit that came w
 pull request. Its lead time runs from its start (the PR's earliest commit, else the commit's
 own authored time, else the PR's creation) to the completion of the first successful
 production deployment of the same service that shipped it; changes with an unknown start
-are not counted. Link rows carry the precomputed seconds (deployments.linking).
+are not counted. Link rows carry the precomputed seconds (deployments.changes.linking).
 
 Percentiles, identical on SQLite and PostgreSQL (ROW_NUMBER over the ordered values, n rows):
 - median: the mean of the values at ranks floor((n+1)/2) and floor((n+2)/2) (for odd n both

@@ -12,6 +12,7 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.exceptions import AuthenticationFailed
 
 from deployments.models import Status
+from deployments.recording.service_group import ServiceGroup
 from metrics import dora
 from metrics.lead_time import lead_time_stats
 from periscope.authentication import BearerKeyAuthentication
@@ -43,24 +44,23 @@ def organization_samples(
     *, organization: Organization, now: datetime
 ) -> list[tuple[str, dict, float]]:
     """(metric, labels, value) for each service with production deployments in the window."""
-    scope = dora.Scope(organization_id=organization.pk, start=now - WINDOW, end=now)
+    scope = dora.Window(organization_id=organization.pk, start=now - WINDOW, end=now)
     deployments = dora.deployments_in(scope)
-    group = dora.service_group()
+    group = ServiceGroup.expression()
     counts = dora._counts(deployments, scope=scope, group=group)
     recovery = dora._recovery(deployments, scope=scope, group=group, temporal=False)
     slugs = dict(Service.objects.filter(organization=organization).values_list("id", "slug"))
     days = WINDOW.total_seconds() / 86400
     samples = []
     for key, row in sorted(counts.items()):
-        kind, _, ident = key.partition(":")
-        service = slugs.get(int(ident), ident) if kind == "s" else ident
-        labels = {"organization": organization.slug, "service": service}
-        successful = deployments.filter(status=Status.SUCCESS)
-        successful = (
-            successful.filter(service_id=int(ident))
-            if kind == "s"
-            else successful.filter(service__isnull=True, service_key=ident)
+        service_group = ServiceGroup.decode(key)
+        service = (
+            slugs.get(service_group.service_id, str(service_group.service_id))
+            if service_group.service_id is not None
+            else service_group.service_key
         )
+        labels = {"organization": organization.slug, "service": service}
+        successful = deployments.filter(service_group.q(), status=Status.SUCCESS)
         lead = lead_time_stats(deployments=successful)
         cfr = dora._cfr(row)
         median_recovery = (recovery.get(key) or (0, None, None))[1]

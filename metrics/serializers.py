@@ -2,9 +2,6 @@
 
 from rest_framework import serializers
 
-from deployments.models import Deployment, Incident
-from services.models import Service
-
 
 class FrequencySerializer(serializers.Serializer):
     deployments = serializers.IntegerField()
@@ -88,68 +85,3 @@ class DoraReportSerializer(serializers.Serializer):
 
 
 # --- lists -----------------------------------------------------------------------------
-
-
-class ServiceSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Service
-        fields = ["id", "name", "slug", "team", "repository_url", "description", "created_at"]
-
-
-class IncidentSerializer(serializers.ModelSerializer):
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    deployment = serializers.PrimaryKeyRelatedField(read_only=True)
-
-    class Meta:
-        model = Incident
-        fields = [
-            "id",
-            "external_id",
-            "source",
-            "title",
-            "service",
-            "service_name",
-            "environment",
-            "severity",
-            "started_at",
-            "resolved_at",
-            "url",
-            "deployment",
-            "attributed_by",
-        ]
-
-
-class DeploymentSerializer(serializers.ModelSerializer):
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-
-    class Meta:
-        model = Deployment
-        fields = [
-            "id",
-            "external_id",
-            "source",
-            "service",
-            "service_name",
-            "environment",
-            "status",
-            "commit_sha",
-            "branch",
-            "change_id",
-            "started_at",
-            "completed_at",
-            "pipeline_name",
-            "pipeline_url",
-        ]
-
-
-class DeploymentDetailSerializer(DeploymentSerializer):
-    incidents = IncidentSerializer(many=True, read_only=True)
-    changes = serializers.SerializerMethodField()
-
-    class Meta(DeploymentSerializer.Meta):
-        fields = [*DeploymentSerializer.Meta.fields, "metadata", "incidents", "changes"]
-
-    def get_changes(self, deployment) -> list[dict]:
-        from metrics.changes import changes_of_deployment
-
-        return changes_of_deployment(deployment=deployment)

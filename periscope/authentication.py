@@ -1,4 +1,5 @@
-"""DRF authentication by organization API key, in the header each vendor format uses."""
+"""DRF authentication by organization API key: the Bearer header, and the base class for the
+header a vendor format uses (each integration names its own, in its view module)."""
 
 import logging
 from dataclasses import dataclass
@@ -67,17 +68,3 @@ class HeaderKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return f'{self.display_name} realm="periscope"'
-
-
-class XApiKeyAuthentication(HeaderKeyAuthentication):
-    """DevGrid's `x-api-key` header."""
-
-    header = "HTTP_X_API_KEY"
-    display_name = "x-api-key"
-
-
-class XApiTokenAuthentication(HeaderKeyAuthentication):
-    """Hivel's `X-API-Token` header."""
-
-    header = "HTTP_X_API_TOKEN"
-    display_name = "X-API-Token"

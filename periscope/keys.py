@@ -11,10 +11,8 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -102,14 +100,14 @@ def find_active_key(*, plaintext: str) -> ApiKey | None:
     return api_key if is_active(api_key) else None
 
 
-@cache
-def _key_sql(vendor: str) -> str:
-    return (
-        f"SELECT {rows.column_list(ApiKey, alias='k')}, {rows.column_list(Organization, alias='o')}"
-        f" FROM {rows.quote(ApiKey._meta.db_table)} k"
-        f" JOIN {rows.quote(Organization._meta.db_table)} o ON o.id = k.organization_id"
-        " WHERE k.secret_hash = %s"
-    )
+_KEY_BY_HASH = rows.Statement(
+    "SELECT {key_columns}, {organization_columns} FROM {key} k"
+    " JOIN {organization} o ON o.id = k.organization_id WHERE k.secret_hash = %s",
+    key_columns=rows.Columns(ApiKey, alias="k"),
+    organization_columns=rows.Columns(Organization, alias="o"),
+    key=ApiKey,
+    organization=Organization,
+)
 
 
 def _key_by_hash(digest: str) -> ApiKey | None:
@@ -118,7 +116,7 @@ def _key_by_hash(digest: str) -> ApiKey | None:
     The same as `ApiKey.objects.select_related("organization").get(secret_hash=digest)`,
     written out because every authenticated request runs it (see periscope.rows)."""
     # The request's first statement: it is also the connection's health check.
-    row = rows.first_read(_key_sql(connection.vendor), [digest])
+    row = rows.first_read(_KEY_BY_HASH, [digest])
     if row is None:
         return None
     split = len(ApiKey._meta.concrete_fields)

@@ -9,11 +9,9 @@ or `cache.add` + `cache.incr` on Redis. Django's own DatabaseCache is not used b
 import re
 import time
 from dataclasses import dataclass
-from functools import cache
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection
 
 from periscope import rows
 from periscope.models import RateLimitCounter
@@ -48,19 +46,16 @@ def parse_rate(text: str | None) -> Rate | None:
     return Rate(requests=int(requests), seconds=seconds)
 
 
-@cache
-def _hit_sql(vendor: str) -> str:
-    table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
-    key_column = connection.ops.quote_name("key")
-    return (
-        f"INSERT INTO {table} ({key_column}, count, window_end) VALUES (%s, 1, %s) "
-        f"ON CONFLICT ({key_column}) DO UPDATE SET count = {table}.count + 1 "
-        "RETURNING count"
-    )
+_HIT = rows.Statement(
+    "INSERT INTO {table} ({key}, count, window_end) VALUES (%s, 1, %s)"
+    " ON CONFLICT ({key}) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+    table=RateLimitCounter,
+    key="key",
+)
 
 
 def _database_hit(*, key: str, window_end: int, now: float) -> int:
-    (count,) = rows.fetchone(_hit_sql(connection.vendor), [key, window_end])
+    (count,) = rows.fetchone(_HIT, [key, window_end])
     if count == 1:
         # The first hit of a new window sweeps ended windows, so the table stays small.
         RateLimitCounter.objects.filter(window_end__lt=int(now)).delete()

@@ -11,6 +11,11 @@ planning it per request.
 Round trips are most of what is left (each costs ~0.1 ms of client and ~0.1 ms of server
 CPU): `transaction()` pipelines a transaction's statements, and `first_read()` lets a
 request's first statement stand in for the connection's health check.
+
+This module is the fence around the fast path: every hand-written statement is a `Statement`
+run through the functions here, and the Django internals they lean on are named in
+DJANGO_INTERNALS, which tests/test_rows.py checks so that a Django upgrade that changes one
+fails with its name rather than somewhere in ingest.
 """
 
 from collections.abc import Iterator, Sequence
@@ -31,9 +36,65 @@ from django.db.models import CharField, Field, ForeignKey, IntegerField, Model, 
 
 M = TypeVar("M", bound=Model)
 
+# What this module uses of Django beyond its public API: (where, attribute). A Django upgrade
+# must keep each of these (tests/test_rows.py says which one it lost).
+DJANGO_INTERNALS = (
+    ("django.db.backends.postgresql.base", "ServerBindingCursor"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "health_check_enabled"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "health_check_done"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "close_if_health_check_failed"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "make_cursor"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "make_debug_cursor"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "queries_logged"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "wrap_database_errors"),
+    ("django.db.backends.base.base.BaseDatabaseWrapper", "validate_thread_sharing"),
+    ("django.db.models.base.ModelState", "adding"),
+    ("django.db.models.base.ModelState", "db"),
+)
 
-def run(sql: str, params: Sequence[Any]) -> None:
+
+class Columns:
+    """A Statement placeholder: every concrete column of `model`, optionally qualified."""
+
+    def __init__(self, model: type[Model], *, alias: str = ""):
+        self.model, self.alias = model, alias
+
+
+class Statement:
+    """A fixed statement: a template whose placeholders name tables (a model), identifiers
+    (a string) or column lists (`Columns`), quoted for the database in use. Its text is built
+    once per process and vendor."""
+
+    def __init__(self, template: str, **names: "type[Model] | str | Columns"):
+        self.template = template
+        self.names = names
+
+    @property
+    def sql(self) -> str:
+        return _built(self, connections[DEFAULT_DB_ALIAS].vendor)
+
+
+@cache
+def _built(statement: Statement, vendor: str) -> str:
+    def render(value: "type[Model] | str | Columns") -> str:
+        if isinstance(value, Columns):
+            return column_list(value.model, alias=value.alias)
+        if isinstance(value, str):
+            return quote(value)
+        return quote(value._meta.db_table)
+
+    return statement.template.format(
+        **{name: render(value) for name, value in statement.names.items()}
+    )
+
+
+def _text(sql: "Statement | str") -> str:
+    return sql.sql if isinstance(sql, Statement) else sql
+
+
+def run(sql: Statement | str, params: Sequence[Any]) -> None:
     """Execute a fixed statement; its result, if any, is not read."""
+    sql = _text(sql)
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "postgresql":
         with db.cursor() as c:
@@ -42,8 +103,9 @@ def run(sql: str, params: Sequence[Any]) -> None:
     _kept_cursor(db, sql).execute(sql, params)
 
 
-def fetchone(sql: str, params: Sequence[Any]) -> tuple | None:
+def fetchone(sql: Statement | str, params: Sequence[Any]) -> tuple | None:
     """Execute a fixed statement and return its first row (None when it has none)."""
+    sql = _text(sql)
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "postgresql":
         with db.cursor() as c:
@@ -88,7 +150,7 @@ class _KeptCursors:
         return kept
 
 
-def first_read(sql: str, params: Sequence[Any]) -> tuple | None:
+def first_read(sql: Statement | str, params: Sequence[Any]) -> tuple | None:
     """`fetchone()` for a read-only statement that is a request's first use of the database.
 
     It doubles as the connection's health check (CONN_HEALTH_CHECKS), instead of Django's
@@ -196,6 +258,14 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
             value = converter(value, col, db)
         converted.append(value)
     return model.from_db(db.alias, [f.attname for f in model._meta.concrete_fields], converted)
+
+
+def as_loaded(obj: M) -> M:
+    """Mark an instance built from values just written as a stored row, as if the ORM had
+    loaded it (so saving it updates, and related lookups use the same database)."""
+    obj._state.adding = False
+    obj._state.db = connections[DEFAULT_DB_ALIAS].alias
+    return obj
 
 
 @cache

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "services",
     "deployments",
     "metrics",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -171,14 +172,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The webhook's status subset would collide with the Deployment status enum.
     "ENUM_NAME_OVERRIDES": {
-        "WebhookStatusEnum": "deployments.schema.WEBHOOK_STATUSES",
+        "WebhookStatusEnum": "deployments.ingest.periscope.schema.WEBHOOK_STATUSES",
         "DeploymentStatusEnum": "deployments.models.Status",
-        "PagerDutyActionEnum": "deployments.schema.PAGERDUTY_ACTIONS",
-        "RecordActionEnum": "deployments.schema.RECORD_ACTIONS",
+        "PagerDutyActionEnum": "deployments.ingest.pagerduty.schema.PAGERDUTY_ACTIONS",
+        "RecordActionEnum": "deployments.ingest.schema.RECORD_ACTIONS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "metrics.schema.add_error_responses",
+        "periscope.openapi.add_error_responses",
     ],
 }
 
@@ -229,7 +230,7 @@ MIDDLEWARE.append("periscope.middleware.DatabaseUnavailableMiddleware")
 # Load balancers probe over plain HTTP from inside the network; do not redirect their probes.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
-# DORA metrics (issue 6): incident attribution window, and an open /metrics for Prometheus.
+# DORA metrics: incident attribution window, and an open /metrics for Prometheus.
 INCIDENT_ATTRIBUTION_WINDOW_HOURS = float(os.environ.get("INCIDENT_ATTRIBUTION_WINDOW_HOURS", 24))
 METRICS_PUBLIC = envbool("METRICS_PUBLIC")
 

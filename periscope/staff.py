@@ -21,6 +21,9 @@ WITHHELD = {
     "deployments.add_delivery",
     "deployments.change_delivery",
     "deployments.delete_delivery",
+    "deployments.add_incidentdelivery",
+    "deployments.change_incidentdelivery",
+    "deployments.delete_incidentdelivery",
     "deployments.add_deployment",
 }
 

@@ -33,7 +33,7 @@ def ensure_organization(*, slug: str, name: str = "") -> tuple[Organization, boo
         slug=slug, defaults={"name": name or slug}
     )
     if created:
-        from deployments.environments import seed_default_environment_aliases
+        from deployments.recording.environments import seed_default_environment_aliases
 
         seed_default_environment_aliases(organization=organization)
     return organization, created

@@ -1,15 +1,23 @@
+"""The root URLconf: the one place that composes every app's endpoints."""
+
 from django.contrib import admin
 from django.urls import include, path
 
-from deployments.forge_views import GitHubWebhook, GitLabWebhook
-from deployments.views import (
-    DevGridEvents,
-    HivelDeployment,
-    OpsLevelDeploy,
-    PeriscopeDeploymentWebhook,
-)
+from deployments.changes.api import ChangeDetail, ChangeList
+from deployments.incidents.api import IncidentDetail
+from deployments.ingest.devgrid.view import DevGridEvents
+from deployments.ingest.github.view import GitHubWebhook
+from deployments.ingest.gitlab.view import GitLabWebhook
+from deployments.ingest.hivel.view import HivelDeployment
+from deployments.ingest.incidents.view import IncidentsEndpoint
+from deployments.ingest.opslevel.view import OpsLevelDeploy
+from deployments.ingest.pagerduty.view import PagerDutyWebhook
+from deployments.ingest.periscope.view import PeriscopeDeploymentWebhook
+from deployments.recording.api import DeploymentDetail, DeploymentList
 from metrics.dashboard import dashboard
 from periscope.health import healthz, readyz
+from periscope.openapi import DocsView, SchemaView
+from services.api import ServiceDetail, ServiceList
 
 handler400 = "periscope.errors.json_bad_request"
 handler404 = "periscope.errors.json_not_found"
@@ -21,17 +29,35 @@ urlpatterns = [
     # Before admin.site.urls, whose catch-all would answer 404.
     path("admin/metrics/dora/", dashboard, name="dora-dashboard"),
     path("admin/", admin.site.urls),
+    # Deployment webhooks: the Periscope format and the drop-in vendor formats.
     path(
         "api/webhooks/deployments",
         PeriscopeDeploymentWebhook.as_view(),
         name="webhook-periscope",
     ),
-    path("", include("metrics.urls")),  # metrics, lists, incidents, schema, /metrics
-    # Drop-in vendor formats: DevGrid, Hivel, OpsLevel (issue 3).
     path("events", DevGridEvents.as_view(), name="webhook-devgrid"),
     path("api/hooks/v2/deployment", HivelDeployment.as_view(), name="webhook-hivel"),
     path("integrations/deploy/<str:key>", OpsLevelDeploy.as_view(), name="webhook-opslevel"),
     # Forge webhooks (lead time): the organization is in the URL, its secret signs the body.
     path("api/webhooks/github/<slug:org_slug>", GitHubWebhook.as_view(), name="webhook-github"),
     path("api/webhooks/gitlab/<slug:org_slug>", GitLabWebhook.as_view(), name="webhook-gitlab"),
+    # Incidents: the API (POST records, GET lists) and PagerDuty.
+    path("api/incidents", IncidentsEndpoint.as_view(), name="incident-list"),
+    path("api/incidents/<int:pk>", IncidentDetail.as_view(), name="incident-detail"),
+    path(
+        "api/webhooks/pagerduty/<slug:org_slug>",
+        PagerDutyWebhook.as_view(),
+        name="webhook-pagerduty",
+    ),
+    # The read API's lists.
+    path("api/deployments", DeploymentList.as_view(), name="deployment-list"),
+    path("api/deployments/<int:pk>", DeploymentDetail.as_view(), name="deployment-detail"),
+    path("api/services", ServiceList.as_view(), name="service-list"),
+    path("api/services/<int:pk>", ServiceDetail.as_view(), name="service-detail"),
+    path("api/changes", ChangeList.as_view(), name="change-list"),
+    path("api/changes/<int:pk>", ChangeDetail.as_view(), name="change-detail"),
+    # Metrics: the DORA API and Prometheus.
+    path("", include("metrics.urls")),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]

@@ -19,13 +19,14 @@ def _unique_slug(*, organization: Organization, name: str) -> str:
 
 def reattribute_deployments(*, service: Service, keys: list[str] | set[str]) -> int:
     """Point every unmatched deployment sent under one of `keys` at `service`; returns the count."""
-    from deployments import recovery
     from deployments.models import Deployment
+    from deployments.recording import recovery
+    from deployments.recording.service_group import ServiceGroup
 
     keys = {k for k in keys if k}
     if not keys:
         return 0
-    groups = [recovery.Group(service.pk), *(recovery.Group(None, k) for k in keys)]
+    groups = [ServiceGroup(service.pk), *(ServiceGroup(None, k) for k in keys)]
     with recovery.regrouping(organization_id=service.organization_id, groups=groups):
         moved = Deployment.objects.filter(
             organization_id=service.organization_id, service__isnull=True, service_key__in=keys
@@ -209,8 +210,9 @@ def delete_service(*, service: Service) -> int:
     Their suggestions reopen (one is created for a name that matched directly and so never
     had one). Returns how many deployments became unmatched.
     """
-    from deployments import recovery
     from deployments.models import Deployment
+    from deployments.recording import recovery
+    from deployments.recording.service_group import ServiceGroup
 
     # No ordering: with the default one, DISTINCT would be over every row's (name, time, id).
     deployments = Deployment.objects.filter(service=service).order_by()
@@ -228,7 +230,7 @@ def delete_service(*, service: Service) -> int:
         Q(service=service) | Q(organization_id=service.organization_id, key__in=names.keys())
     ).exclude(status=SuggestionStatus.IGNORED).update(status=SuggestionStatus.OPEN, service=None)
     keys = set(deployments.values_list("service_key", flat=True).distinct())
-    groups = [recovery.Group(service.pk), *(recovery.Group(None, k) for k in keys)]
+    groups = [ServiceGroup(service.pk), *(ServiceGroup(None, k) for k in keys)]
     with recovery.regrouping(organization_id=service.organization_id, groups=groups):
         unmatched = deployments.update(service=None)
     service.delete()

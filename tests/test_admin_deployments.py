@@ -3,8 +3,8 @@
 import html
 import json
 
-from deployments.delivery_log import body_diff, delivery_log, pretty_body
 from deployments.models import Deployment
+from deployments.recording.delivery_log import body_diff, delivery_log, pretty_body
 from tests.admin_helpers import deliver
 
 CHANGELIST = "/admin/deployments/deployment/"

@@ -140,6 +140,7 @@ def test_matrix_every_list_and_object_url(two_catalogs, staff_client, admin_clie
         "delivery",
         "environmentalias",
         "incident",
+        "incidentdelivery",
         "repository",
         "commit",
         "pullrequest",

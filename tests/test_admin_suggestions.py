@@ -5,7 +5,7 @@ import re
 from deployments.models import Deployment, Source
 from services.models import Service, ServiceSuggestion, SuggestionStatus
 from tests.admin_helpers import deliver, messages_of, run_action
-from tests.factories import DeploymentFactory, make_service
+from tests.factories import DeploymentFactory, ServiceSuggestionFactory, make_service
 
 CHANGELIST = "/admin/services/servicesuggestion/"
 
@@ -86,7 +86,7 @@ def test_bulk_create_and_conflict_is_reported_not_a_500(admin_client, api, org, 
     deliver(api, key, "a-1", service="alpha")
     deliver(api, key, "b-1", service="beta")
     make_service(org, "Gamma")
-    ServiceSuggestion.objects.create(organization=org, name="gamma", key="gamma")
+    ServiceSuggestionFactory(organization=org, name="gamma", key="gamma")
     pks = ServiceSuggestion.objects.filter(organization=org).values_list("pk", flat=True)
 
     response = run_action(admin_client, CHANGELIST, "create_services", pks)

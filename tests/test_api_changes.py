@@ -1,37 +1,12 @@
 """GET /api/changes and a deployment's changes: pull requests and commits with lead times."""
 
-from deployments.forges.common import PullRequestData, store_pull_request
 from deployments.models import Deployment
-from tests.factories import make_key, make_service
-from tests.test_linking import URL, at, deploy, graph, sha
+from tests.builders import build_history, sha
+from tests.factories import make_key
 
 
 def get(api, key, url):
     return api.get(url, HTTP_AUTHORIZATION=f"Bearer {key}")
-
-
-def build_history(org):
-    """main: a - b ---- m, feature a - f1 - f2 merged as PR #7 into m, plus a direct commit c."""
-    make_service(org, "shop", repository_url=URL)
-    graph(
-        org,
-        {"a": (), "b": ("a",), "f1": ("a",), "f2": ("f1",), "m": ("b", "f2"), "c": ("m",)},
-        {"a": 1, "b": 2, "f1": 3, "f2": 4, "m": 6, "c": 7},
-    )
-    deploy(org, "d1", "b", 5)
-    store_pull_request(
-        organization=org,
-        url=URL,
-        data=PullRequestData(
-            number=7,
-            title="Checkout v2",
-            created_at=at(4.5),
-            merged_at=at(6),
-            merge_commit_sha=sha("m"),
-            head_sha=sha("f2"),
-        ),
-    )
-    deploy(org, "d2", "c", 8)
 
 
 def test_pull_requests_carry_the_lead_time_of_their_first_deployment(api, org, key, other_org):

@@ -1,11 +1,10 @@
 """POST /api/incidents: recording, updating (resolving) and validating incidents."""
 
-import json
-
 import pytest
 
 from deployments.models import Incident
 from tests.factories import make_key, make_service
+from tests.webhooks import check_webhook, post_webhook
 
 URL = "/api/incidents"
 INCIDENT = {
@@ -18,40 +17,37 @@ INCIDENT = {
 }
 
 
-def post(api, key, payload):
-    return api.post(
-        URL,
-        json.dumps(payload),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
-
-
 def test_creates_then_resolves_by_repeating_the_id(api, org, key):
     service = make_service(org, "Checkout")
-    created = post(api, key, INCIDENT)
-    assert created.status_code == 201, created.content
+    created = check_webhook(api, "incidents", INCIDENT, 201, key=key)
     assert created.json()["action"] == "created"
     incident = Incident.objects.get(organization=org, external_id="INC-1")
     assert incident.service == service
     assert incident.environment == "production"
     assert incident.resolved_at is None
 
-    resolved = post(api, key, {**INCIDENT, "resolvedAt": "2024-03-04T12:30:00+01:00"})
-    assert resolved.status_code == 200
-    assert resolved.json() == {
-        "action": "updated",
-        "incidentId": incident.pk,
-        "deploymentId": None,
-        "attributedBy": None,
-    }
+    check_webhook(
+        api,
+        "incidents",
+        {**INCIDENT, "resolvedAt": "2024-03-04T12:30:00+01:00"},
+        200,
+        {
+            "action": "updated",
+            "incidentId": incident.pk,
+            "deploymentId": None,
+            "attributedBy": None,
+        },
+        key=key,
+    )
     incident.refresh_from_db()
     assert incident.resolved_at.isoformat() == "2024-03-04T11:30:00+00:00"
     assert Incident.objects.count() == 1
 
 
 def test_unknown_service_is_kept_as_sent(api, org, key):
-    post(api, key, {**INCIDENT, "service": "  Billing-API ", "environment": "prod"})
+    post_webhook(
+        api, "incidents", {**INCIDENT, "service": "  Billing-API ", "environment": "prod"}, key=key
+    )
     incident = Incident.objects.get()
     assert incident.service is None
     assert incident.service_key == "billing-api"
@@ -70,8 +66,7 @@ def test_unknown_service_is_kept_as_sent(api, org, key):
     ],
 )
 def test_invalid_payloads_name_the_field(api, key, change, field):
-    response = post(api, key, {**INCIDENT, **change})
-    assert response.status_code == 400
+    response = check_webhook(api, "incidents", {**INCIDENT, **change}, 400, key=key)
     error = response.json()["error"]
     assert error.startswith("Invalid payload:")
     assert field in error
@@ -87,21 +82,21 @@ def test_body_must_be_a_json_object(api, key):
 
 
 def test_needs_an_ingest_key(api, org):
-    assert post(api, "psk_nope", INCIDENT).status_code == 401
+    check_webhook(api, "incidents", INCIDENT, 401, key="psk_nope")
     read_only = make_key(org, scopes=("read",))
-    assert post(api, read_only, INCIDENT).status_code == 401
+    check_webhook(api, "incidents", INCIDENT, 401, key=read_only)
     assert Incident.objects.count() == 0
 
 
 def test_same_id_in_two_organizations_is_two_incidents(api, key, other_key):
-    assert post(api, key, INCIDENT).status_code == 201
-    assert post(api, other_key, INCIDENT).status_code == 201
+    check_webhook(api, "incidents", INCIDENT, 201, key=key)
+    check_webhook(api, "incidents", INCIDENT, 201, key=other_key)
     assert Incident.objects.count() == 2
 
 
 def test_list_shows_only_the_keys_organization(api, key, other_key):
-    post(api, key, INCIDENT)
-    post(api, other_key, {**INCIDENT, "id": "OTHER"})
+    post_webhook(api, "incidents", INCIDENT, key=key)
+    post_webhook(api, "incidents", {**INCIDENT, "id": "OTHER"}, key=other_key)
     response = api.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 200
     assert [i["external_id"] for i in response.json()["results"]] == ["INC-1"]

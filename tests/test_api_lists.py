@@ -4,8 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deployments.models import Incident
-from tests.factories import DeploymentFactory, make_key, make_service
+from tests.factories import DeploymentFactory, IncidentFactory, make_key, make_service
 
 T0 = datetime(2024, 3, 4, tzinfo=UTC)
 
@@ -36,7 +35,7 @@ def data(org, other_org):
         organization=org, service_name="Loose", service_key="loose", started_at=T0, completed_at=T0
     )
     rows["other"] = DeploymentFactory(organization=other_org, service_name="api", service_key="api")
-    rows["incident"] = Incident.objects.create(
+    rows["incident"] = IncidentFactory(
         organization=org,
         external_id="INC-1",
         service=api_service,

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from deployments.incidents import record_incident
+from deployments.incidents.recorder import record_incident
 from tests.factories import DeploymentFactory, make_service
 
 STARTED = datetime(2024, 3, 4, 12, 0, tzinfo=UTC)

@@ -8,9 +8,11 @@ from urllib.parse import parse_qs
 import pytest
 from django.test import Client
 
+from demo.history import seed_history
+from deployments.models import FAILED_STATUSES
 from metrics import dora
-from metrics.demo_history import seed_history
 from services.models import Service
+from services.selection import select_service
 
 URL = "/admin/metrics/dora/"
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -156,9 +158,9 @@ def test_service_filter_and_the_per_service_table(history, staff_client, key):
     for row in rows:
         if row.service_id is None:
             continue
-        selector = dora.select_service(organization=history, value=str(row.service_id))
+        selector = select_service(organization=history, value=str(row.service_id))
         alone = dora.dora_report(
-            scope=dora.Scope(**{**scope.__dict__, "service": selector}), series=False
+            scope=dora.Window(**{**scope.__dict__, "service": selector}), series=False
         ).summary
         assert row.deployment_frequency == alone.deployment_frequency
         assert row.change_failure_rate == alone.change_failure_rate
@@ -191,8 +193,8 @@ def test_team_and_environment_filters(history, staff_client):
 @pytest.mark.parametrize("service", [None, "checkout", "legacy-batch"])
 def test_unrecovered_failures_are_those_without_a_later_success(history, service):
     """The per-service shortcut equals the definition: no success completed after it."""
-    selector = dora.select_service(organization=history, value=service) if service else None
-    scope = dora.Scope(
+    selector = select_service(organization=history, value=service) if service else None
+    scope = dora.Window(
         organization_id=history.pk,
         start=TODAY - timedelta(days=30),
         end=TODAY + timedelta(days=1),
@@ -200,7 +202,7 @@ def test_unrecovered_failures_are_those_without_a_later_success(history, service
     )
     expected = list(
         dora.deployments_in(scope)
-        .filter(status__in=dora.FAILED)
+        .filter(status__in=FAILED_STATUSES)
         .annotate(next_success=dora._recovered_at(scope))
         .filter(next_success__isnull=True)
         .order_by("-completed_at", "-id")

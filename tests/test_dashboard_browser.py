@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from metrics.demo_history import seed_history
+from demo.history import seed_history
 from services.models import Service
 from tests.factories import make_key
 

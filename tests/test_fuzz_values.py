@@ -30,8 +30,9 @@ from hypothesis import strategies as st
 
 from deployments.models import Delivery, ForgeDelivery, Incident
 from periscope.secrets import hmac_sha256_hex, set_webhook_secret
-from tests import test_webhook_hivel, test_webhook_opslevel
 from tests.factories import make_key
+from tests.payloads import hivel as hivel_payloads
+from tests.payloads import opslevel as opslevel_payloads
 from tests.test_fuzz_regressions import INCIDENT, PERISCOPE, same_json
 
 EXAMPLES = int(os.environ.get("FUZZ_VALUE_EXAMPLES", "300"))
@@ -204,9 +205,9 @@ FORMATS = [
     ),
     Format(
         "hivel",
-        test_webhook_hivel.SEED,
+        hivel_payloads.SEED,
         [
-            *((f,) for f in test_webhook_hivel.SEED),
+            *((f,) for f in hivel_payloads.SEED),
             *((f,) for f in ("pr_number", "build_number", "image", "logs_url", "extra")),
             ("pr_numbers", 0),
         ],
@@ -215,12 +216,12 @@ FORMATS = [
     ),
     Format(
         "opslevel",
-        test_webhook_opslevel.SEED,
+        opslevel_payloads.SEED,
         [
-            *((f,) for f in test_webhook_opslevel.SEED),
+            *((f,) for f in opslevel_payloads.SEED),
             ("status",),
-            *(("deployer", f) for f in test_webhook_opslevel.SEED["deployer"]),
-            *(("commit", f) for f in test_webhook_opslevel.SEED["commit"]),
+            *(("deployer", f) for f in opslevel_payloads.SEED["deployer"]),
+            *(("commit", f) for f in opslevel_payloads.SEED["commit"]),
         ],
         ("dedup_id",),
         transformed=("deployed_at", "status", "date", "authoring_date", "committed_date"),
@@ -520,7 +521,7 @@ def test_any_value_in_an_import_line_is_stored_or_reported_and_the_import_goes_o
 ):
     """import_deployments: a line with a value no database can store used to abort the run
     (and lose its batch's valid lines). Three fuzzed lines and a valid one, in one batch."""
-    from deployments.importing import import_lines
+    from deployments.recording.importing import import_lines
 
     lines = []
     for _ in range(3):

@@ -7,13 +7,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from deployments.models import Delivery, Deployment
-from deployments.recording import MUTABLE_FIELDS
+from deployments.recording.recorder import MUTABLE_FIELDS
 from services.models import ServiceSuggestion
-from tests import test_webhook_devgrid as devgrid_seed
-from tests import test_webhook_hivel as hivel_seed
-from tests import test_webhook_opslevel as opslevel_seed
-from tests import test_webhook_periscope as periscope_seed
-from tests.factories import make_service
+from tests.factories import DeploymentFactory, make_service
+from tests.payloads import devgrid as devgrid_seed
+from tests.payloads import hivel as hivel_seed
+from tests.payloads import opslevel as opslevel_seed
+from tests.payloads import periscope as periscope_seed
+from tests.webhooks import post_webhook
 
 SEEDS = {
     "periscope": [
@@ -93,13 +94,7 @@ def test_re_running_an_import_changes_nothing(tmp_path, org, fmt):
 def test_import_stores_what_the_webhook_stores(tmp_path, api, org, other_org, other_key, fmt):
     payload = SEEDS[fmt][0]
     run(write_lines(tmp_path, [payload]), fmt=fmt)
-    module = {
-        "periscope": periscope_seed,
-        "devgrid": devgrid_seed,
-        "hivel": hivel_seed,
-        "opslevel": opslevel_seed,
-    }[fmt]
-    assert module.post(api, payload, other_key).status_code < 300
+    assert post_webhook(api, fmt, payload, key=other_key).status_code < 300
     imported = Deployment.objects.get(organization=org)
     posted = Deployment.objects.get(organization=other_org)
     for name in MUTABLE_FIELDS:
@@ -108,7 +103,7 @@ def test_import_stores_what_the_webhook_stores(tmp_path, api, org, other_org, ot
 
 
 def test_an_import_after_the_webhook_is_the_same_deployment(tmp_path, api, org, key):
-    hivel_seed.post(api, hivel_seed.SEED, key)
+    post_webhook(api, "hivel", hivel_seed.SEED, key=key)
     run(write_lines(tmp_path, [hivel_seed.SEED]), fmt="hivel")
     d = Deployment.objects.get(organization=org)
     assert list(d.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
@@ -209,11 +204,34 @@ def test_a_repeat_within_one_file_is_one_deployment(tmp_path, org):
     assert "1 created, 2 updated" in out
 
 
+def test_a_minimal_repeat_line_keeps_what_the_first_line_said(tmp_path, org, other_org):
+    make_service(org, "checkout")
+    full = periscope_seed.SEED_MINIMAL | {
+        "status": "in_progress",
+        "completedAt": None,
+        "service": "checkout",
+        "branch": "main",
+        "metadata": {"a": "1"},
+    }
+    minimal = {k: v for k, v in periscope_seed.SEED_MINIMAL.items() if k != "service"}
+    # Within one file, then again in a second import.
+    out, _ = run(write_lines(tmp_path, [full, minimal | {"metadata": {"b": "2"}}]))
+    run(write_lines(tmp_path, [minimal], "again.jsonl"))
+    d = Deployment.objects.get(organization=org)
+    assert (d.status, d.service_name, d.branch) == ("success", "checkout", "main")
+    assert d.service is not None and d.metadata == {"a": "1", "b": "2"}
+    assert list(d.deliveries.values_list("action", flat=True)) == [
+        "created",
+        "updated",
+        "duplicate",
+    ]
+
+
 def test_a_stored_key_after_new_batches_is_found_when_its_copy_conflicts(org, monkeypatch):
     """Batches after one with nothing stored skip the probe for stored keys; a key stored
     meanwhile (here by a webhook, before its line is reached) makes the COPY conflict, and
     the batch is probed and written as usual: nothing lost, nothing twice."""
-    from deployments.importing import import_lines
+    from deployments.recording.importing import import_lines
 
     lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(6)]
     stored = lines[4]
@@ -225,7 +243,7 @@ def test_a_stored_key_after_new_batches_is_found_when_its_copy_conflicts(org, mo
     def per_row(**kwargs):
         raise AssertionError("the batch should be probed, not recorded line by line")
 
-    monkeypatch.setattr("deployments.importing.recording.record_deployment", per_row)
+    monkeypatch.setattr("deployments.recording.importing.recording.record_deployment", per_row)
     report = import_lines(
         organization=org, fmt="periscope", lines=[json.dumps(p) for p in lines], batch_size=3
     )
@@ -296,7 +314,7 @@ def test_missing_file_is_an_error(tmp_path, org):
 def test_imported_history_is_linked_to_the_changes_it_shipped(tmp_path, org, other_org):
     """Linking runs after the batched writes: each deployment ships what git log prev..C says."""
     from deployments.models import DeploymentCommit
-    from tests.test_linking import LINEAR, graph, sha
+    from tests.builders import LINEAR, graph, sha
 
     graph(org, LINEAR, times={"a": 0, "b": 1, "c": 2, "d": 3, "e": 4})
     make_service(org, "shop", repository_url="https://github.com/acme/shop")
@@ -343,7 +361,7 @@ def test_a_line_orjson_refuses_gets_the_webhook_parsers_verdict(tmp_path, org):
 
 
 def test_only_runs_of_twenty_digits_count_as_long_numbers():
-    from deployments.bulk_insert import has_long_number
+    from deployments.recording.bulk_insert import has_long_number
 
     assert has_long_number(b'{"n": 12345678901234567890}')
     assert has_long_number(b'{"n": -123456789012345678901}')
@@ -353,10 +371,12 @@ def test_only_runs_of_twenty_digits_count_as_long_numbers():
 
 
 def test_stored_values_reads_what_the_orm_reads(org):
-    from deployments.bulk_insert import stored_values
+    from deployments.recording.bulk_insert import stored_values
 
-    first = make_deployment(org, "one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]})
-    second = make_deployment(org, "two", metadata={}, raw_payload=None)
+    first = DeploymentFactory(
+        organization=org, external_id="one", metadata={"run": 7, "tag": "x"}, raw_payload={"a": [1]}
+    )
+    second = DeploymentFactory(organization=org, external_id="two", metadata={}, raw_payload=None)
     ids = [first.pk, second.pk]
     expected = list(
         Deployment.objects.filter(pk__in=ids).values("id", "external_id", *MUTABLE_FIELDS)
@@ -367,36 +387,21 @@ def test_stored_values_reads_what_the_orm_reads(org):
 
 
 def test_existing_ids_finds_only_this_organizations_stored_ids(org, other_org):
-    from deployments.bulk_insert import existing_ids
+    from deployments.recording.bulk_insert import existing_ids
 
-    mine = make_deployment(org, "shared-id")
-    make_deployment(other_org, "shared-id")
-    make_deployment(other_org, "theirs")
+    mine = DeploymentFactory(organization=org, external_id="shared-id")
+    DeploymentFactory(organization=other_org, external_id="shared-id")
+    DeploymentFactory(organization=other_org, external_id="theirs")
     found = existing_ids(
         organization_id=org.pk, source="periscope", external_ids=["shared-id", "theirs", "none"]
     )
     assert found == {"shared-id": mine.pk}
 
 
-def make_deployment(organization, external_id, **fields):
-    from datetime import UTC, datetime
-
-    moment = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
-    return Deployment.objects.create(
-        organization=organization,
-        external_id=external_id,
-        environment="production",
-        status="success",
-        started_at=moment,
-        completed_at=moment,
-        **fields,
-    )
-
-
 def test_an_error_while_writing_stops_the_reading_thread(tmp_path, org, monkeypatch):
     import threading
 
-    from deployments import importing
+    from deployments.recording import importing
 
     def fail(self, batch):
         raise RuntimeError("disk full")
@@ -409,7 +414,7 @@ def test_an_error_while_writing_stops_the_reading_thread(tmp_path, org, monkeypa
 
 
 def test_an_error_while_reading_reaches_the_caller(org):
-    from deployments.importing import import_lines
+    from deployments.recording.importing import import_lines
 
     def lines():
         yield json.dumps(periscope_seed.SEED_MINIMAL)
@@ -423,7 +428,7 @@ def test_an_error_while_reading_reaches_the_caller(org):
 def test_lines_are_parsed_ahead_while_the_caller_writes(org):
     """The reading thread parses the next batch while a batch is written; the order of
     batches and their lines is the file's."""
-    from deployments.importing import Importer, _read_ahead
+    from deployments.recording.importing import Importer, _read_ahead
 
     importer = Importer(organization=org, fmt="periscope", batch_size=2)
     lines = [json.dumps(periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"}) for n in range(5)]
@@ -436,7 +441,7 @@ def test_lines_are_parsed_ahead_while_the_caller_writes(org):
 def test_statistics_follow_the_import_as_it_doubles_the_table(tmp_path, org, is_postgres):
     if not is_postgres:
         pytest.skip("PostgreSQL's planner statistics")
-    from deployments.bulk_insert import planned_rows
+    from deployments.recording.bulk_insert import planned_rows
 
     lines = [periscope_seed.SEED_MINIMAL | {"deploymentId": f"d-{n}"} for n in range(350)]
     run(write_lines(tmp_path, lines), batch_size=50)
@@ -449,7 +454,7 @@ def test_batches_commit_without_waiting_for_the_wal_flush(tmp_path, org, monkeyp
         pytest.skip("a PostgreSQL setting")
     from django.db import connection
 
-    from deployments import importing
+    from deployments.recording import importing
 
     seen = []
     store = importing.Importer._store
@@ -470,7 +475,7 @@ def test_batches_commit_without_waiting_for_the_wal_flush(tmp_path, org, monkeyp
 
 
 def test_a_chunk_is_split_by_group_and_each_id_stays_with_its_first_line(org):
-    from deployments.importing import Importer, split_batch
+    from deployments.recording.importing import Importer, split_batch
 
     importer = Importer(organization=org, fmt="periscope")
     names = [f"svc-{n % 5}" for n in range(40)]
@@ -495,7 +500,7 @@ def test_a_batch_aborted_by_a_deadlock_is_written_once_more(org, monkeypatch):
     from django.db import OperationalError
     from psycopg.errors import DeadlockDetected
 
-    from deployments import importing
+    from deployments.recording import importing
 
     store = importing.Importer._store
     failures = []
@@ -523,9 +528,9 @@ def test_two_writers_store_what_one_writer_stores():
     same deployments, deliveries and recovery times as one."""
     import random
 
-    from deployments.importing import import_lines
+    from deployments.recording.importing import import_lines
+    from tests.builders import assert_never_wrong
     from tests.factories import OrganizationFactory
-    from tests.test_recovery import assert_never_wrong
 
     rng = random.Random(5)
     lines = []

@@ -8,10 +8,8 @@ fails when a new model has none). The admin side is tests/test_admin_isolation.p
 """
 
 import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -22,15 +20,17 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from deployments.models import (
     Deployment,
     DeploymentCommit,
-    EnvironmentAlias,
     Incident,
     PullRequest,
 )
-from periscope.secrets import hmac_sha256_hex, set_webhook_secret
+from periscope.secrets import set_webhook_secret
 from periscope.staff import make_organization_admin
 from services.models import Service, ServiceSuggestion
-from tests.factories import make_key, make_service
-from tests.test_webhook_github import deployment_status_of_merge
+from tests.factories import EnvironmentAliasFactory, make_key, make_service
+from tests.payloads.github import deployment_status_of_merge
+from tests.payloads.github import fixture as github_fixture
+from tests.payloads.gitlab import fixture as gitlab_fixture
+from tests.webhooks import post_webhook
 
 PR_LIFE = [
     ("pull_request", "pull_request.opened.real-capture.json"),
@@ -43,8 +43,6 @@ APPS = ("periscope", "services", "deployments", "metrics")
 NOT_ORGANIZATION_DATA = {"ratelimitcounter"}
 # Models reached through a parent.
 LOOKUPS = {"commitparent": "repository__organization"}
-GITHUB = Path(__file__).resolve().parent / "fixtures" / "github"
-GITLAB = Path(__file__).resolve().parent / "fixtures" / "gitlab"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -76,7 +74,7 @@ class Org:
         )
         staff = get_user_model().objects.create_user(username=f"{slug}-admin")
         make_organization_admin(user=staff, organizations=[organization])
-        EnvironmentAlias.objects.create(
+        EnvironmentAliasFactory(
             organization=organization, name=f"{slug}-prod", environment="production"
         )
         self.deliver_everything(api)
@@ -184,25 +182,19 @@ class Org:
         assert self.pagerduty(api, self.slug, f"{slug}-pd-1").status_code == 200
         # The same real repository and PR in both organizations: the names collide, nothing else.
         for event, name in PR_LIFE:
-            answer = self.github(api, self.slug, event, (GITHUB / name).read_bytes())
+            answer = self.github(api, self.slug, event, github_fixture(name))
             assert answer.status_code == 200, answer.content
         answer = self.github(api, self.slug, "deployment_status", deployment_status_of_merge())
         assert answer.status_code in (200, 201), answer.content
-        answer = self.gitlab(api, self.slug, "Push Hook", (GITLAB / "push.json").read_bytes())
+        answer = self.gitlab(api, self.slug, "Push Hook", gitlab_fixture("push.json"))
         assert answer.status_code in (200, 201, 202), answer.content
 
     def github(self, api, slug: str, event: str, body: bytes, secret: str = ""):
-        signature = hmac_sha256_hex(secret=secret or self.github_secret, body=body)
-        return api.post(
-            f"/api/webhooks/github/{slug}", body, content_type="application/json",
-            HTTP_X_GITHUB_EVENT=event, HTTP_X_HUB_SIGNATURE_256=f"sha256={signature}",
-        )  # fmt: skip
+        secret = secret or self.github_secret
+        return post_webhook(api, "github", body, slug=slug, event=event, secret=secret)
 
-    def gitlab(self, api, slug: str, event: str, body: bytes):
-        return api.post(
-            f"/api/webhooks/gitlab/{slug}", body, content_type="application/json",
-            HTTP_X_GITLAB_EVENT=event, HTTP_X_GITLAB_TOKEN=self.gitlab_secret,
-        )  # fmt: skip
+    def gitlab(self, api, slug: str, event: str, body: dict):
+        return post_webhook(api, "gitlab", body, slug=slug, event=event, secret=self.gitlab_secret)
 
     def pagerduty(self, api, slug: str, incident_id: str):
         body = json.dumps(
@@ -218,11 +210,7 @@ class Org:
                 }
             }
         ).encode()
-        signature = hmac.new(self.pagerduty_secret.encode(), body, hashlib.sha256).hexdigest()
-        return api.post(
-            f"/api/webhooks/pagerduty/{slug}", body, content_type="application/json",
-            HTTP_X_PAGERDUTY_SIGNATURE=f"v1={signature}",
-        )  # fmt: skip
+        return post_webhook(api, "pagerduty", body, slug=slug, secret=self.pagerduty_secret)
 
 
 def organization_models():
@@ -349,16 +337,12 @@ def check_forge(provider: str):
     def check(api, a: Org, b: Org):
         """A's secret does not open B's hook; A's own deliveries stay A's (same repository)."""
         if provider == "github":
-            body = (GITHUB / "push.after-merge.real-capture.json").read_bytes()
+            body = github_fixture("push.after-merge.real-capture.json")
             assert a.github(api, b.slug, "push", body).status_code == 401
             assert a.github(api, a.slug, "push", body).status_code == 200
         else:
-            body = (GITLAB / "push.json").read_bytes()
-            wrong = api.post(
-                f"/api/webhooks/gitlab/{b.slug}", body, content_type="application/json",
-                HTTP_X_GITLAB_EVENT="Push Hook", HTTP_X_GITLAB_TOKEN=a.gitlab_secret,
-            )  # fmt: skip
-            assert wrong.status_code == 401
+            body = gitlab_fixture("push.json")
+            assert a.gitlab(api, b.slug, "Push Hook", body).status_code == 401
             assert a.gitlab(api, a.slug, "Push Hook", body).status_code in (200, 201, 202)
         # A's repository, commits and links never point into B.
         for link in DeploymentCommit.objects.filter(organization=a.organization):

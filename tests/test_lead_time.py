@@ -2,18 +2,18 @@
 
 import pytest
 
-from deployments.forges.common import PullRequestData, store_pull_request
+from deployments.ingest.forge import PullRequestData, store_pull_request
 from deployments.models import Deployment
 from metrics.lead_time import lead_time_series, lead_time_stats
+from tests.builders import LINEAR, REPO_URL, at_hour, deploy, graph, sha
 from tests.factories import make_service
-from tests.test_linking import LINEAR, URL, at, deploy, graph
 
 H = 3600.0
 
 
 @pytest.fixture
 def shop(org):
-    return make_service(org, "shop", repository_url=URL)
+    return make_service(org, "shop", repository_url=REPO_URL)
 
 
 def production(org):
@@ -29,7 +29,7 @@ def history(org, other_org, shop):
     deploy(org, "s1", "e", 21, env="staging")  # not production
     deploy(org, "d3", "e", 25)  # redeploy: ships nothing
     # The other organization's identical history must not count.
-    make_service(other_org, "shop", repository_url=URL)
+    make_service(other_org, "shop", repository_url=REPO_URL)
     graph(other_org, LINEAR, {"a": 0, "b": 0, "c": 0, "d": 0, "e": 0})
     deploy(other_org, "d1", "e", 100)
 
@@ -46,14 +46,14 @@ def test_median_p90_mean_and_counts(org, history):
 
 
 def test_even_count_median_is_the_mean_of_the_middle_two(org, history):
-    stats = lead_time_stats(deployments=production(org).filter(completed_at__lt=at(15)))
+    stats = lead_time_stats(deployments=production(org).filter(completed_at__lt=at_hour(15)))
     assert (stats.changes, stats.median_seconds, stats.p90_seconds) == (2, 8.5 * H, 9 * H)
 
 
 def test_series_by_completion_bucket(org, history):
     first, second, empty = lead_time_series(
         deployments=production(org),
-        buckets=[(at(0), at(15)), (at(15), at(30)), (at(30), at(40))],
+        buckets=[(at_hour(0), at_hour(15)), (at_hour(15), at_hour(30)), (at_hour(30), at_hour(40))],
     )
     assert (first.changes, first.mean_seconds) == (2, 8.5 * H)
     assert (second.changes, second.median_seconds, second.deployments_without_changes) == (
@@ -71,7 +71,7 @@ def test_a_change_counts_once_at_its_first_shipping_deployment(org, shop):
     deploy(org, "d3", "e", 12)  # c, d again, and e
     everything = lead_time_stats(deployments=production(org))
     assert everything.changes == 5
-    late = lead_time_stats(deployments=production(org).filter(completed_at__gte=at(11)))
+    late = lead_time_stats(deployments=production(org).filter(completed_at__gte=at_hour(11)))
     assert (late.changes, late.median_seconds, late.deployments_without_changes) == (1, 7 * H, 1)
 
 
@@ -84,20 +84,22 @@ def test_pull_requests_are_one_change_with_stage_split(org, shop):
     deploy(org, "d1", "b", 5)
     store_pull_request(
         organization=org,
-        url=URL,
+        url=REPO_URL,
         data=PullRequestData(
-            number=7, created_at=at(4.5), merged_at=at(6), merge_commit_sha="", head_sha=""
+            number=7,
+            created_at=at_hour(4.5),
+            merged_at=at_hour(6),
+            merge_commit_sha="",
+            head_sha="",
         ),
     )
-    from tests.test_linking import sha
-
     store_pull_request(
         organization=org,
-        url=URL,
+        url=REPO_URL,
         data=PullRequestData(number=7, merge_commit_sha=sha("m"), head_sha=sha("f2")),
     )
     deploy(org, "d2", "x", 9)
-    stats = lead_time_stats(deployments=production(org).filter(completed_at__gte=at(8)))
+    stats = lead_time_stats(deployments=production(org).filter(completed_at__gte=at_hour(8)))
     # The PR (f1 at 3 h -> 9 h = 6 h) and the direct commit x (7 h -> 9 h = 2 h).
     assert stats.changes == 2
     assert stats.median_seconds == 4 * H

@@ -1,80 +1,17 @@
 """Linking rules on hand-built commit graphs."""
 
 import itertools
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import override_settings
 
-from deployments.commits import CommitData, record_commits
-from deployments.events import DeploymentEvent
-from deployments.forges.common import PullRequestData, store_pull_request, store_push
+from deployments.changes.commits import CommitData
+from deployments.ingest.forge import PullRequestData, store_pull_request, store_push
 from deployments.models import Deployment, DeploymentCommit, DeploymentPullRequest, Source
-from deployments.recording import record_deployment
-from deployments.repositories import get_or_create_repository
+from deployments.recording.events import DeploymentEvent
+from deployments.recording.recorder import record_deployment
+from tests.builders import LINEAR, REPO_URL, at_hour, deploy, graph, sha
 from tests.factories import make_service
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-URL = "https://github.com/acme/shop"
-
-
-def at(hours: float) -> datetime:
-    return T0 + timedelta(hours=hours)
-
-
-def graph(org, edges: dict[str, tuple[str, ...]], times: dict[str, float] | None = None):
-    """Commits named by short strings; sha = name padded, parents exact."""
-    repo = get_or_create_repository(organization=org, url=URL)
-    times = times or {}
-    record_commits(
-        repository=repo,
-        commits=[
-            CommitData(
-                sha=sha(name),
-                parents=tuple(sha(p) for p in parents),
-                parents_exact=True,
-                authored_at=at(times.get(name, 0)),
-                committed_at=at(times.get(name, 0)),
-            )
-            for name, parents in edges.items()
-        ],
-    )
-    return repo
-
-
-def sha(name: str) -> str:
-    return name.encode().hex().ljust(40, "0")[:40]
-
-
-def deploy(
-    org,
-    ident,
-    commit,
-    hours,
-    *,
-    service="shop",
-    previous="",
-    status="success",
-    env="production",
-    metadata=None,
-):
-    result = record_deployment(
-        organization=org,
-        event=DeploymentEvent(
-            source=Source.PERISCOPE,
-            external_id=ident,
-            environment=env,
-            status=status,
-            service_name=service,
-            commit_sha=sha(commit),
-            previous_commit_sha=sha(previous) if previous else "",
-            started_at=at(hours),
-            completed_at=at(hours),
-            metadata=metadata or {},
-        ),
-        body="{}",
-    )
-    return result
 
 
 def shipped_shas(org, ident) -> set[str]:
@@ -89,12 +26,9 @@ def names(*ns):
     return {sha(n) for n in ns}
 
 
-LINEAR = {"a": (), "b": ("a",), "c": ("b",), "d": ("c",), "e": ("d",)}
-
-
 @pytest.fixture
 def shop(org):
-    return make_service(org, "shop", repository_url=URL)
+    return make_service(org, "shop", repository_url=REPO_URL)
 
 
 def test_linear_history_ships_commits_since_previous_deployment(org, shop):
@@ -115,11 +49,11 @@ def test_merge_commit_links_both_sides_and_the_pr(org, shop):
     deploy(org, "d1", "b", 5)
     store_pull_request(
         organization=org,
-        url=URL,
+        url=REPO_URL,
         data=PullRequestData(
             number=7,
-            created_at=at(4.5),
-            merged_at=at(6),
+            created_at=at_hour(4.5),
+            merged_at=at_hour(6),
             merge_commit_sha=sha("m"),
             head_sha=sha("f2"),
         ),
@@ -128,7 +62,7 @@ def test_merge_commit_links_both_sides_and_the_pr(org, shop):
     assert shipped_shas(org, "d2") == names("f1", "f2", "m")
     assert result.linked_prs == 1
     link = DeploymentPullRequest.objects.get(deployment__external_id="d2")
-    assert link.pull_request.first_commit_at == at(3)  # f1, not the merge commit
+    assert link.pull_request.first_commit_at == at_hour(3)  # f1, not the merge commit
     assert link.lead_seconds == 5 * 3600  # f1 at 3h -> deployed at 8h
     assert link.coding_seconds == 1.5 * 3600
     assert link.review_seconds == 1.5 * 3600
@@ -148,11 +82,11 @@ def test_squash_merge_links_pr_by_merge_commit(org, shop):
     graph(org, {"a": (), "h": ("a",), "s": ("a",)}, {"a": 1, "h": 2, "s": 3})
     store_pull_request(
         organization=org,
-        url=URL,
+        url=REPO_URL,
         data=PullRequestData(
             number=9,
-            created_at=at(2),
-            merged_at=at(3),
+            created_at=at_hour(2),
+            merged_at=at_hour(3),
             merge_commit_sha=sha("s"),
             head_sha=sha("h"),
         ),
@@ -181,7 +115,7 @@ def test_previous_commit_sha_bounds_the_change(org, shop):
 
 
 def test_two_services_in_one_repository_are_bounded_separately(org, shop):
-    api = make_service(org, "shop-api", repository_url=URL)
+    api = make_service(org, "shop-api", repository_url=REPO_URL)
     graph(org, LINEAR, {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})
     deploy(org, "web1", "c", 10, service="shop")
     deploy(org, "api1", "b", 11, service="shop-api")
@@ -207,7 +141,7 @@ def test_only_successful_production_deployments_are_linked(org, shop):
 
 
 def test_other_organizations_graph_is_invisible(org, other_org, shop):
-    make_service(other_org, "shop", repository_url=URL)
+    make_service(other_org, "shop", repository_url=REPO_URL)
     graph(other_org, LINEAR, {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})
     deploy(org, "d1", "e", 10)
     assert shipped_shas(org, "d1") == names("e")  # only the bare deployed sha
@@ -231,33 +165,33 @@ def _replay(org, order):
         elif name == "push1":
             store_push(
                 organization=org,
-                url=URL,
+                url=REPO_URL,
                 before="",
                 after=sha("b"),
                 commits=[
-                    CommitData(sha=sha("a"), authored_at=at(1)),
-                    CommitData(sha=sha("b"), authored_at=at(2)),
+                    CommitData(sha=sha("a"), authored_at=at_hour(1)),
+                    CommitData(sha=sha("b"), authored_at=at_hour(2)),
                 ],
             )
         elif name == "push2":
             store_push(
                 organization=org,
-                url=URL,
+                url=REPO_URL,
                 before=sha("b"),
                 after=sha("f"),
                 commits=[
-                    CommitData(sha=sha(n), authored_at=at(h))
+                    CommitData(sha=sha(n), authored_at=at_hour(h))
                     for n, h in (("c", 3), ("e", 4), ("f", 5))
                 ],
             )
         else:
             store_pull_request(
                 organization=org,
-                url=URL,
+                url=REPO_URL,
                 data=PullRequestData(
                     number=1,
-                    created_at=at(3.5),
-                    merged_at=at(5),
+                    created_at=at_hour(3.5),
+                    merged_at=at_hour(5),
                     merge_commit_sha=sha("f"),
                     head_sha=sha("e"),
                 ),
@@ -288,17 +222,17 @@ def test_webhook_order_does_not_change_links(org, shop, order):
 def test_a_cycle_from_inconsistent_pushes_does_not_hang(org, shop):
     store_push(
         organization=org,
-        url=URL,
+        url=REPO_URL,
         before=sha("a"),
         after=sha("b"),
-        commits=[CommitData(sha=sha("b"), authored_at=at(2))],
+        commits=[CommitData(sha=sha("b"), authored_at=at_hour(2))],
     )
     store_push(
         organization=org,
-        url=URL,
+        url=REPO_URL,
         before=sha("b"),
         after=sha("a"),
-        commits=[CommitData(sha=sha("a"), authored_at=at(1))],
+        commits=[CommitData(sha=sha("a"), authored_at=at_hour(1))],
     )
     deploy(org, "d1", "b", 10)
     assert shipped_shas(org, "d1") == names("a", "b")
@@ -321,15 +255,19 @@ def test_opslevel_commit_object_in_metadata_feeds_the_commit(org, shop):
 
 
 def test_late_opened_redelivery_keeps_the_merge(org, shop):
-    merged = PullRequestData(number=4, created_at=at(1), merged_at=at(2), merge_commit_sha=sha("m"))
-    store_pull_request(organization=org, url=URL, data=merged)
+    merged = PullRequestData(
+        number=4, created_at=at_hour(1), merged_at=at_hour(2), merge_commit_sha=sha("m")
+    )
+    store_pull_request(organization=org, url=REPO_URL, data=merged)
     store_pull_request(
-        organization=org, url=URL, data=PullRequestData(number=4, state="open", created_at=at(1))
+        organization=org,
+        url=REPO_URL,
+        data=PullRequestData(number=4, state="open", created_at=at_hour(1)),
     )
     from deployments.models import PullRequest
 
     pr = PullRequest.objects.get(organization=org, number=4)
-    assert (pr.state, pr.merged_at, pr.merge_commit_sha) == ("merged", at(2), sha("m"))
+    assert (pr.state, pr.merged_at, pr.merge_commit_sha) == ("merged", at_hour(2), sha("m"))
 
 
 def test_short_shas_resolve_to_the_commit_they_abbreviate(org, shop):
@@ -344,8 +282,8 @@ def test_short_shas_resolve_to_the_commit_they_abbreviate(org, shop):
             service_name="shop",
             commit_sha=sha("e")[:4] + "00",  # "650000": e's sha is 65 then zeros
             previous_commit_sha=sha("c")[:7],
-            started_at=at(10),
-            completed_at=at(10),
+            started_at=at_hour(10),
+            completed_at=at_hour(10),
         ),
         body="{}",
     )

@@ -4,15 +4,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deployments.models import Incident
 from services.catalog import create_service
-from tests.factories import DeploymentFactory, make_key, make_service
+from tests.builders import build_history
+from tests.factories import DeploymentFactory, IncidentFactory, make_key, make_service
 
 URL = "/api/metrics/dora"
 RANGE = {"from": "2024-03-04", "to": "2024-03-18", "interval": "week"}  # two ISO weeks
 
 
-def at(text: str) -> datetime:
+def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
@@ -24,8 +24,8 @@ def deploy(org, name, status, completed, *, service=None, environment="productio
         service_key=name.lower(),
         status=status,
         environment=environment,
-        started_at=at(completed),
-        completed_at=at(completed),
+        started_at=utc(completed),
+        completed_at=utc(completed),
     )
 
 
@@ -51,27 +51,27 @@ def history(org, other_org):
         deploy(other_org, "api", "failure", f"2024-03-{day}T09:00", service=other_api)
 
     def incident(external_id, service_name, started, resolved=None, deployment=None, service=None):
-        Incident.objects.create(
+        IncidentFactory(
             organization=org,
             external_id=external_id,
             title=external_id,
             service=service,
             service_name=service_name,
             service_key=service_name.lower(),
-            started_at=at(started),
-            resolved_at=at(resolved) if resolved else None,
+            started_at=utc(started),
+            resolved_at=utc(resolved) if resolved else None,
             deployment=deployment,
         )
 
     incident("inc1", "api", "2024-03-04T11:00", "2024-03-04T12:30", d["d1"], api)  # 5400 s
     incident("inc2", "api", "2024-03-13T00:00", None, None, api)  # open, no deployment
     incident("inc3", "Worker", "2024-03-06T02:00", "2024-03-06T03:00", d["w1"])  # 3600 s
-    Incident.objects.create(
+    IncidentFactory(
         organization=other_org,
         external_id="x",
         service_name="api",
-        started_at=at("2024-03-05T00:00"),
-        resolved_at=at("2024-03-05T00:01"),
+        started_at=utc("2024-03-05T00:00"),
+        resolved_at=utc("2024-03-05T00:01"),
     )
     return d
 
@@ -241,12 +241,12 @@ def test_time_zones_in_the_query_string(api, key, history):
 
 def test_failures_without_recovery_and_incidents_without_deployments(api, key, org):
     deploy(org, "solo", "failure", "2024-03-05T00:00")
-    Incident.objects.create(
+    IncidentFactory(
         organization=org,
         external_id="lonely",
         service_name="solo",
         service_key="solo",
-        started_at=at("2024-03-06T00:00"),
+        started_at=utc("2024-03-06T00:00"),
     )
     body = get(api, key, **RANGE).json()["summary"]
     assert body["failedDeploymentRecoveryTime"] == {
@@ -310,8 +310,6 @@ def test_median_of_even_count_and_nearest_rank_p90(api, key, org):
 def test_lead_time_from_linked_changes_worked_out_on_paper(api, key, org, other_org):
     """d1 ships a (1 h) and b (2 h) at 5 h; d2 ships PR #7 (first commit f1 at 3 h) and the
     direct commit c (7 h) at 8 h. Changes: c 1 h, b 3 h, a 4 h, PR #7 5 h."""
-    from tests.test_api_changes import build_history
-
     build_history(org)
     build_history(other_org)  # the same history elsewhere must not double anything
     response = get(api, key, **{"from": "2026-01-01", "to": "2026-01-02"})

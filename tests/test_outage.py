@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, OperationalError, ProgrammingError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from deployments import recording
 from deployments.models import Delivery, Deployment
+from deployments.recording import recorder as recording
 from tests import live_servers
 
 URL = "/api/webhooks/deployments"

@@ -14,26 +14,26 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from deployments import recovery
-from deployments.events import DeploymentEvent
-from deployments.importing import import_lines
-from deployments.models import Deployment, Status
-from deployments.recording import record_deployment
+from deployments.models import FAILED_STATUSES, Deployment, Status
+from deployments.recording import recovery
+from deployments.recording.events import DeploymentEvent
+from deployments.recording.importing import import_lines
+from deployments.recording.recorder import record_deployment
 from metrics import dora
 from services.catalog import attach_suggestion, create_service, delete_service
 from services.models import ServiceSuggestion
+from tests.builders import assert_never_wrong, recovery_truth
 from tests.factories import OrganizationFactory
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
-FAILED = (Status.FAILURE, Status.ROLLED_BACK)
 
 
-def at(minutes: float) -> datetime:
+def at_minute(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
 def record(org, ext, status, minutes, *, service="api", environment="production"):
-    completed = at(minutes)
+    completed = at_minute(minutes)
     event = DeploymentEvent(
         source="periscope",
         external_id=ext,
@@ -51,56 +51,14 @@ def stored(org, ext):
     return Deployment.objects.get(organization=org, external_id=ext).recovered_at
 
 
-def truth(org) -> dict[int, datetime | None]:
-    """The next success of every failed production deployment, computed in Python."""
-    rows = list(
-        Deployment.objects.filter(organization=org, environment="production").values(
-            "pk", "status", "service_id", "service_key", "completed_at"
-        )
-    )
-
-    def group(row):
-        return ("s", row["service_id"]) if row["service_id"] else ("k", row["service_key"])
-
-    result = {}
-    for row in rows:
-        if row["status"] in FAILED:
-            later = [
-                r["completed_at"]
-                for r in rows
-                if r["status"] == Status.SUCCESS
-                and group(r) == group(row)
-                and r["completed_at"] > row["completed_at"]
-            ]
-            result[row["pk"]] = min(later, default=None)
-    return result
-
-
-def assert_never_wrong(org) -> int:
-    """Every stored value is the next success; returns how many are stored."""
-    expected = truth(org)
-    values = dict(Deployment.objects.filter(pk__in=expected).values_list("pk", "recovered_at"))
-    wrong = {
-        pk: (v, expected[pk]) for pk, v in values.items() if v is not None and v != expected[pk]
-    }
-    assert wrong == {}
-    # Only failed production deployments ever carry a value.
-    assert (
-        not Deployment.objects.filter(organization=org, recovered_at__isnull=False)
-        .exclude(pk__in=expected)
-        .exists()
-    )
-    return sum(v is not None for v in values.values())
-
-
 def assert_complete(org) -> None:
-    expected = truth(org)
+    expected = recovery_truth(org)
     values = dict(Deployment.objects.filter(pk__in=expected).values_list("pk", "recovered_at"))
     assert values == expected
 
 
 def recovery_numbers(org):
-    scope = dora.Scope(organization_id=org.pk, start=at(-10_000), end=at(100_000))
+    scope = dora.Window(organization_id=org.pk, start=at_minute(-10_000), end=at_minute(100_000))
     report = dora.dora_report(scope=scope, series=False)
     by_service = [
         (row.name, row.failed_deployment_recovery_time) for row in dora.dora_by_service(scope=scope)
@@ -113,11 +71,11 @@ def test_a_success_stores_itself_on_the_failures_before_it(org):
     record(org, "f2", "rolled_back", 5)
     assert stored(org, "f1") is None  # a failure is stored without a lookup
     record(org, "s1", "success", 10)
-    assert (stored(org, "f1"), stored(org, "f2")) == (at(10), at(10))
+    assert (stored(org, "f1"), stored(org, "f2")) == (at_minute(10), at_minute(10))
     record(org, "f3", "failure", 20)
     record(org, "s2", "success", 30)
     # A later success leaves earlier recoveries alone.
-    assert (stored(org, "f1"), stored(org, "f3")) == (at(10), at(30))
+    assert (stored(org, "f1"), stored(org, "f3")) == (at_minute(10), at_minute(30))
     assert_complete(org)
 
 
@@ -129,9 +87,9 @@ def test_out_of_order_arrivals(org):
     # An earlier success arriving after a later one lowers the value.
     record(org, "f2", "failure", 20)
     record(org, "s3", "success", 40)
-    assert stored(org, "f2") == at(40)
+    assert stored(org, "f2") == at_minute(40)
     record(org, "s2", "success", 30)
-    assert stored(org, "f2") == at(30)
+    assert stored(org, "f2") == at_minute(30)
     # A success before a failure does not recover it, nor does one at the same instant.
     record(org, "f3", "failure", 50)
     record(org, "s-tie", "success", 50)
@@ -139,7 +97,7 @@ def test_out_of_order_arrivals(org):
     assert stored(org, "f3") is None
     assert_never_wrong(org)
     assert recovery.backfill_recovery(organization_id=org.pk) == 1
-    assert stored(org, "f1") == at(10)
+    assert stored(org, "f1") == at_minute(10)
     assert_complete(org)
 
 
@@ -147,16 +105,16 @@ def test_status_change_of_a_success_recomputes_what_it_recovered(org):
     record(org, "f1", "failure", 0)
     record(org, "s1", "success", 10)
     record(org, "s2", "success", 20)
-    assert stored(org, "f1") == at(10)
+    assert stored(org, "f1") == at_minute(10)
     record(org, "s1", "failure", 10)  # the same id, now failed
-    assert stored(org, "f1") == at(20)
+    assert stored(org, "f1") == at_minute(20)
     assert stored(org, "s1") is None  # a changed failure starts unknown
     assert_never_wrong(org)
     record(org, "s2", "failure", 20)
     assert stored(org, "f1") is None  # no success left
     assert_never_wrong(org)
     record(org, "s2", "success", 25)  # back to success, later
-    assert (stored(org, "f1"), stored(org, "s1")) == (at(25), at(25))
+    assert (stored(org, "f1"), stored(org, "s1")) == (at_minute(25), at_minute(25))
     assert_complete(org)
 
 
@@ -170,7 +128,7 @@ def test_a_failure_moved_in_time_or_service_forgets_its_value(org):
     record(org, "f2", "failure", 40)
     record(org, "s3", "success", 50)
     record(org, "f2", "rolled_back", 40)  # still failed, same place: value kept
-    assert stored(org, "f2") == at(50)
+    assert stored(org, "f2") == at_minute(50)
     record(org, "f2", "rolled_back", 40, service="web")
     assert stored(org, "f2") is None
     assert_never_wrong(org)
@@ -197,7 +155,9 @@ def test_only_production_is_stored_and_other_environments_cost_nothing(org):
     assert ours(staging_success) == ours(staging_failure) == ours(production_failure) == []
     assert len(production_failure) == len(staging_failure)
     # Staging metrics still find the staging recovery (by lookup).
-    scope = dora.Scope(organization_id=org.pk, start=at(-10), end=at(100), environment="staging")
+    scope = dora.Window(
+        organization_id=org.pk, start=at_minute(-10), end=at_minute(100), environment="staging"
+    )
     rec = dora.dora_report(scope=scope, series=False).summary.failed_deployment_recovery_time
     assert (rec.recovered, rec.median_seconds) == (1, 600.0)
 
@@ -213,20 +173,20 @@ def test_unmatched_names_pair_by_name_and_accepting_a_suggestion_regroups(org, o
     # The same names in another organization.
     record(other_org, "x-f1", "failure", 5, service="api-legacy")
     record(other_org, "x-s1", "success", 20, service="api-legacy")
-    assert (stored(org, "x-f1"), stored(org, "a-f1")) == (at(20), at(10))
+    assert (stored(org, "x-f1"), stored(org, "a-f1")) == (at_minute(20), at_minute(10))
     assert stored(org, "x-f2") is None  # api-legacy has no success after it yet
     before_other = stored(other_org, "x-f1")
     suggestion = ServiceSuggestion.objects.get(organization=org, key="api-legacy")
     attach_suggestion(suggestion=suggestion, service=api)
     # One group now: x-f1 recovers at api's success at 10, x-f2 at 40.
-    assert (stored(org, "x-f1"), stored(org, "x-f2")) == (at(10), at(40))
+    assert (stored(org, "x-f1"), stored(org, "x-f2")) == (at_minute(10), at_minute(40))
     assert_complete(org)
-    assert stored(other_org, "x-f1") == before_other == at(20)
+    assert stored(other_org, "x-f1") == before_other == at_minute(20)
     # Deleting the service sends its deployments back to their names.
     delete_service(service=api)
     assert (stored(org, "x-f1"), stored(org, "a-f1"), stored(org, "x-f2")) == (
-        at(20),
-        at(10),
+        at_minute(20),
+        at_minute(10),
         None,
     )
     assert_complete(org)
@@ -236,7 +196,7 @@ def test_unmatched_names_pair_by_name_and_accepting_a_suggestion_regroups(org, o
 def test_import_recomputes_what_its_bulk_inserts_change(org):
     record(org, "f1", "failure", 0)
     record(org, "s2", "success", 30)
-    assert stored(org, "f1") == at(30)
+    assert stored(org, "f1") == at_minute(30)
     line = (
         '{"deploymentId": "s1", "commitSha": "abcdef1", "environment": "production", '
         '"status": "success", "service": "api", "startedAt": "2025-03-01T00:09:00Z", '
@@ -246,12 +206,12 @@ def test_import_recomputes_what_its_bulk_inserts_change(org):
     failure = failure.replace("00:10:00Z", "00:05:00Z").replace("00:09:00Z", "00:04:00Z")
     report = import_lines(organization=org, fmt="periscope", lines=[line, failure])
     assert report.stored == 2
-    assert (stored(org, "f1"), stored(org, "f0")) == (at(10), at(10))
+    assert (stored(org, "f1"), stored(org, "f0")) == (at_minute(10), at_minute(10))
     assert_complete(org)
 
 
 def import_line(ext, status, minutes, *, service="api", environment="production") -> str:
-    completed = at(minutes)
+    completed = at_minute(minutes)
     return json.dumps(
         {
             "deploymentId": ext,
@@ -296,7 +256,7 @@ def test_an_import_stores_exact_recovery_times_among_stored_history(
     assert report.created == 150
     assert assert_never_wrong(org) > 40
     assert_complete(org)
-    assert stored(other_org, "o-f") == at(700)
+    assert stored(other_org, "o-f") == at_minute(700)
 
 
 def test_an_imported_failure_is_written_once(org, monkeypatch):
@@ -317,7 +277,12 @@ def test_an_imported_failure_is_written_once(org, monkeypatch):
     # d2 and d3 (batch 1) are recovered by d4 (batch 2); d0 in its own batch, d5 never.
     ids = dict(Deployment.objects.filter(organization=org).values_list("external_id", "pk"))
     assert sorted(written) == [ids["d2"], ids["d3"]]
-    assert [stored(org, f"d{n}") for n in (0, 2, 3, 5)] == [at(1), at(4), at(4), None]
+    assert [stored(org, f"d{n}") for n in (0, 2, 3, 5)] == [
+        at_minute(1),
+        at_minute(4),
+        at_minute(4),
+        None,
+    ]
     assert_complete(org)
     # One statement (executemany of the two rows) updated anything.
     updates = [q["sql"] for q in captured if re.search(r"\bUPDATE\s", q["sql"])]
@@ -333,7 +298,7 @@ def test_deleting_a_success_recomputes_what_it_recovered(org):
         organization_id=org.pk, deployment_ids=doomed.values_list("pk", flat=True)
     )
     doomed.delete()
-    assert stored(org, "f1") == at(20)
+    assert stored(org, "f1") == at_minute(20)
 
 
 def _random_history(org, rng: random.Random, count: int) -> list[tuple]:
@@ -375,7 +340,7 @@ def test_metrics_are_the_same_stored_unknown_or_mixed(org, other_org, seed):
     assert recovery_numbers(org) == as_recorded
     # Recompute fixes even a wrong value (what a bulk insert could leave).
     recovery.backfill_recovery(organization_id=org.pk)
-    Deployment.objects.filter(pk=ids[0]).update(recovered_at=at(99_999))
+    Deployment.objects.filter(pk=ids[0]).update(recovered_at=at_minute(99_999))
     recovery.backfill_recovery(organization_id=org.pk, recompute=True)
     assert_complete(org)
     assert_never_wrong(other_org)
@@ -391,7 +356,7 @@ def test_backfill_command(org, other_org):
     out = StringIO()
     call_command("backfill_recovery", "--org", "acme", stdout=out)
     assert "acme: 1 failed deployment(s) updated" in out.getvalue()
-    assert stored(org, "f1") == at(10)
+    assert stored(org, "f1") == at_minute(10)
 
 
 @pytest.mark.postgres
@@ -403,8 +368,8 @@ def test_stored_values_skip_the_lookup(org):
             record(org, f"s{n}", "success", n * 10 + 5)
     record(org, "f-open", "failure", 100)
     record(org, "f-late", "failure", 12)  # after its recovery (15): unknown, looked up
-    scope = dora.Scope(organization_id=org.pk, start=at(-10), end=at(200))
-    failed = dora.deployments_in(scope).filter(status__in=dora.FAILED)
+    scope = dora.Window(organization_id=org.pk, start=at_minute(-10), end=at_minute(200))
+    failed = dora.deployments_in(scope).filter(status__in=FAILED_STATUSES)
     query = failed.annotate(recovered=dora._recovered_at(scope)).values("recovered")
     sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
@@ -515,12 +480,12 @@ def test_admin_edits_and_deletes_keep_stored_values_exact(admin_client, org):
     record(org, "f1", "failure", 0)
     record(org, "s1", "success", 10)
     record(org, "s2", "success", 20)
-    assert stored(org, "f1") == at(10)
+    assert stored(org, "f1") == at_minute(10)
     model_admin = django_admin.site._registry[Deployment]
     s1 = Deployment.objects.get(organization=org, external_id="s1")
     s1.status = Status.CANCELLED  # edited in the admin's form
     model_admin.save_model(None, s1, None, change=True)
-    assert stored(org, "f1") == at(20)
+    assert stored(org, "f1") == at_minute(20)
     s2 = Deployment.objects.get(organization=org, external_id="s2")
     response = run_action(
         admin_client, "/admin/deployments/deployment/", "delete_selected", [s2.pk], post="yes"
@@ -535,10 +500,10 @@ def test_admin_edits_and_deletes_keep_stored_values_exact(admin_client, org):
         status=Status.SUCCESS,
         service_id=None,
         service_key="api",
-        completed_at=at(30),
+        completed_at=at_minute(30),
     )
     model_admin.save_model(None, added, None, change=False)
-    assert stored(org, "f1") == at(30)
+    assert stored(org, "f1") == at_minute(30)
     assert_complete(org)
 
 

@@ -1,15 +1,23 @@
 """periscope.rows: hand-written statements store and load exactly what the ORM would."""
 
+import importlib
 from datetime import UTC, datetime
 
 import pytest
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    close_old_connections,
+    connection,
+    connections,
+)
 from django.test.utils import CaptureQueriesContext
 
 from deployments.models import Delivery, Deployment
 from periscope import rows
 from periscope.keys import find_active_key, revoke_api_key
 from periscope.models import ApiKey, Organization
+from services.models import ServiceAlias
 from tests.factories import make_key
 
 
@@ -212,3 +220,32 @@ def test_a_connection_the_server_dropped_is_replaced_by_the_key_lookup(api, key)
 
     assert response.status_code == 200
     assert connection.connection.info.backend_pid != old_pid
+
+
+def _internal_owner(where: str):
+    """The module, or an instance of the class, that `where` names (instance attributes such
+    as ModelState.adding exist only on instances; the wrapper's on the live connection)."""
+    try:
+        return importlib.import_module(where)
+    except ModuleNotFoundError:
+        module_name, _, class_name = where.rpartition(".")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        return wrapper if isinstance(wrapper, cls) else cls()
+
+
+@pytest.mark.parametrize("where,name", rows.DJANGO_INTERNALS)
+def test_the_django_internals_the_fast_path_uses_still_exist(where, name):
+    """A Django upgrade that drops or renames one of them fails here, by name."""
+    assert hasattr(_internal_owner(where), name), (
+        f"Django no longer has {where}.{name}, which periscope/rows.py relies on: "
+        "update the fast path before upgrading"
+    )
+
+
+def test_a_statement_is_built_once_per_vendor_with_quoted_names():
+    statement = rows.Statement("SELECT {key} FROM {table}", key="key", table=ServiceAlias)
+    assert statement.sql == f"SELECT {connection.ops.quote_name('key')} FROM " + (
+        connection.ops.quote_name(ServiceAlias._meta.db_table)
+    )
+    assert statement.sql is statement.sql  # cached

@@ -6,8 +6,8 @@ from io import StringIO
 
 from django.core.management import call_command
 
+from demo.history import seed_history
 from deployments.models import Delivery, Deployment, Incident, Status
-from metrics.demo_history import seed_history
 from services.models import ServiceSuggestion, SuggestionStatus
 
 UNTIL = datetime(2024, 6, 3, tzinfo=UTC)  # a Monday
@@ -152,7 +152,7 @@ def test_pull_requests_give_lead_times(org):
     )
     early = PullRequest.objects.filter(organization=org, merged_at__lt=UNTIL - timedelta(days=2))
     assert set(early.values_list("id", flat=True)) <= shipped
-    scope = dora.Scope(organization_id=org.pk, start=UNTIL - timedelta(days=20), end=UNTIL)
+    scope = dora.Window(organization_id=org.pk, start=UNTIL - timedelta(days=20), end=UNTIL)
     lead = dora.dora_report(scope=scope, series=False).summary.lead_time
     assert lead.changes > 20
     assert 3600 < lead.median_seconds < 7 * 86400

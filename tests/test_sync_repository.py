@@ -8,9 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from deployments.events import DeploymentEvent
 from deployments.models import Commit, CommitParent, DeploymentCommit, Repository, Source
-from deployments.recording import record_deployment
+from deployments.recording.events import DeploymentEvent
+from deployments.recording.recorder import record_deployment
 from tests.factories import make_service
 
 ORIGIN = "git@github.com:acme/shop.git"
@@ -117,8 +117,8 @@ def test_sync_after_deployment_relinks_it_and_attaches_the_service(org, clone):
 
 
 def test_inferred_push_edges_are_replaced_by_exact_parents(org, clone):
-    from deployments.commits import CommitData
-    from deployments.forges.common import store_push
+    from deployments.changes.commits import CommitData
+    from deployments.ingest.forge import store_push
 
     a = commit(clone, "one", "2026-01-01T10:00:00+00:00")
     git(clone, "checkout", "-q", "-b", "side")

@@ -1,6 +1,5 @@
 """Idempotency under concurrency: one record however many deliveries race (PostgreSQL)."""
 
-import json
 import threading
 
 import pytest
@@ -9,6 +8,7 @@ from django.test import Client
 
 from deployments.models import Delivery, Deployment
 from tests.factories import OrganizationFactory, make_key
+from tests.webhooks import post_webhook
 
 PAYLOAD = {
     "deploymentId": "race-1",
@@ -34,12 +34,7 @@ def test_32_simultaneous_deliveries_make_one_record():
         client = Client()
         barrier.wait()
         try:
-            response = client.post(
-                "/api/webhooks/deployments",
-                data=json.dumps(PAYLOAD),
-                content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {key}",
-            )
+            response = post_webhook(client, "periscope", PAYLOAD, key=key)
             with lock:
                 responses.append((response.status_code, response.json()))
         finally:

@@ -10,161 +10,23 @@ from deployments.models import Delivery, Deployment
 from periscope.keys import issue_api_key, revoke_api_key
 from services.models import ServiceSuggestion
 from tests.factories import make_key, make_service
-
-URL = "/events"
-
-# --- the seed's payloads, verbatim (its `// ...` annotations dropped where they are notes) ---
-
-REQUIRED_FIELDS = {
-    "type": "event-deploy",
-    "entityId": "your-app-id",
-    "attributes": {"env": "production", "status": "success"},
-}
-RECOMMENDED_FIELDS = {
-    "type": "event-deploy",
-    "entityId": "your-app-id",
-    "attributes": {
-        "env": "production",
-        "status": "success",
-        "build_commit_sha": "a1b2c3d4",
-        "change_id": "CHG0012345",
-        "build_id": "build-123",
-        "build_url": "https://...",
-        "description": "Deploy v2.1.0",
-        "initiator": "[email protected]",
-    },
-}
-WORKFLOW_3_CHANGE_ID = {
-    "type": "event-deploy",
-    "entityId": "my-app",
-    "attributes": {
-        "env": "production",
-        "status": "success",
-        "build_commit_sha": "a1b2c3d4",
-        "change_id": "CHG0012345",
-        "description": "Deploy v2.1.0",
-    },
-}
-WORKFLOW_4_FAILED = {
-    "type": "event-deploy",
-    "entityId": "my-app",
-    "attributes": {
-        "env": "production",
-        "status": "failed",
-        "build_commit_sha": "a1b2c3d4",
-        "description": "Deployment failed: database migration error",
-    },
-}
-WORKFLOW_5_ROLLBACK = {
-    "type": "event-deploy",
-    "entityId": "my-app",
-    "attributes": {
-        "env": "production",
-        "status": "success",
-        "build_commit_sha": "previous-working-sha",
-        "description": "Rollback to v2.0.5 due to incident INC0045678",
-        "change_id": "CHG0012346",
-    },
-}
-WORKFLOW_6_HOTFIX = {
-    "type": "event-deploy",
-    "entityId": "my-app",
-    "attributes": {
-        "env": "production",
-        "status": "success",
-        "build_commit_sha": "hotfix-sha",
-        "description": "Hotfix: Critical security patch CVE-2025-1234",
-        "change_id": "CHG0012347",
-        "deployment_type": "hotfix",
-    },
-}
-SEED_EVENTS = [
-    REQUIRED_FIELDS,
+from tests.payloads import BAD_BODIES, TOO_LARGE
+from tests.payloads.devgrid import (
+    GITHUB_ACTIONS_BODY,
     RECOMMENDED_FIELDS,
+    REQUIRED_FIELDS,
+    SEED_EVENTS,
+    WORKFLOW_1_CURL_BODY,
     WORKFLOW_3_CHANGE_ID,
     WORKFLOW_4_FAILED,
     WORKFLOW_5_ROLLBACK,
     WORKFLOW_6_HOTFIX,
-]
-
-# Workflow 1's curl body, exactly as the shell passes it.
-WORKFLOW_1_CURL_BODY = """{
-"events": [{
-"type": "event-deploy",
-"entityId": "my-app",
-"attributes": {
-"env": "production",
-"status": "success",
-"build_commit_sha": "a1b2c3d4"
-}
-}]
-}"""
-# Workflow 7's curl body as printed: its `// Historical date` note is inside the quotes, so
-# the shell sends it and the body is not JSON.
-WORKFLOW_7_CURL_BODY_AS_PRINTED = """{
-"events": [{
-"type": "event-deploy",
-"timestamp": "2025-01-15T14:30:00Z", // Historical date
-"entityId": "my-app",
-"attributes": {
-"env": "production",
-"status": "success",
-"build_commit_sha": "historical-sha"
-}
-}]
-}"""
-WORKFLOW_7_CURL_BODY = WORKFLOW_7_CURL_BODY_AS_PRINTED.replace(" // Historical date", "")
-
-
-def bash_template_body(*, status="success", description="Deployment successful", build_id=None):
-    """The generic bash template's -d "..." as bash renders it, with DEVGRID_ENTITY_ID=my-app
-    and BUILD_ID, COMMIT_SHA, BUILD_URL, INITIATOR unset (their defaults apply)."""
-    build_id = "unknown" if build_id is None else build_id
-    return f"""{{
-"events": [{{
-"type": "event-deploy",
-"entityId": "my-app",
-"attributes": {{
-"env": "production",
-"status": "{status}",
-"build_id": "{build_id}",
-"build_commit_sha": "unknown",
-"build_url": "unknown",
-"description": "{description}",
-"initiator": "system"
-}}
-}}]
-}}"""
-
-
-# The GitHub Actions step's body once Actions has substituted ${{ ... }} and bash has
-# joined '...'$STATUS'...' (STATUS=success).
-GITHUB_ACTIONS_BODY = """{
-"events": [{
-"type": "event-deploy",
-"entityId": "my-app",
-"attributes": {
-"env": "production",
-"status": "success",
-"build_id": "7311245890",
-"build_commit_sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
-"build_url": "https://github.com/acme/my-app/actions/runs/7311245890",
-"description": "Deploy main",
-"initiator": "octocat"
-}
-}]
-}"""
-
-
-def post(api, body, key, **headers):
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    if key is not None:
-        headers["HTTP_X_API_KEY"] = key
-    return api.post(URL, data=data, content_type="application/json", **headers)
-
-
-def batch(*events):
-    return {"events": list(events)}
+    WORKFLOW_7_CURL_BODY,
+    WORKFLOW_7_CURL_BODY_AS_PRINTED,
+    bash_template_body,
+    batch,
+)
+from tests.webhooks import check_webhook, post_webhook
 
 
 def error_of(response) -> dict:
@@ -177,8 +39,7 @@ def error_of(response) -> dict:
 
 @pytest.mark.parametrize("event", SEED_EVENTS)
 def test_every_seed_event_is_stored_and_returned_with_its_id(api, org, key, event):
-    response = post(api, batch(event), key)
-    assert response.status_code == 201, response.content
+    response = check_webhook(api, "devgrid", batch(event), 201, key=key)
     [stored] = response.json()["events"]
     deployment = Deployment.objects.get(organization=org)
     assert stored["id"] == deployment.pk
@@ -193,7 +54,7 @@ def test_every_seed_event_is_stored_and_returned_with_its_id(api, org, key, even
 
 
 def test_recommended_fields_land_in_their_columns(api, org, key):
-    post(api, batch(RECOMMENDED_FIELDS), key)
+    post_webhook(api, "devgrid", batch(RECOMMENDED_FIELDS), key=key)
     d = Deployment.objects.get()
     assert d.status == "success"
     assert d.triggered_by == "[email protected]"
@@ -203,51 +64,48 @@ def test_recommended_fields_land_in_their_columns(api, org, key):
 
 
 def test_failed_is_a_failure_and_keeps_the_word_sent(api, org, key):
-    post(api, batch(WORKFLOW_4_FAILED), key)
+    post_webhook(api, "devgrid", batch(WORKFLOW_4_FAILED), key=key)
     d = Deployment.objects.get()
     assert (d.status, d.status_raw) == ("failure", "failed")
 
 
 def test_placeholder_commit_sha_is_stored_as_sent(api, org, key):
-    post(api, batch(WORKFLOW_5_ROLLBACK), key)
+    post_webhook(api, "devgrid", batch(WORKFLOW_5_ROLLBACK), key=key)
     assert Deployment.objects.get().commit_sha == "previous-working-sha"
 
 
 def test_custom_attributes_are_kept_and_filterable(api, org, key):
-    post(api, batch(WORKFLOW_6_HOTFIX, WORKFLOW_3_CHANGE_ID), key)
+    post_webhook(api, "devgrid", batch(WORKFLOW_6_HOTFIX, WORKFLOW_3_CHANGE_ID), key=key)
     hotfixes = Deployment.objects.filter(organization=org, metadata__deployment_type="hotfix")
     assert [d.change_id for d in hotfixes] == ["CHG0012347"]
 
 
 def test_change_id_finds_the_deployment(api, org, key):
-    post(api, batch(WORKFLOW_3_CHANGE_ID), key)
+    post_webhook(api, "devgrid", batch(WORKFLOW_3_CHANGE_ID), key=key)
     assert Deployment.objects.filter(organization=org, change_id="CHG0012345").count() == 1
 
 
 def test_workflow_1_curl_body(api, org, key):
-    response = post(api, WORKFLOW_1_CURL_BODY, key)
-    assert response.status_code == 201
+    check_webhook(api, "devgrid", WORKFLOW_1_CURL_BODY, 201, key=key)
     assert Deployment.objects.get().commit_sha == "a1b2c3d4"
 
 
 def test_workflow_7_backfill_uses_the_historical_timestamp(api, org, key):
-    response = post(api, WORKFLOW_7_CURL_BODY, key)
-    assert response.status_code == 201
+    response = check_webhook(api, "devgrid", WORKFLOW_7_CURL_BODY, 201, key=key)
     d = Deployment.objects.get()
     assert d.completed_at == datetime(2025, 1, 15, 14, 30, tzinfo=UTC)
     assert response.json()["events"][0]["timestamp"] == "2025-01-15T14:30:00Z"
 
 
 def test_workflow_7_as_printed_is_not_json_and_stores_nothing(api, org, key):
-    response = post(api, WORKFLOW_7_CURL_BODY_AS_PRINTED, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "devgrid", WORKFLOW_7_CURL_BODY_AS_PRINTED, 400, key=key)
     assert error_of(response)["field"] == "body"
     assert not Deployment.objects.exists()
 
 
 def test_without_timestamp_the_deployment_time_is_the_time_received(api, org, key):
     before = timezone.now()
-    response = post(api, batch(REQUIRED_FIELDS), key)
+    response = post_webhook(api, "devgrid", batch(REQUIRED_FIELDS), key=key)
     after = timezone.now()
     d = Deployment.objects.get()
     assert before <= d.completed_at <= after
@@ -261,8 +119,7 @@ def test_without_timestamp_the_deployment_time_is_the_time_received(api, org, ke
 )
 def test_generic_bash_template(api, org, key, status, description, expected):
     body = bash_template_body(status=status, description=description)
-    response = post(api, body, key)
-    assert response.status_code == 201, response.content
+    check_webhook(api, "devgrid", body, 201, key=key)
     d = Deployment.objects.get()
     assert (d.status, d.description, d.triggered_by) == (expected, description, "system")
     assert d.commit_sha == "unknown"
@@ -270,22 +127,21 @@ def test_generic_bash_template(api, org, key, status, description, expected):
 
 def test_bash_template_without_build_id_makes_a_new_deployment_each_time(api, org, key):
     # BUILD_ID unset sends "unknown": a placeholder, not one build id shared by every deploy.
-    post(api, bash_template_body(), key)
-    post(api, bash_template_body(), key)
+    post_webhook(api, "devgrid", bash_template_body(), key=key)
+    post_webhook(api, "devgrid", bash_template_body(), key=key)
     assert Deployment.objects.filter(organization=org).count() == 2
 
 
 def test_bash_template_with_build_id_is_idempotent(api, org, key):
-    post(api, bash_template_body(build_id="512"), key)
-    post(api, bash_template_body(build_id="512", status="failed"), key)
+    post_webhook(api, "devgrid", bash_template_body(build_id="512"), key=key)
+    post_webhook(api, "devgrid", bash_template_body(build_id="512", status="failed"), key=key)
     d = Deployment.objects.get()
     assert d.status == "failure"
     assert d.deliveries.count() == 2
 
 
 def test_github_actions_step(api, org, key):
-    response = post(api, GITHUB_ACTIONS_BODY, key)
-    assert response.status_code == 201, response.content
+    check_webhook(api, "devgrid", GITHUB_ACTIONS_BODY, 201, key=key)
     d = Deployment.objects.get()
     assert d.commit_sha == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
     assert d.pipeline_url == "https://github.com/acme/my-app/actions/runs/7311245890"
@@ -294,8 +150,13 @@ def test_github_actions_step(api, org, key):
 
 
 def test_a_batch_is_stored_in_order_with_each_id(api, org, key):
-    response = post(api, batch(WORKFLOW_3_CHANGE_ID, WORKFLOW_4_FAILED, WORKFLOW_6_HOTFIX), key)
-    assert response.status_code == 201
+    response = check_webhook(
+        api,
+        "devgrid",
+        batch(WORKFLOW_3_CHANGE_ID, WORKFLOW_4_FAILED, WORKFLOW_6_HOTFIX),
+        201,
+        key=key,
+    )
     ids = [e["id"] for e in response.json()["events"]]
     stored = {d.pk: d.status_raw for d in Deployment.objects.filter(organization=org)}
     assert [stored[i] for i in ids] == ["success", "failed", "success"]
@@ -303,8 +164,7 @@ def test_a_batch_is_stored_in_order_with_each_id(api, org, key):
 
 
 def test_fifteen_events_are_accepted(api, org, key):
-    response = post(api, batch(*[WORKFLOW_4_FAILED] * 15), key)
-    assert response.status_code == 201
+    check_webhook(api, "devgrid", batch(*[WORKFLOW_4_FAILED] * 15), 201, key=key)
     assert Deployment.objects.count() == 15
 
 
@@ -312,9 +172,8 @@ def test_fifteen_events_are_accepted(api, org, key):
 
 
 def test_same_build_id_twice_is_one_record_and_two_deliveries(api, org, key):
-    assert post(api, batch(RECOMMENDED_FIELDS), key).status_code == 201
-    again = post(api, batch(RECOMMENDED_FIELDS), key)
-    assert again.status_code == 201
+    check_webhook(api, "devgrid", batch(RECOMMENDED_FIELDS), 201, key=key)
+    again = check_webhook(api, "devgrid", batch(RECOMMENDED_FIELDS), 201, key=key)
     d = Deployment.objects.get(organization=org)
     assert again.json()["events"][0]["id"] == d.pk
     assert d.deliveries.count() == 2
@@ -323,17 +182,17 @@ def test_same_build_id_twice_is_one_record_and_two_deliveries(api, org, key):
 
 def test_an_identical_repeat_with_a_timestamp_changes_nothing(api, org, key):
     event = {**RECOMMENDED_FIELDS, "timestamp": "2025-01-15T14:30:00Z"}
-    post(api, batch(event), key)
-    post(api, batch(event), key)
+    post_webhook(api, "devgrid", batch(event), key=key)
+    post_webhook(api, "devgrid", batch(event), key=key)
     d = Deployment.objects.get(organization=org)
     assert list(d.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
 
 
 def test_a_repeat_build_id_updates(api, org, key):
-    post(api, batch(RECOMMENDED_FIELDS), key)
+    post_webhook(api, "devgrid", batch(RECOMMENDED_FIELDS), key=key)
     changed = json.loads(json.dumps(RECOMMENDED_FIELDS))
     changed["attributes"]["status"] = "failed"
-    post(api, batch(changed), key)
+    post_webhook(api, "devgrid", batch(changed), key=key)
     d = Deployment.objects.get()
     assert d.status == "failure"
     assert d.deliveries.last().action == "updated"
@@ -343,13 +202,13 @@ def test_build_id_is_per_service_and_environment(api, org, key):
     staging = json.loads(json.dumps(RECOMMENDED_FIELDS))
     staging["attributes"]["env"] = "staging"
     other_app = {**RECOMMENDED_FIELDS, "entityId": "other-app"}
-    post(api, batch(RECOMMENDED_FIELDS, staging, other_app), key)
+    post_webhook(api, "devgrid", batch(RECOMMENDED_FIELDS, staging, other_app), key=key)
     assert Deployment.objects.filter(organization=org).count() == 3
 
 
 def test_without_build_id_every_event_is_new(api, org, key):
-    post(api, batch(REQUIRED_FIELDS), key)
-    post(api, batch(REQUIRED_FIELDS), key)
+    post_webhook(api, "devgrid", batch(REQUIRED_FIELDS), key=key)
+    post_webhook(api, "devgrid", batch(REQUIRED_FIELDS), key=key)
     assert Deployment.objects.filter(organization=org).count() == 2
 
 
@@ -373,7 +232,7 @@ def test_without_build_id_every_event_is_new(api, org, key):
 )
 def test_environment_names_are_normalized_and_kept_as_sent(api, org, key, env, expected):
     event = {**REQUIRED_FIELDS, "attributes": {"env": env, "status": "success"}}
-    post(api, batch(event), key)
+    post_webhook(api, "devgrid", batch(event), key=key)
     d = Deployment.objects.get()
     assert (d.environment, d.environment_raw) == (expected, env.strip())
 
@@ -397,7 +256,7 @@ def test_environment_names_are_normalized_and_kept_as_sent(api, org, key, env, e
 )
 def test_statuses_go_through_the_vendor_table(api, org, key, sent, expected):
     event = {**REQUIRED_FIELDS, "attributes": {"env": "production", "status": sent}}
-    assert post(api, batch(event), key).status_code == 201
+    check_webhook(api, "devgrid", batch(event), 201, key=key)
     d = Deployment.objects.get()
     assert (d.status, d.status_raw) == (expected, sent)
 
@@ -407,13 +266,13 @@ def test_statuses_go_through_the_vendor_table(api, org, key, sent, expected):
 
 def test_entity_id_matches_a_service_by_name_or_alias(api, org, key):
     service = make_service(org, "My App", aliases=["my-app"])
-    post(api, batch(WORKFLOW_3_CHANGE_ID), key)
+    post_webhook(api, "devgrid", batch(WORKFLOW_3_CHANGE_ID), key=key)
     assert Deployment.objects.get().service == service
     assert not ServiceSuggestion.objects.exists()
 
 
 def test_unknown_entity_id_becomes_a_suggestion(api, org, key):
-    post(api, batch(WORKFLOW_3_CHANGE_ID), key)
+    post_webhook(api, "devgrid", batch(WORKFLOW_3_CHANGE_ID), key=key)
     assert Deployment.objects.get().service is None
     assert ServiceSuggestion.objects.get(organization=org).name == "my-app"
 
@@ -424,25 +283,23 @@ def test_unknown_entity_id_becomes_a_suggestion(api, org, key):
 @pytest.mark.parametrize("header", [None, "", "psk_" + "x" * 40, "not-a-key"])
 def test_missing_or_wrong_key_is_401(api, org, header):
     headers = {} if header is None else {"HTTP_X_API_KEY": header}
-    response = post(api, batch(REQUIRED_FIELDS), None, **headers)
-    assert response.status_code == 401
+    response = check_webhook(api, "devgrid", batch(REQUIRED_FIELDS), 401, **headers)
     assert error_of(response) == {"error": "Invalid or missing API key"}
     assert not Deployment.objects.exists()
 
 
 def test_bearer_header_is_not_devgrids_header(api, org, key):
-    response = post(api, batch(REQUIRED_FIELDS), None, HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert response.status_code == 401
+    check_webhook(api, "devgrid", batch(REQUIRED_FIELDS), 401, HTTP_AUTHORIZATION=f"Bearer {key}")
 
 
 def test_revoked_key_is_401(api, org):
     issued = issue_api_key(organization=org, name="ci")
     revoke_api_key(api_key=issued.api_key)
-    assert post(api, batch(REQUIRED_FIELDS), issued.plaintext).status_code == 401
+    check_webhook(api, "devgrid", batch(REQUIRED_FIELDS), 401, key=issued.plaintext)
 
 
 def test_read_only_key_is_401(api, org):
-    assert post(api, batch(REQUIRED_FIELDS), make_key(org, scopes=("read",))).status_code == 401
+    check_webhook(api, "devgrid", batch(REQUIRED_FIELDS), 401, key=make_key(org, scopes=("read",)))
 
 
 # --- validation --------------------------------------------------------------------------
@@ -453,14 +310,12 @@ def test_read_only_key_is_401(api, org):
     [{}, {"events": []}, {"events": "x"}, {"events": None}, {"event": [REQUIRED_FIELDS]}],
 )
 def test_events_must_be_a_non_empty_array(api, org, key, body):
-    response = post(api, body, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "devgrid", body, 400, key=key)
     assert error_of(response)["field"] == "events"
 
 
 def test_more_than_fifteen_events_is_413(api, org, key):
-    response = post(api, batch(*[REQUIRED_FIELDS] * 16), key)
-    assert response.status_code == 413
+    response = check_webhook(api, "devgrid", batch(*[REQUIRED_FIELDS] * 16), 413, key=key)
     assert "15" in error_of(response)["error"]
     assert not Deployment.objects.exists()
 
@@ -488,8 +343,9 @@ def test_an_invalid_event_names_its_index_and_field_and_nothing_is_stored(
 ):
     bad = json.loads(json.dumps(WORKFLOW_3_CHANGE_ID))
     mutate(bad)
-    response = post(api, batch(WORKFLOW_4_FAILED, bad, WORKFLOW_6_HOTFIX), key)
-    assert response.status_code == 400
+    response = check_webhook(
+        api, "devgrid", batch(WORKFLOW_4_FAILED, bad, WORKFLOW_6_HOTFIX), 400, key=key
+    )
     body = error_of(response)
     assert body["index"] == 1
     assert body["field"] == field
@@ -499,31 +355,29 @@ def test_an_invalid_event_names_its_index_and_field_and_nothing_is_stored(
 
 
 def test_an_unknown_type_is_named(api, org, key):
-    response = post(api, batch({**REQUIRED_FIELDS, "type": "event-incident"}), key)
-    assert response.status_code == 400
+    response = check_webhook(
+        api, "devgrid", batch({**REQUIRED_FIELDS, "type": "event-incident"}), 400, key=key
+    )
     body = error_of(response)
     assert "event-incident" in body["error"]
     assert (body["index"], body["field"]) == (0, "events[0].type")
 
 
 def test_an_event_that_is_not_an_object_is_named(api, org, key):
-    response = post(api, batch(REQUIRED_FIELDS, "event-deploy"), key)
-    assert response.status_code == 400
+    response = check_webhook(api, "devgrid", batch(REQUIRED_FIELDS, "event-deploy"), 400, key=key)
     assert error_of(response)["index"] == 1
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff", b""])
-def test_bad_bodies_are_json_400(api, org, key, body):
-    response = post(api, body, key)
-    assert response.status_code == 400
-    assert error_of(response)["error"]
+@pytest.mark.parametrize("body, message", BAD_BODIES)
+def test_bad_bodies_are_json_400(api, org, key, body, message):
+    response = check_webhook(api, "devgrid", body, 400, key=key)
+    assert error_of(response)["error"] == message
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
     event = {**REQUIRED_FIELDS, "attributes": {**REQUIRED_FIELDS["attributes"], "x": "y" * 2**20}}
-    response = post(api, batch(event), key)
-    assert response.status_code == 413
-    assert error_of(response)["error"]
+    response = check_webhook(api, "devgrid", batch(event), 413, key=key)
+    assert error_of(response)["error"] == TOO_LARGE
 
 
 # --- organizations -----------------------------------------------------------------------
@@ -531,15 +385,15 @@ def test_body_over_one_mebibyte_is_413(api, org, key):
 
 def test_other_organizations_service_never_matches(api, org, key, other_org, other_key):
     make_service(other_org, "my-app")
-    post(api, batch(WORKFLOW_3_CHANGE_ID), key)
+    post_webhook(api, "devgrid", batch(WORKFLOW_3_CHANGE_ID), key=key)
     d = Deployment.objects.get(organization=org)
     assert d.service is None
     assert ServiceSuggestion.objects.filter(organization=org).count() == 1
 
 
 def test_each_key_writes_to_its_own_organization(api, org, key, other_org, other_key):
-    post(api, batch(RECOMMENDED_FIELDS), key)
-    post(api, batch(RECOMMENDED_FIELDS), other_key)
+    post_webhook(api, "devgrid", batch(RECOMMENDED_FIELDS), key=key)
+    post_webhook(api, "devgrid", batch(RECOMMENDED_FIELDS), key=other_key)
     assert Deployment.objects.filter(organization=org).count() == 1
     assert Deployment.objects.filter(organization=other_org).count() == 1
     for organization in (org, other_org):

@@ -1,7 +1,6 @@
 """POST /api/webhooks/github/<org>: real GitHub deliveries, signed with the org's secret."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,56 +14,14 @@ from deployments.models import (
     Status,
 )
 from periscope.secrets import hmac_sha256_hex, set_webhook_secret
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
-SECRET = "It's a Secret to Everybody"
-MERGE_SHA = "a21683865c088b5fe1906cf6552d15a285a4986d"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def real_headers(name: str) -> dict[str, str]:
-    """The tab-separated request headers GitHub sent with a captured delivery."""
-    headers = {}
-    for line in (FIXTURES / name).read_text().splitlines():
-        key, _, value = line.partition("\t")
-        headers[key.strip().lower()] = value.strip()
-    return headers
-
-
-def post(
-    api, body: bytes, *, event: str, delivery: str = "", slug="acme", secret=SECRET, signature=None
-):
-    headers = {"HTTP_X_GITHUB_EVENT": event}
-    if delivery:
-        headers["HTTP_X_GITHUB_DELIVERY"] = delivery
-    if signature is None and secret is not None:
-        signature = "sha256=" + hmac_sha256_hex(secret=secret, body=body)
-    if signature is not None:
-        headers["HTTP_X_HUB_SIGNATURE_256"] = signature
-    return api.post(
-        f"/api/webhooks/github/{slug}", data=body, content_type="application/json", **headers
-    )
+from tests.payloads.github import MERGE_SHA, deployment_status_of_merge, fixture, real_headers
+from tests.webhooks import SECRETS, check_webhook, post_webhook
 
 
 @pytest.fixture
 def signed(org):
-    set_webhook_secret(organization=org, provider="github", secret=SECRET)
+    set_webhook_secret(organization=org, provider="github", secret=SECRETS["github"])
     return org
-
-
-def deployment_status_of_merge(completed: str = "2019-11-26T08:00:00Z") -> bytes:
-    """The real deployment_status delivery, pointed at PR #3's repository and merge commit."""
-    payload = json.loads(fixture("deployment_status.created.success.json"))
-    push = json.loads(fixture("push.after-merge.real-capture.json"))
-    payload["repository"] = push["repository"]
-    payload["deployment"]["sha"] = MERGE_SHA
-    payload["deployment"]["created_at"] = "2019-11-26T07:50:00Z"
-    payload["deployment_status"]["created_at"] = completed
-    payload["deployment_status"]["updated_at"] = completed
-    return json.dumps(payload).encode()
 
 
 PR_LIFE = [
@@ -78,7 +35,7 @@ def send_pr_life(api, order):
     for event, name, delivery in order:
         if delivery is None:
             delivery = real_headers(name.replace(".json", ".headers.txt"))["x-github-delivery"]
-        response = post(api, fixture(name), event=event, delivery=delivery)
+        response = post_webhook(api, "github", fixture(name), event=event, delivery=delivery)
         assert response.status_code == 200, response.json()
 
 
@@ -98,8 +55,9 @@ def test_real_pr_life_then_deployment_links_the_pr(api, signed):
     headers = real_headers("push.after-merge.real-capture.headers.txt")
     assert headers["x-github-event"] == "push"
     send_pr_life(api, PR_LIFE)
-    response = post(api, deployment_status_of_merge(), event="deployment_status", delivery="d-1")
-    assert response.status_code == 200
+    response = check_webhook(
+        api, "github", deployment_status_of_merge(), 200, event="deployment_status", delivery="d-1"
+    )
     assert response.json()["linkedPRs"] == 1
     assert_pr3_shipped(signed)
     deployment = Deployment.objects.get(organization=signed)
@@ -113,7 +71,9 @@ def test_real_pr_life_then_deployment_links_the_pr(api, signed):
 
 
 def test_deployment_before_the_pr_and_push_gives_the_same_links(api, signed):
-    response = post(api, deployment_status_of_merge(), event="deployment_status", delivery="d-1")
+    response = post_webhook(
+        api, "github", deployment_status_of_merge(), event="deployment_status", delivery="d-1"
+    )
     assert response.json()["linkedPRs"] == 0
     send_pr_life(api, list(reversed(PR_LIFE)))
     assert_pr3_shipped(signed)
@@ -131,8 +91,12 @@ def test_push_records_commits_with_times_and_chain(api, signed):
 
 def test_redelivery_is_idempotent(api, signed):
     body = fixture("pull_request.closed.merged.real-capture.json")
-    first = post(api, body, event="pull_request", delivery="884a8280-101a-11ea-9c80-7ce4e70c2e4e")
-    again = post(api, body, event="pull_request", delivery="884a8280-101a-11ea-9c80-7ce4e70c2e4e")
+    first = post_webhook(
+        api, "github", body, event="pull_request", delivery="884a8280-101a-11ea-9c80-7ce4e70c2e4e"
+    )
+    again = post_webhook(
+        api, "github", body, event="pull_request", delivery="884a8280-101a-11ea-9c80-7ce4e70c2e4e"
+    )
     assert first.status_code == 200
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert ForgeDelivery.objects.filter(organization=signed).count() == 1
@@ -146,26 +110,37 @@ def test_redelivery_is_idempotent(api, signed):
 )
 def test_bad_or_missing_signature_is_401(api, signed, signature):
     body = fixture("push.after-merge.real-capture.json")
-    response = post(api, body, event="push", secret=None, signature=signature)
-    assert response.status_code == 401
-    assert "error" in response.json()
+    check_webhook(
+        api,
+        "github",
+        body,
+        401,
+        {"error": "Webhook signature verification failed"},
+        event="push",
+        secret=None,
+        signature=signature,
+    )
     assert ForgeDelivery.objects.count() == 0 and Commit.objects.count() == 0
 
 
 def test_signature_with_another_secret_is_401(api, signed):
-    response = post(api, b'{"zen": "x"}', event="ping", secret="not the secret")
-    assert response.status_code == 401
+    check_webhook(api, "github", b'{"zen": "x"}', 401, event="ping", secret="not the secret")
 
 
 def test_no_secret_configured_or_unknown_org_is_401(api, org):
-    assert post(api, b"{}", event="ping").status_code == 401
-    assert post(api, b"{}", event="ping", slug="nobody").status_code == 401
+    check_webhook(api, "github", b"{}", 401, event="ping")
+    check_webhook(api, "github", b"{}", 401, event="ping", slug="nobody")
 
 
 def test_ping(api, signed):
-    response = post(api, b'{"zen": "Keep it logically awesome.", "hook_id": 1}', event="ping")
-    assert response.status_code == 200
-    assert response.json() == {"ok": True, "zen": "Keep it logically awesome."}
+    check_webhook(
+        api,
+        "github",
+        b'{"zen": "Keep it logically awesome.", "hook_id": 1}',
+        200,
+        {"ok": True, "zen": "Keep it logically awesome."},
+        event="ping",
+    )
     assert ForgeDelivery.objects.get().outcome == "ping"
 
 
@@ -173,21 +148,26 @@ def test_ping(api, signed):
     "name,event", [("release.published.json", "release"), ("push.json", "check_run")]
 )
 def test_other_events_are_accepted_and_ignored(api, signed, name, event):
-    response = post(api, fixture(name), event=event, delivery=f"x-{event}")
-    assert response.status_code == 202
-    assert response.json() == {"ignored": event}
+    check_webhook(
+        api, "github", fixture(name), 202, {"ignored": event}, event=event, delivery=f"x-{event}"
+    )
     assert ForgeDelivery.objects.get().outcome == "ignored"
 
 
 def test_tag_push_without_commits(api, signed):
-    response = post(api, fixture("push.json"), event="push")
-    assert response.status_code == 200
+    response = check_webhook(api, "github", fixture("push.json"), 200, event="push")
     assert response.json()["commits"] == 0
 
 
 def test_deployment_status_states_update_one_deployment(api, signed):
-    in_progress = fixture("deployment_status.created.in_progress.gh-pages.json")
-    assert post(api, in_progress, event="deployment_status", delivery="1").status_code == 200
+    # Two real deliveries that share a deployment id; the in-progress one is dated before the
+    # success, as it would be for one deployment (an older event would be stale).
+    payload = json.loads(fixture("deployment_status.created.in_progress.gh-pages.json"))
+    payload["deployment"]["created_at"] = "2019-05-15T15:20:50Z"
+    payload["deployment_status"]["created_at"] = "2019-05-15T15:20:51Z"
+    payload["deployment_status"]["updated_at"] = "2019-05-15T15:20:51Z"
+    in_progress = json.dumps(payload).encode()
+    check_webhook(api, "github", in_progress, 200, event="deployment_status", delivery="1")
     deployment = Deployment.objects.get(organization=signed)
     assert (deployment.status, deployment.environment, deployment.completed_at) == (
         Status.IN_PROGRESS,
@@ -195,7 +175,7 @@ def test_deployment_status_states_update_one_deployment(api, signed):
         None,
     )
     success = fixture("deployment_status.created.success.json")
-    assert post(api, success, event="deployment_status", delivery="2").status_code == 200
+    check_webhook(api, "github", success, 200, event="deployment_status", delivery="2")
     deployment.refresh_from_db()
     assert deployment.status == Status.SUCCESS
     assert deployment.environment == "production"
@@ -207,12 +187,13 @@ def test_deployment_status_states_update_one_deployment(api, signed):
 def test_unknown_state_and_missing_objects_are_400_naming_the_field(api, signed):
     payload = json.loads(fixture("deployment_status.created.success.json"))
     payload["deployment_status"]["state"] = "exploded"
-    response = post(api, json.dumps(payload).encode(), event="deployment_status")
-    assert response.status_code == 400
+    response = check_webhook(
+        api, "github", json.dumps(payload).encode(), 400, event="deployment_status"
+    )
     assert response.json()["field"] == "deployment_status.state"
-    response = post(api, b'{"repository": {}}', event="pull_request")
+    response = post_webhook(api, "github", b'{"repository": {}}', event="pull_request")
     assert response.status_code == 400 and response.json()["field"] == "pull_request"
-    assert post(api, b"[1]", event="push").status_code == 400
+    check_webhook(api, "github", b"[1]", 400, event="push")
     assert ForgeDelivery.objects.count() == 0
 
 
@@ -222,7 +203,7 @@ def test_missing_event_header_is_400(api, signed):
         "/api/webhooks/github/acme",
         data=body,
         content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256="sha256=" + hmac_sha256_hex(secret=SECRET, body=body),
+        HTTP_X_HUB_SIGNATURE_256="sha256=" + hmac_sha256_hex(secret=SECRETS["github"], body=body),
     )
     assert response.status_code == 400
 
@@ -230,14 +211,17 @@ def test_missing_event_header_is_400(api, signed):
 def test_other_organization_is_isolated(api, signed, other_org):
     set_webhook_secret(organization=other_org, provider="github", secret="globex secret")
     # acme's secret does not sign for globex's URL.
-    assert post(api, b"{}", event="ping", slug="globex").status_code == 401
+    check_webhook(api, "github", b"{}", 401, event="ping", slug="globex")
     send_pr_life(api, PR_LIFE)
-    post(api, deployment_status_of_merge(), event="deployment_status", delivery="d-1")
+    post_webhook(
+        api, "github", deployment_status_of_merge(), event="deployment_status", delivery="d-1"
+    )
     assert PullRequest.objects.filter(organization=other_org).count() == 0
     assert Commit.objects.filter(organization=other_org).count() == 0
     # The same delivery id in another organization is not a duplicate.
-    response = post(
+    response = post_webhook(
         api,
+        "github",
         fixture("pull_request.closed.merged.real-capture.json"),
         event="pull_request",
         delivery=real_headers("pull_request.closed.merged.real-capture.headers.txt")[

@@ -1,9 +1,7 @@
 """POST /api/webhooks/gitlab/<org>: real GitLab deliveries, authenticated by X-Gitlab-Token."""
 
 import itertools
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,67 +14,25 @@ from deployments.models import (
     Status,
 )
 from periscope.secrets import set_webhook_secret
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gitlab"
-TOKEN = "gitlab-token-of-acme"
-MERGE_SHA = "5bcfb805534d13224e8fa7698a2819bf0d055f29"
-LAST_COMMIT = "f423fe3fedbc09f64ef438bedbde12caa161ee14"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def post(api, payload, *, event: str, token=TOKEN, slug="acme", headers=None):
-    extra = {"HTTP_X_GITLAB_EVENT": event}
-    if token is not None:
-        extra["HTTP_X_GITLAB_TOKEN"] = token
-    for key, value in (headers or {}).items():
-        extra["HTTP_" + key.upper().replace("-", "_")] = value
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return api.post(
-        f"/api/webhooks/gitlab/{slug}", data=body, content_type="application/json", **extra
-    )
+from tests.payloads.gitlab import (
+    LAST_COMMIT,
+    MERGE_SHA,
+    deployment_of_merge,
+    fixture,
+    merged_mr,
+    push_of_merge,
+)
+from tests.webhooks import SECRETS, check_webhook, post_webhook
 
 
 @pytest.fixture
 def signed(org):
-    set_webhook_secret(organization=org, provider="gitlab", secret=TOKEN)
+    set_webhook_secret(organization=org, provider="gitlab", secret=SECRETS["gitlab"])
     return org
 
 
-def merged_mr() -> dict:
-    return fixture("merge_request.merged.real-capture.json")
-
-
-def deployment_of_merge() -> dict:
-    """The real Deployment Hook capture, as a success of the merged MR's project and commit."""
-    payload = fixture("deployment.failed.real-capture.json")
-    payload["status"] = "success"
-    payload["project"] = merged_mr()["project"]
-    payload["commit_url"] = (
-        f"https://gitlab.com/tomaszkolek0/my-awesome-project/-/commit/{MERGE_SHA}"
-    )
-    payload["status_changed_at"] = "2016-08-22 21:00:00 UTC"
-    return payload
-
-
-def push_of_merge() -> dict:
-    """The documented Push Hook, carrying the MR's last commit and its merge commit."""
-    payload = fixture("push.json")
-    payload["project"] = merged_mr()["project"]
-    payload["before"] = "95790bf891e76fee5e1747ab589903a6a1f80f22"
-    payload["after"] = MERGE_SHA
-    payload["commits"] = [
-        dict(payload["commits"][0], id=LAST_COMMIT, timestamp="2016-08-22T22:34:57+02:00"),
-        dict(payload["commits"][1], id=MERGE_SHA, timestamp="2016-08-22T20:41:06+00:00"),
-    ]
-    return payload
-
-
 def test_merge_request_hook_stores_the_merged_mr(api, signed):
-    response = post(api, merged_mr(), event="Merge Request Hook")
-    assert response.status_code == 200
+    check_webhook(api, "gitlab", merged_mr(), 200, event="Merge Request Hook")
     pr = PullRequest.objects.get(organization=signed)
     assert (pr.number, pr.state, pr.merge_commit_sha, pr.head_sha, pr.base_branch) == (
         3,
@@ -94,20 +50,20 @@ def test_open_mr_with_offset_dates_and_real_headers(api, signed):
     headers = fixture("merge_request.update.real-capture.headers.json")
     payload = fixture("merge_request.update.real-capture.json")
     wanted = {k: v for k, v in headers.items() if k.startswith(("X-Gitlab-Event-", "Idempotency"))}
-    response = post(api, payload, event=headers["X-Gitlab-Event"], headers=wanted)
-    assert response.status_code == 200
+    check_webhook(api, "gitlab", payload, 200, event=headers["X-Gitlab-Event"], headers=wanted)
     pr = PullRequest.objects.get(organization=signed)
     assert pr.created_at == datetime(2025, 6, 5, 7, 4, 15, tzinfo=UTC)  # "+0800"
     assert pr.merged_at is None and pr.state == "opened"
-    again = post(api, payload, event=headers["X-Gitlab-Event"], headers=wanted)
+    again = post_webhook(api, "gitlab", payload, event=headers["X-Gitlab-Event"], headers=wanted)
     assert again.json()["duplicate"] is True
     delivery = ForgeDelivery.objects.get(organization=signed)
     assert delivery.delivery_id == headers["Idempotency-Key"]
 
 
 def test_deployment_hook_failed_capture(api, signed):
-    response = post(api, fixture("deployment.failed.real-capture.json"), event="Deployment Hook")
-    assert response.status_code == 200
+    check_webhook(
+        api, "gitlab", fixture("deployment.failed.real-capture.json"), 200, event="Deployment Hook"
+    )
     deployment = Deployment.objects.get(organization=signed)
     assert (deployment.source, deployment.external_id, deployment.status) == (
         "gitlab",
@@ -120,8 +76,7 @@ def test_deployment_hook_failed_capture(api, signed):
 
 
 def test_deployment_hook_success_with_offset(api, signed):
-    response = post(api, fixture("deployment.success.json"), event="Deployment Hook")
-    assert response.status_code == 200
+    check_webhook(api, "gitlab", fixture("deployment.success.json"), 200, event="Deployment Hook")
     deployment = Deployment.objects.get(organization=signed)
     assert deployment.status == Status.SUCCESS
     assert deployment.completed_at == datetime(2021, 4, 28, 19, 50, tzinfo=UTC)  # +0200
@@ -129,7 +84,7 @@ def test_deployment_hook_success_with_offset(api, signed):
 
 
 def test_push_hook_records_commits(api, signed):
-    response = post(api, fixture("push.json"), event="Push Hook")
+    response = post_webhook(api, "gitlab", fixture("push.json"), event="Push Hook")
     assert response.status_code == 200 and response.json()["commits"] == 2
     commit = Commit.objects.get(organization=signed, sha="da1560886d4f094c3e6c9ef40349f7d38b5d27d7")
     assert commit.author == "GitLab dev user" and commit.message == "fixed readme"
@@ -137,28 +92,31 @@ def test_push_hook_records_commits(api, signed):
 
 
 def test_pipeline_hook_is_ignored_and_logged(api, signed):
-    response = post(api, fixture("pipeline.success.json"), event="Pipeline Hook")
-    assert response.status_code == 202
-    assert response.json() == {"ignored": "Pipeline Hook"}
+    check_webhook(
+        api,
+        "gitlab",
+        fixture("pipeline.success.json"),
+        202,
+        {"ignored": "Pipeline Hook"},
+        event="Pipeline Hook",
+    )
     assert ForgeDelivery.objects.get().outcome == "ignored"
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong"], ids=["missing", "empty", "wrong"])
 def test_bad_or_missing_token_is_401(api, signed, token):
-    response = post(api, merged_mr(), event="Merge Request Hook", token=token)
-    assert response.status_code == 401
+    check_webhook(api, "gitlab", merged_mr(), 401, event="Merge Request Hook", secret=token)
     assert PullRequest.objects.count() == 0 and ForgeDelivery.objects.count() == 0
 
 
 def test_bad_payload_is_400_naming_the_field(api, signed):
     payload = fixture("deployment.failed.real-capture.json")
     payload["status"] = "weird"
-    response = post(api, payload, event="Deployment Hook")
+    response = post_webhook(api, "gitlab", payload, event="Deployment Hook")
     assert response.status_code == 400 and response.json()["field"] == "status"
     payload = merged_mr()
     payload["object_attributes"]["created_at"] = "yesterday"
-    response = post(api, payload, event="Merge Request Hook")
-    assert response.status_code == 400
+    response = check_webhook(api, "gitlab", payload, 400, event="Merge Request Hook")
     assert response.json()["field"] == "object_attributes.created_at"
 
 
@@ -173,7 +131,7 @@ EVENTS = {
 def test_mr_push_and_deployment_in_any_order_link_the_same(api, signed, order):
     for name in order:
         event, build = EVENTS[name]
-        assert post(api, build(), event=event).status_code == 200
+        check_webhook(api, "gitlab", build(), 200, event=event)
     link = DeploymentPullRequest.objects.get(deployment__organization=signed)
     assert link.pull_request.number == 3
     # First commit f423fe3f at 20:34:57Z, deployed 21:00:00Z.
@@ -182,18 +140,22 @@ def test_mr_push_and_deployment_in_any_order_link_the_same(api, signed, order):
 
 
 def test_other_organization_is_isolated(api, signed, other_org):
-    assert post(api, merged_mr(), event="Merge Request Hook", slug="globex").status_code == 401
+    check_webhook(api, "gitlab", merged_mr(), 401, event="Merge Request Hook", slug="globex")
     set_webhook_secret(organization=other_org, provider="gitlab", secret="globex token")
-    assert (
-        post(
-            api, merged_mr(), event="Merge Request Hook", token="globex token", slug="globex"
-        ).status_code
-        == 200
+    check_webhook(
+        api,
+        "gitlab",
+        merged_mr(),
+        200,
+        event="Merge Request Hook",
+        secret="globex token",
+        slug="globex",
     )
     # globex's merge request is invisible to acme's deployment...
-    assert post(api, deployment_of_merge(), event="Deployment Hook").json()["linkedPRs"] == 0
+    deployment = post_webhook(api, "gitlab", deployment_of_merge(), event="Deployment Hook")
+    assert deployment.json()["linkedPRs"] == 0
     # ...until acme's own delivery of it arrives.
-    assert post(api, merged_mr(), event="Merge Request Hook").status_code == 200
+    check_webhook(api, "gitlab", merged_mr(), 200, event="Merge Request Hook")
     assert PullRequest.objects.filter(organization=other_org).count() == 1
     assert DeploymentPullRequest.objects.filter(organization=other_org).count() == 0
     assert DeploymentPullRequest.objects.get().pull_request.organization == signed

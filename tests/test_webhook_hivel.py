@@ -1,6 +1,5 @@
 """POST /api/hooks/v2/deployment: Hivel's deployment events (seed 003), over HTTP."""
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -9,49 +8,9 @@ from deployments.models import Delivery, Deployment
 from periscope.keys import issue_api_key, revoke_api_key
 from services.models import ServiceSuggestion
 from tests.factories import make_key, make_service
-
-URL = "/api/hooks/v2/deployment"
-
-# The seed's curl example body, exactly as the shell passes it.
-SEED_CURL_BODY = """{
-    "deployment_id": "deploy-20250922-1200",
-    "event_type": "completed",
-    "status": "success",
-    "repo_url": "https://github.com/hivelai/webhook-logger",
-    "commit_hash": "abc123def456789012345678901234567890abcd",
-    "environment": "production",
-    "start_time": "2025-09-22T12:00:00Z",
-    "end_time": "2025-09-22T12:15:30Z",
-    "branch": "main",
-    "build_number": "12345",
-    "pr_number": "71",
-    "pr_numbers": [71,35,23],
-    "image": "company/api-service:v1.2.3",
-    "logs_url": "https://logs.example.com/deploy/20250922-1200"
-  }"""
-SEED = json.loads(SEED_CURL_BODY)
-SEED_SUCCESS_RESPONSE = {
-    "message": "Deployment event stored successfully",
-    "deployment_id": "deploy-20250922-1200",
-    "success": True,
-}
-REQUIRED = [
-    "deployment_id",
-    "event_type",
-    "status",
-    "start_time",
-    "end_time",
-    "repo_url",
-    "environment",
-    "branch",
-]
-
-
-def post(api, body, key, **headers):
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    if key is not None:
-        headers["HTTP_X_API_TOKEN"] = key
-    return api.post(URL, data=data, content_type="application/json", **headers)
+from tests.payloads import BAD_BODIES, TOO_LARGE
+from tests.payloads.hivel import REQUIRED, SEED, SEED_CURL_BODY, SEED_SUCCESS_RESPONSE
+from tests.webhooks import check_webhook, post_webhook
 
 
 def validation_error(response) -> str:
@@ -66,13 +25,11 @@ def validation_error(response) -> str:
 
 
 def test_seed_curl_example_gets_the_seed_response(api, org, key):
-    response = post(api, SEED_CURL_BODY, key)
-    assert response.status_code == 200
-    assert response.json() == SEED_SUCCESS_RESPONSE
+    check_webhook(api, "hivel", SEED_CURL_BODY, 200, SEED_SUCCESS_RESPONSE, key=key)
 
 
 def test_seed_example_is_stored_field_by_field(api, org, key):
-    post(api, SEED_CURL_BODY, key)
+    post_webhook(api, "hivel", SEED_CURL_BODY, key=key)
     d = Deployment.objects.get(organization=org)
     assert (d.source, d.external_id) == ("hivel", "deploy-20250922-1200")
     assert (d.status, d.status_raw) == ("success", "success")
@@ -97,31 +54,28 @@ def test_seed_example_is_stored_field_by_field(api, org, key):
 
 
 def test_a_repeat_updates_and_answers_the_same(api, org, key):
-    post(api, SEED, key)
-    response = post(api, {**SEED, "status": "failed"}, key)
-    assert response.status_code == 200
-    assert response.json() == SEED_SUCCESS_RESPONSE
+    post_webhook(api, "hivel", SEED, key=key)
+    check_webhook(api, "hivel", {**SEED, "status": "failed"}, 200, SEED_SUCCESS_RESPONSE, key=key)
     d = Deployment.objects.get(organization=org)
     assert d.status == "failure"
 
 
 def test_same_deployment_id_twice_is_one_record_and_two_deliveries(api, org, key):
-    post(api, SEED, key)
-    post(api, SEED, key)
+    post_webhook(api, "hivel", SEED, key=key)
+    post_webhook(api, "hivel", SEED, key=key)
     d = Deployment.objects.get(organization=org)
     assert list(d.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
 
 
 def test_numeric_deployment_id_is_echoed_as_sent(api, org, key):
-    response = post(api, {**SEED, "deployment_id": 4521}, key)
-    assert response.status_code == 200
+    response = check_webhook(api, "hivel", {**SEED, "deployment_id": 4521}, 200, key=key)
     assert response.json()["deployment_id"] == 4521
     assert Deployment.objects.get().external_id == "4521"
 
 
 def test_commit_and_optional_fields_may_be_absent(api, org, key):
     payload = {name: SEED[name] for name in REQUIRED}
-    assert post(api, payload, key).status_code == 200
+    check_webhook(api, "hivel", payload, 200, key=key)
     d = Deployment.objects.get()
     assert (d.commit_sha, d.metadata) == ("", {})
 
@@ -140,23 +94,27 @@ def test_commit_and_optional_fields_may_be_absent(api, org, key):
     ],
 )
 def test_seed_timestamp_formats(api, org, key, start, end):
-    response = post(api, {**SEED, "start_time": start, "end_time": end}, key)
-    assert response.status_code == 200, response.content
+    check_webhook(api, "hivel", {**SEED, "start_time": start, "end_time": end}, 200, key=key)
     d = Deployment.objects.get()
     assert d.started_at.tzinfo is not None
     assert d.started_at <= d.completed_at
 
 
 def test_epoch_seconds_and_milliseconds_mean_the_same_instant(api, org, key):
-    post(api, {**SEED, "start_time": 1700385632, "end_time": 1700385632846}, key)
+    post_webhook(
+        api, "hivel", {**SEED, "start_time": 1700385632, "end_time": 1700385632846}, key=key
+    )
     d = Deployment.objects.get()
     assert d.started_at == datetime(2023, 11, 19, 9, 20, 32, tzinfo=UTC)
     assert d.completed_at == datetime(2023, 11, 19, 9, 20, 32, 846000, tzinfo=UTC)
 
 
 def test_start_after_end_is_the_seed_error(api, org, key):
-    response = post(
-        api, {**SEED, "start_time": "2025-09-22T12:15:31Z", "end_time": SEED["end_time"]}, key
+    response = post_webhook(
+        api,
+        "hivel",
+        {**SEED, "start_time": "2025-09-22T12:15:31Z", "end_time": SEED["end_time"]},
+        key=key,
     )
     assert validation_error(response) == "Start time cannot be after end time"
     assert not Deployment.objects.exists()
@@ -165,7 +123,7 @@ def test_start_after_end_is_the_seed_error(api, org, key):
 @pytest.mark.parametrize("value", ["yesterday", "2025-13-01T00:00:00Z", True, [1], {"t": 1}])
 @pytest.mark.parametrize("field", ["start_time", "end_time"])
 def test_bad_timestamps_name_the_field(api, org, key, field, value):
-    assert field in validation_error(post(api, {**SEED, field: value}, key))
+    assert field in validation_error(post_webhook(api, "hivel", {**SEED, field: value}, key=key))
 
 
 # --- validation --------------------------------------------------------------------------
@@ -179,13 +137,15 @@ def test_a_missing_required_field_is_named(api, org, key, field, value):
         del payload[field]
     else:
         payload[field] = value
-    assert field in validation_error(post(api, payload, key))
+    assert field in validation_error(post_webhook(api, "hivel", payload, key=key))
     assert not Deployment.objects.exists()
 
 
 @pytest.mark.parametrize("event_type", ["started", "Completed", "done"])
 def test_event_type_must_be_completed(api, org, key, event_type):
-    error = validation_error(post(api, {**SEED, "event_type": event_type}, key))
+    error = validation_error(
+        post_webhook(api, "hivel", {**SEED, "event_type": event_type}, key=key)
+    )
     assert "event_type" in error and '"completed"' in error
 
 
@@ -201,18 +161,17 @@ def test_event_type_must_be_completed(api, org, key, event_type):
     ],
 )
 def test_optional_fields_of_the_wrong_type_are_named(api, org, key, field, value):
-    assert field in validation_error(post(api, {**SEED, field: value}, key))
+    assert field in validation_error(post_webhook(api, "hivel", {**SEED, field: value}, key=key))
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff", b""])
-def test_bad_bodies_are_validation_errors(api, org, key, body):
-    assert validation_error(post(api, body, key))
+@pytest.mark.parametrize("body, message", BAD_BODIES)
+def test_bad_bodies_are_validation_errors(api, org, key, body, message):
+    assert validation_error(post_webhook(api, "hivel", body, key=key)) == message
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
-    response = post(api, {**SEED, "image": "x" * 2**20}, key)
-    assert response.status_code == 413
-    assert response.json()["error"]
+    response = check_webhook(api, "hivel", {**SEED, "image": "x" * 2**20}, 413, key=key)
+    assert response.json() == {"message": "Request Entity Too Large", "error": TOO_LARGE}
 
 
 # --- statuses: the seed's normalization table --------------------------------------------
@@ -273,7 +232,7 @@ def test_body_over_one_mebibyte_is_413(api, org, key):
     ],
 )
 def test_status_normalization_table(api, org, key, sent, expected):
-    assert post(api, {**SEED, "status": sent}, key).status_code == 200
+    check_webhook(api, "hivel", {**SEED, "status": sent}, 200, key=key)
     d = Deployment.objects.get()
     assert (d.status, d.status_raw) == (expected, sent)
 
@@ -291,7 +250,7 @@ def test_status_normalization_table(api, org, key, sent, expected):
     ],
 )
 def test_environment_is_normalized_and_kept_as_sent(api, org, key, env, expected):
-    post(api, {**SEED, "environment": env}, key)
+    post_webhook(api, "hivel", {**SEED, "environment": env}, key=key)
     d = Deployment.objects.get()
     assert (d.environment, d.environment_raw) == (expected, env)
 
@@ -313,18 +272,18 @@ def test_every_form_of_the_repository_matches_the_service(api, org, key, repo_ur
     service = make_service(
         org, "webhook-logger", repository_url="https://github.com/hivelai/webhook-logger.git"
     )
-    post(api, {**SEED, "repo_url": repo_url}, key)
+    post_webhook(api, "hivel", {**SEED, "repo_url": repo_url}, key=key)
     assert Deployment.objects.get().service == service
 
 
 def test_an_alias_in_another_form_matches(api, org, key):
     service = make_service(org, "logger", aliases=["git@github.com:hivelai/webhook-logger.git"])
-    post(api, SEED, key)
+    post_webhook(api, "hivel", SEED, key=key)
     assert Deployment.objects.get().service == service
 
 
 def test_unknown_repository_becomes_a_suggestion(api, org, key):
-    post(api, SEED, key)
+    post_webhook(api, "hivel", SEED, key=key)
     assert Deployment.objects.get().service is None
     suggestion = ServiceSuggestion.objects.get(organization=org)
     assert suggestion.key == "hivelai/webhook-logger"
@@ -336,8 +295,7 @@ def test_unknown_repository_becomes_a_suggestion(api, org, key):
 @pytest.mark.parametrize("header", [None, "", "YOUR_TOKEN", "psk_" + "x" * 40])
 def test_missing_or_wrong_token_is_401(api, org, header):
     headers = {} if header is None else {"HTTP_X_API_TOKEN": header}
-    response = post(api, SEED, None, **headers)
-    assert response.status_code == 401
+    response = check_webhook(api, "hivel", SEED, 401, **headers)
     assert response.json()["error"] == "Invalid or missing API key"
     assert not Deployment.objects.exists()
 
@@ -345,24 +303,24 @@ def test_missing_or_wrong_token_is_401(api, org, header):
 def test_revoked_or_read_only_token_is_401(api, org):
     issued = issue_api_key(organization=org, name="ci")
     revoke_api_key(api_key=issued.api_key)
-    assert post(api, SEED, issued.plaintext).status_code == 401
-    assert post(api, SEED, make_key(org, scopes=("read",))).status_code == 401
+    check_webhook(api, "hivel", SEED, 401, key=issued.plaintext)
+    check_webhook(api, "hivel", SEED, 401, key=make_key(org, scopes=("read",)))
 
 
 def test_x_api_key_header_is_not_hivels_header(api, org, key):
-    assert post(api, SEED, None, HTTP_X_API_KEY=key).status_code == 401
+    check_webhook(api, "hivel", SEED, 401, HTTP_X_API_KEY=key)
 
 
 def test_other_organizations_repository_never_matches(api, org, key, other_org):
     make_service(other_org, "logger", repository_url="https://github.com/hivelai/webhook-logger")
-    post(api, SEED, key)
+    post_webhook(api, "hivel", SEED, key=key)
     assert Deployment.objects.get(organization=org).service is None
 
 
 def test_same_deployment_id_in_two_organizations_is_two_records(
     api, org, key, other_org, other_key
 ):
-    post(api, SEED, key)
-    post(api, {**SEED, "status": "failed"}, other_key)
+    post_webhook(api, "hivel", SEED, key=key)
+    post_webhook(api, "hivel", {**SEED, "status": "failed"}, key=other_key)
     assert Deployment.objects.get(organization=org).status == "success"
     assert Deployment.objects.get(organization=other_org).status == "failure"

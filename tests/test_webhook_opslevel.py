@@ -3,7 +3,6 @@
 The key is the URL: no auth header is sent.
 """
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -12,74 +11,9 @@ from deployments.models import Delivery, Deployment
 from periscope.keys import issue_api_key, revoke_api_key
 from services.models import ServiceSuggestion
 from tests.factories import make_key, make_service
-
-# The seed's request body (its braces were lost in the page's text; restored).
-SEED = {
-    "dedup_id": "9ae54794-dfc5-4ac8-b1b5-78789f20f3f8",
-    "service": "shopping_cart",
-    "deployer": {
-        "id": "1a9f841f-9a3d-4423-a05a-7e9c31a02b16",
-        "email": "[email protected]",
-        "name": "Michael Scott",
-    },
-    "deployed_at": "2019-02-01 13:28:33",
-    "environment": "Production",
-    "description": "Deployed by CI Pipeline: Deploy #234",
-    "deploy_url": "",
-    "deploy_number": "234",
-    "commit": {
-        "sha": "38d02f1d7aab64678a7ad3eeb2ad2887ce7253f5",
-        "message": "Merge branch 'fix-tax-rate' into 'master'",
-        "branch": "master",
-        "date": "2019-02-01 09:23:43",
-        "committer_name": "Michael Scott",
-        "committer_email": "[email protected]",
-        "author_name": "Michael Scott",
-        "author_email": "[email protected]",
-        "authoring_date": "2019-02-01 09:23:43",
-    },
-}
-OK = {"result": "ok"}
-DUPLICATE = {
-    "result": "duplicate_deploy",
-    "message": "Deploy not created due to existing deploy with identical dedup_id",
-}
-
-
-def no_service_found(alias: str) -> dict:
-    return {
-        "result": "no_service_found",
-        "message": f"No service found matching alias '{alias}'. Recording '{alias}' as a suggestion.",
-    }
-
-
-# What `opslevel create deploy -s owner/repo` sends (Go's encoding of its DeployEvent): RFC 3339
-# with nanoseconds, the default deployer and description, an empty commit object.
-CLI_BODY = (
-    '{"service":"acme/shopping-cart","deployer":{"email":"automation@opslevel.com"},'
-    '"deployed_at":"2024-03-05T17:04:12.123456789Z","description":"Event Created by OpsLevel CLI",'
-    '"commit":{}}'
-)
-# The CLI run inside a git checkout with --environment, --dedup-id and a status: commit details
-# come from go-git with the committer's local offset.
-CLI_GIT_BODY = (
-    '{"service":"acme/shopping-cart","deployer":{"email":"glen@example.com","name":"glen"},'
-    '"deployed_at":"2024-03-05T17:04:12.5Z","description":"Hello World",'
-    '"environment":"Production","deploy_url":"http://example.com","deploy_number":"10",'
-    '"commit":{"sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e","message":"Fix tax rate\\n",'
-    '"date":"2024-03-05T16:58:01+01:00","committer_name":"Glen","committer_email":"glen@example.com",'
-    '"author_name":"Glen","author_email":"glen@example.com",'
-    '"authoring_date":"2024-03-05T15:40:00+01:00"},"dedup_id":"123456789","status":"running"}'
-)
-
-
-def url(key: str) -> str:
-    return f"/integrations/deploy/{key}"
-
-
-def post(api, body, key, **headers):
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return api.post(url(key), data=data, content_type="application/json", **headers)
+from tests.payloads import BAD_BODIES, TOO_LARGE
+from tests.payloads.opslevel import CLI_BODY, CLI_GIT_BODY, DUPLICATE, OK, SEED, no_service_found
+from tests.webhooks import check_webhook, post_webhook, webhook_url
 
 
 def error_of(response, status=400) -> dict:
@@ -94,28 +28,26 @@ def error_of(response, status=400) -> dict:
 
 def test_seed_example_for_a_known_service_is_ok(api, org, key):
     service = make_service(org, "Shopping Cart", aliases=["shopping_cart"])
-    response = post(api, SEED, key)
-    assert response.status_code == 202
-    assert response.json() == OK
+    check_webhook(api, "opslevel", SEED, 202, OK, key=key)
     assert Deployment.objects.get(organization=org).service == service
 
 
 def test_seed_example_for_an_unknown_service_is_recorded_and_suggested(api, org, key):
-    response = post(api, SEED, key)
-    assert response.status_code == 202
-    assert response.json() == no_service_found("shopping_cart")
+    check_webhook(api, "opslevel", SEED, 202, no_service_found("shopping_cart"), key=key)
     d = Deployment.objects.get(organization=org)
     assert d.service is None
     assert ServiceSuggestion.objects.get(organization=org).name == "shopping_cart"
 
 
 def test_seed_not_found_alias_message(api, org, key):
-    response = post(api, {**SEED, "service": "not_found_alias", "dedup_id": "x"}, key)
+    response = post_webhook(
+        api, "opslevel", {**SEED, "service": "not_found_alias", "dedup_id": "x"}, key=key
+    )
     assert response.json() == no_service_found("not_found_alias")
 
 
 def test_seed_example_is_stored_field_by_field(api, org, key):
-    post(api, SEED, key)
+    post_webhook(api, "opslevel", SEED, key=key)
     d = Deployment.objects.get()
     assert (d.source, d.external_id) == ("opslevel", "9ae54794-dfc5-4ac8-b1b5-78789f20f3f8")
     assert d.status == "success"
@@ -135,25 +67,25 @@ def test_seed_example_is_stored_field_by_field(api, org, key):
 
 
 def test_duplicate_dedup_id_creates_nothing_and_is_logged(api, org, key):
-    assert post(api, SEED, key).json() == no_service_found("shopping_cart")
-    again = post(api, {**SEED, "description": "changed"}, key)
-    assert again.status_code == 202
-    assert again.json() == DUPLICATE
+    assert post_webhook(api, "opslevel", SEED, key=key).json() == no_service_found("shopping_cart")
+    check_webhook(api, "opslevel", {**SEED, "description": "changed"}, 202, DUPLICATE, key=key)
     d = Deployment.objects.get(organization=org)
     assert d.description == SEED["description"]  # first wins
     assert list(d.deliveries.values_list("action", flat=True)) == ["created", "duplicate"]
 
 
 def test_same_dedup_id_twice_is_one_record_and_two_deliveries(api, org, key):
-    post(api, SEED, key)
-    post(api, SEED, key)
+    post_webhook(api, "opslevel", SEED, key=key)
+    post_webhook(api, "opslevel", SEED, key=key)
     assert Deployment.objects.filter(organization=org).count() == 1
     assert Delivery.objects.filter(organization=org).count() == 2
 
 
 def test_a_changed_status_under_the_same_dedup_id_is_applied(api, org, key):
-    post(api, {**SEED, "status": "running"}, key)
-    response = post(api, {**SEED, "status": "failure", "description": "other"}, key)
+    post_webhook(api, "opslevel", {**SEED, "status": "running"}, key=key)
+    response = post_webhook(
+        api, "opslevel", {**SEED, "status": "failure", "description": "other"}, key=key
+    )
     assert response.json() == DUPLICATE
     d = Deployment.objects.get()
     assert (d.status, d.description) == ("failure", SEED["description"])
@@ -162,8 +94,8 @@ def test_a_changed_status_under_the_same_dedup_id_is_applied(api, org, key):
 
 def test_without_dedup_id_every_post_is_a_new_deploy(api, org, key):
     payload = {k: v for k, v in SEED.items() if k != "dedup_id"}
-    assert post(api, payload, key).json()["result"] == "no_service_found"
-    assert post(api, payload, key).json()["result"] == "no_service_found"
+    assert post_webhook(api, "opslevel", payload, key=key).json()["result"] == "no_service_found"
+    assert post_webhook(api, "opslevel", payload, key=key).json()["result"] == "no_service_found"
     assert Deployment.objects.filter(organization=org).count() == 2
 
 
@@ -174,9 +106,7 @@ def test_cli_request_with_owner_repo_service(api, org, key):
     service = make_service(
         org, "shopping-cart", repository_url="https://github.com/acme/shopping-cart.git"
     )
-    response = post(api, CLI_BODY, key)
-    assert response.status_code == 202
-    assert response.json() == OK
+    check_webhook(api, "opslevel", CLI_BODY, 202, OK, key=key)
     d = Deployment.objects.get()
     assert d.service == service
     assert d.completed_at == datetime(2024, 3, 5, 17, 4, 12, 123456, tzinfo=UTC)
@@ -185,7 +115,7 @@ def test_cli_request_with_owner_repo_service(api, org, key):
 
 
 def test_cli_request_from_a_git_checkout(api, org, key):
-    response = post(api, CLI_GIT_BODY, key)
+    response = post_webhook(api, "opslevel", CLI_GIT_BODY, key=key)
     assert response.json() == no_service_found("acme/shopping-cart")
     d = Deployment.objects.get()
     assert (d.status, d.status_raw) == ("in_progress", "running")
@@ -208,13 +138,13 @@ def test_cli_request_from_a_git_checkout(api, org, key):
     ],
 )
 def test_cli_statuses(api, org, key, sent, expected):
-    post(api, {**SEED, "status": sent}, key)
+    post_webhook(api, "opslevel", {**SEED, "status": sent}, key=key)
     assert Deployment.objects.get().status == expected
 
 
 def test_running_then_success_completes_the_deploy(api, org, key):
-    post(api, {**SEED, "status": "running"}, key)
-    post(api, {**SEED, "status": "success"}, key)
+    post_webhook(api, "opslevel", {**SEED, "status": "running"}, key=key)
+    post_webhook(api, "opslevel", {**SEED, "status": "success"}, key=key)
     assert Deployment.objects.get().status == "success"
 
 
@@ -229,13 +159,12 @@ def test_running_then_success_completes_the_deploy(api, org, key):
     ],
 )
 def test_deployed_at_forms(api, org, key, deployed_at, expected):
-    assert post(api, {**SEED, "deployed_at": deployed_at}, key).status_code == 202
+    check_webhook(api, "opslevel", {**SEED, "deployed_at": deployed_at}, 202, key=key)
     assert Deployment.objects.get().completed_at == expected
 
 
 def test_deployer_name_alone_is_enough(api, org, key):
-    response = post(api, {**SEED, "deployer": {"name": "Michael Scott"}}, key)
-    assert response.status_code == 202
+    check_webhook(api, "opslevel", {**SEED, "deployer": {"name": "Michael Scott"}}, 202, key=key)
     assert Deployment.objects.get().triggered_by == "Michael Scott"
 
 
@@ -244,7 +173,7 @@ def test_deployer_name_alone_is_enough(api, org, key):
 
 def test_seed_error_description_missing(api, org, key):
     payload = {k: v for k, v in SEED.items() if k != "description"}
-    assert error_of(post(api, payload, key)) == {
+    assert error_of(post_webhook(api, "opslevel", payload, key=key)) == {
         "status": 400,
         "title": "Description Error",
         "detail": "param is missing or the value is empty: description",
@@ -254,7 +183,7 @@ def test_seed_error_description_missing(api, org, key):
 
 def test_seed_error_deployed_at_missing(api, org, key):
     payload = {k: v for k, v in SEED.items() if k != "deployed_at"}
-    assert error_of(post(api, payload, key)) == {
+    assert error_of(post_webhook(api, "opslevel", payload, key=key)) == {
         "status": 400,
         "title": "Deployed at Error",
         "detail": "param is missing or the value is empty: deployed_at",
@@ -271,44 +200,66 @@ def test_other_required_fields(api, org, key, field, title, value):
         del payload[field]
     else:
         payload[field] = value
-    error = error_of(post(api, payload, key))
+    error = error_of(post_webhook(api, "opslevel", payload, key=key))
     assert error["title"] == title
     assert error["detail"] == f"param is missing or the value is empty: {field}"
 
 
 @pytest.mark.parametrize("deployer", [{}, {"id": "1"}, {"email": "", "name": " "}])
 def test_deployer_needs_email_or_name(api, org, key, deployer):
-    error = error_of(post(api, {**SEED, "deployer": deployer}, key))
+    error = error_of(post_webhook(api, "opslevel", {**SEED, "deployer": deployer}, key=key))
     assert error["detail"] == "param is missing or the value is empty: deployer"
 
 
 @pytest.mark.parametrize(
-    "patch, title",
+    "patch, title, detail",
     [
-        ({"deployed_at": "yesterday"}, "Deployed at Error"),
-        ({"deployed_at": "2019-02-30 13:28:33"}, "Deployed at Error"),
-        ({"deployer": "Michael"}, "Deployer Error"),
-        ({"commit": "38d02f1"}, "Commit Error"),
-        ({"commit": {"date": "soon"}}, "Commit date Error"),
-        ({"commit": {"authoring_date": "x"}}, "Commit authoring date Error"),
-        ({"environment": ["prod"]}, "Environment Error"),
-        ({"service": {"name": "x"}}, "Service Error"),
+        (
+            {"deployed_at": "yesterday"},
+            "Deployed at Error",
+            "deployed_at must be a valid ISO 8601 date",
+        ),
+        (
+            {"deployed_at": "2019-02-30 13:28:33"},
+            "Deployed at Error",
+            "deployed_at must be a valid ISO 8601 date",
+        ),
+        ({"deployer": "Michael"}, "Deployer Error", "deployer must be an object"),
+        ({"commit": "38d02f1"}, "Commit Error", "commit must be an object"),
+        (
+            {"commit": {"date": "soon"}},
+            "Commit date Error",
+            "commit.date must be a valid ISO 8601 date",
+        ),
+        (
+            {"commit": {"authoring_date": "x"}},
+            "Commit authoring date Error",
+            "commit.authoring_date must be a valid ISO 8601 date",
+        ),
+        ({"environment": ["prod"]}, "Environment Error", "environment must be a string"),
+        ({"service": {"name": "x"}}, "Service Error", "service must be a string"),
     ],
 )
-def test_invalid_values_name_the_field(api, org, key, patch, title):
-    error = error_of(post(api, {**SEED, **patch}, key))
+def test_invalid_values_name_the_field(api, org, key, patch, title, detail):
+    error = error_of(post_webhook(api, "opslevel", {**SEED, **patch}, key=key))
     assert error["title"] == title
-    assert error["detail"]
+    assert error["detail"] == detail
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff", b""])
-def test_bad_bodies_are_400_in_opslevels_shape(api, org, key, body):
-    assert error_of(post(api, body, key))["detail"]
+@pytest.mark.parametrize("body, message", BAD_BODIES)
+def test_bad_bodies_are_400_in_opslevels_shape(api, org, key, body, message):
+    assert error_of(post_webhook(api, "opslevel", body, key=key)) == {
+        "status": 400,
+        "title": "Body Error",
+        "detail": message,
+    }
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
-    error = error_of(post(api, {**SEED, "description": "x" * 2**20}, key), status=413)
-    assert error["detail"]
+    error = error_of(
+        post_webhook(api, "opslevel", {**SEED, "description": "x" * 2**20}, key=key), status=413
+    )
+    assert error == {"status": 413, "title": "Request Entity Too Large", "detail": TOO_LARGE}
 
 
 # --- the key in the URL ------------------------------------------------------------------
@@ -316,7 +267,7 @@ def test_body_over_one_mebibyte_is_413(api, org, key):
 
 @pytest.mark.parametrize("bad", ["psk_" + "x" * 40, "xxxxxxxx-xxxx-xxxx-xxxxxxxxxxxx", "abc"])
 def test_unknown_key_is_404_json(api, org, bad):
-    error = error_of(post(api, SEED, bad), status=404)
+    error = error_of(post_webhook(api, "opslevel", SEED, key=bad), status=404)
     assert error["title"] == "Not Found"
     assert not Deployment.objects.exists()
 
@@ -324,28 +275,32 @@ def test_unknown_key_is_404_json(api, org, bad):
 def test_revoked_key_is_404(api, org):
     issued = issue_api_key(organization=org, name="opslevel")
     revoke_api_key(api_key=issued.api_key)
-    error = error_of(post(api, SEED, issued.plaintext), status=404)
+    error = error_of(post_webhook(api, "opslevel", SEED, key=issued.plaintext), status=404)
     assert error["title"] == "Not Found"
     assert not Deployment.objects.exists()
 
 
 def test_read_only_key_is_404(api, org):
-    error = error_of(post(api, SEED, make_key(org, scopes=("read",))), status=404)
+    error = error_of(
+        post_webhook(api, "opslevel", SEED, key=make_key(org, scopes=("read",))), status=404
+    )
     assert error["title"] == "Not Found"
     assert not Deployment.objects.exists()
 
 
 def test_use_is_recorded_on_the_key(api, org):
     issued = issue_api_key(organization=org, name="opslevel")
-    post(api, SEED, issued.plaintext)
+    post_webhook(api, "opslevel", SEED, key=issued.plaintext)
     issued.api_key.refresh_from_db()
     assert issued.api_key.last_used_at is not None
 
 
 def test_get_is_a_json_405(api, org, key):
-    response = api.get(url(key))
+    response = api.get(webhook_url("opslevel", key=key))
     assert response.status_code == 405
-    assert response.json()["errors"]
+    assert response.json()["errors"] == [
+        {"status": 405, "title": "Method Not Allowed", "detail": 'Method "GET" not allowed.'}
+    ]
 
 
 # --- environments and organizations ------------------------------------------------------
@@ -355,18 +310,18 @@ def test_get_is_a_json_405(api, org, key):
     "env, expected", [("Production", "production"), ("prod", "production"), ("live", "production")]
 )
 def test_environment_is_normalized_and_kept_as_sent(api, org, key, env, expected):
-    post(api, {**SEED, "environment": env}, key)
+    post_webhook(api, "opslevel", {**SEED, "environment": env}, key=key)
     d = Deployment.objects.get()
     assert (d.environment, d.environment_raw) == (expected, env)
 
 
 def test_other_organizations_alias_never_matches(api, org, key, other_org):
     make_service(other_org, "shopping_cart")
-    assert post(api, SEED, key).json() == no_service_found("shopping_cart")
+    assert post_webhook(api, "opslevel", SEED, key=key).json() == no_service_found("shopping_cart")
 
 
 def test_dedup_id_is_per_organization(api, org, key, other_org, other_key):
-    post(api, SEED, key)
-    assert post(api, SEED, other_key).json()["result"] == "no_service_found"
+    post_webhook(api, "opslevel", SEED, key=key)
+    assert post_webhook(api, "opslevel", SEED, key=other_key).json()["result"] == "no_service_found"
     assert Deployment.objects.filter(organization=org).count() == 1
     assert Deployment.objects.filter(organization=other_org).count() == 1

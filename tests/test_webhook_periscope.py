@@ -10,104 +10,16 @@ from deployments.models import Delivery, Deployment
 from periscope.keys import issue_api_key, revoke_api_key
 from services.models import ServiceSuggestion
 from tests.factories import make_key, make_service
-
-URL = "/api/webhooks/deployments"
-
-# The four example payloads of seed 001, verbatim.
-SEED_MINIMAL = {
-    "deploymentId": "azure-devops-run-12345",
-    "commitSha": "a1b2c3d4e5f60ab2c3d4e5f60ab2c3d4e5f60ab2",
-    "environment": "production",
-    "status": "success",
-    "startedAt": "2024-01-15T10:30:00Z",
-    "completedAt": "2024-01-15T10:35:00Z",
-}
-SEED_FULL = {
-    "deploymentId": "azure-devops-run-12345",
-    "commitSha": "a1b2c3d4e5f60ab2c3d4e5f60ab2c3d4e5f60ab2",
-    "environment": "production",
-    "status": "success",
-    "startedAt": "2024-01-15T10:30:00Z",
-    "completedAt": "2024-01-15T10:35:00Z",
-    "service": "api-gateway",
-    "branch": "main",
-    "previousCommitSha": "f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0",
-    "triggeredBy": "[email protected]",
-    "pipelineName": "Production Deploy",
-    "pipelineUrl": "https://dev.azure.com/org/project/_build/results?buildId=12345",
-    "metadata": {
-        "version": "2.1.0",
-        "releaseNotes": "Bug fixes and performance improvements",
-        "featureFlags": "new-checkout-enabled",
-    },
-}
-SEED_STAGING_IN_PROGRESS = {
-    "deploymentId": "github-actions-run-67890",
-    "commitSha": "b2c3d4e5f60ab2c3d4e5f60ab2c3d4e5f60ab2c3",
-    "environment": "staging",
-    "status": "in_progress",
-    "startedAt": "2024-01-15T11:00:00Z",
-    "service": "web-frontend",
-    "branch": "release/v2.2",
-    "triggeredBy": "automation",
-    "pipelineName": "Staging Deploy",
-}
-SEED_FAILURE = {
-    "deploymentId": "jenkins-build-99999",
-    "commitSha": "c3d4e5f60ab2c3d4e5f60ab2c3d4e5f60ab2c3d4",
-    "environment": "production",
-    "status": "failure",
-    "startedAt": "2024-01-15T12:00:00Z",
-    "completedAt": "2024-01-15T12:05:00Z",
-    "service": "payment-service",
-    "triggeredBy": "bob",
-    "pipelineUrl": "https://jenkins.company.com/job/deploy/99999",
-    "metadata": {"errorCode": "HEALTH_CHECK_FAILED", "rollbackInitiated": True},
-}
-
-# The bodies the seed's shell snippets send, as the shell renders them.
-GITHUB_ACTIONS_BODY = """{
-              "deploymentId": "gha-7311245890",
-              "commitSha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
-              "environment": "production",
-              "status": "success",
-              "startedAt": "2024-01-15T10:29:13Z",
-              "completedAt": "2024-01-15T10:34:02Z",
-              "service": "web-frontend",
-              "branch": "main",
-              "triggeredBy": "octocat",
-              "pipelineName": "Deploy and notify Periscope",
-              "pipelineUrl": "https://github.com/acme/web-frontend/actions/runs/7311245890"
-            }"""
-AZURE_DEVOPS_BODY = """{
-                  "deploymentId": "ado-4521",
-                  "commitSha": "f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0",
-                  "environment": "production",
-                  "status": "failure",
-                  "startedAt": "2024-01-15T10:20:31.4561234Z",
-                  "completedAt": "2024-01-15T10:31:00Z",
-                  "service": "api-gateway",
-                  "branch": "main",
-                  "triggeredBy": "Jane Doe",
-                  "pipelineName": "api-gateway-CI",
-                  "pipelineUrl": "https://dev.azure.com/acme/Platform/_build/results?buildId=4521"
-                }"""
-GENERIC_CURL_BODY = """{
-    "deploymentId": "deploy-12345",
-    "commitSha": "a1b2c3d4e5f60ab2c3d4e5f60ab2c3d4e5f60ab2",
-    "environment": "production",
-    "status": "success",
-    "startedAt": "2024-01-15T10:30:00Z",
-    "completedAt": "2024-01-15T10:35:00Z",
-    "service": "my-service"
-  }"""
-
-
-def post(api, body, key, **headers):
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    if key is not None:
-        headers["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    return api.post(URL, data=data, content_type="application/json", **headers)
+from tests.payloads.periscope import (
+    AZURE_DEVOPS_BODY,
+    GENERIC_CURL_BODY,
+    GITHUB_ACTIONS_BODY,
+    SEED_FAILURE,
+    SEED_FULL,
+    SEED_MINIMAL,
+    SEED_STAGING_IN_PROGRESS,
+)
+from tests.webhooks import check_webhook, post_webhook, webhook_url
 
 
 def error_of(response) -> str:
@@ -122,27 +34,30 @@ def error_of(response) -> str:
     "payload", [SEED_MINIMAL, SEED_FULL, SEED_STAGING_IN_PROGRESS, SEED_FAILURE]
 )
 def test_seed_examples_are_created_then_updated(api, org, key, payload):
-    first = post(api, payload, key)
-    assert first.status_code == 201
+    first = check_webhook(api, "periscope", payload, 201, key=key)
     deployment = Deployment.objects.get(organization=org, external_id=payload["deploymentId"])
     assert first.json() == {"action": "created", "deploymentId": deployment.pk, "linkedPRs": 0}
 
-    again = post(api, payload, key)
-    assert again.status_code == 200
-    assert again.json() == {"action": "updated", "deploymentId": deployment.pk, "linkedPRs": 0}
+    check_webhook(
+        api,
+        "periscope",
+        payload,
+        200,
+        {"action": "updated", "deploymentId": deployment.pk, "linkedPRs": 0},
+        key=key,
+    )
     assert Deployment.objects.filter(organization=org).count() == 1
 
 
 @pytest.mark.parametrize("body", [GITHUB_ACTIONS_BODY, AZURE_DEVOPS_BODY, GENERIC_CURL_BODY])
 def test_ci_snippet_bodies_are_accepted(api, org, key, body):
-    response = post(api, body, key)
-    assert response.status_code == 201, response.content
+    response = check_webhook(api, "periscope", body, 201, key=key)
     deployment = Deployment.objects.get(pk=response.json()["deploymentId"])
     assert deployment.external_id == json.loads(body)["deploymentId"]
 
 
 def test_full_payload_is_stored_field_by_field(api, org, key):
-    response = post(api, SEED_FULL, key)
+    response = post_webhook(api, "periscope", SEED_FULL, key=key)
     d = Deployment.objects.get(pk=response.json()["deploymentId"])
     assert d.organization == org
     assert d.commit_sha == SEED_FULL["commitSha"]
@@ -161,13 +76,14 @@ def test_full_payload_is_stored_field_by_field(api, org, key):
 
 def test_raw_payload_is_stored_as_given(api, org, key):
     raw = {"run": {"id": 7, "steps": [1, 2, {"x": None}]}}
-    response = post(api, {**SEED_MINIMAL, "rawPayload": raw}, key)
+    response = post_webhook(api, "periscope", {**SEED_MINIMAL, "rawPayload": raw}, key=key)
     assert Deployment.objects.get(pk=response.json()["deploymentId"]).raw_payload == raw
 
 
 def test_unknown_fields_are_ignored(api, org, key):
-    response = post(api, {**SEED_MINIMAL, "colour": "blue", "nested": {"a": 1}}, key)
-    assert response.status_code == 201
+    check_webhook(
+        api, "periscope", {**SEED_MINIMAL, "colour": "blue", "nested": {"a": 1}}, 201, key=key
+    )
 
 
 def test_offsets_and_fractions_are_stored_in_utc(api, org, key):
@@ -176,7 +92,9 @@ def test_offsets_and_fractions_are_stored_in_utc(api, org, key):
         "startedAt": "2024-01-15T12:30:00.250+02:00",
         "completedAt": "2024-01-15T05:35:00-05:00",
     }
-    d = Deployment.objects.get(pk=post(api, payload, key).json()["deploymentId"])
+    d = Deployment.objects.get(
+        pk=post_webhook(api, "periscope", payload, key=key).json()["deploymentId"]
+    )
     assert d.started_at == datetime(2024, 1, 15, 10, 30, 0, 250000, tzinfo=UTC)
     assert d.completed_at == datetime(2024, 1, 15, 10, 35, tzinfo=UTC)
 
@@ -199,41 +117,46 @@ def test_offsets_and_fractions_are_stored_in_utc(api, org, key):
 )
 def test_missing_malformed_or_unknown_key_is_401(api, org, header):
     headers = {} if header is None else {"HTTP_AUTHORIZATION": header}
-    response = post(api, SEED_MINIMAL, None, **headers)
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid or missing API key"}
+    check_webhook(
+        api, "periscope", SEED_MINIMAL, 401, {"error": "Invalid or missing API key"}, **headers
+    )
     assert not Deployment.objects.exists()
 
 
 def test_revoked_key_is_401(api, org):
     issued = issue_api_key(organization=org, name="ci")
     revoke_api_key(api_key=issued.api_key)
-    response = post(api, SEED_MINIMAL, issued.plaintext)
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid or missing API key"}
+    check_webhook(
+        api,
+        "periscope",
+        SEED_MINIMAL,
+        401,
+        {"error": "Invalid or missing API key"},
+        key=issued.plaintext,
+    )
 
 
 def test_key_without_ingest_scope_is_401(api, org):
     read_only = make_key(org, scopes=("read",))
-    response = post(api, SEED_MINIMAL, read_only)
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid or missing API key"}
+    check_webhook(
+        api, "periscope", SEED_MINIMAL, 401, {"error": "Invalid or missing API key"}, key=read_only
+    )
 
 
 def test_ingest_only_key_is_accepted(api, org):
-    assert post(api, SEED_MINIMAL, make_key(org, scopes=("ingest",))).status_code == 201
+    check_webhook(api, "periscope", SEED_MINIMAL, 201, key=make_key(org, scopes=("ingest",)))
 
 
 def test_key_past_its_rotation_grace_is_401(api, org):
     issued = issue_api_key(organization=org, name="ci")
     issued.api_key.expires_at = timezone.now() - timedelta(seconds=1)
     issued.api_key.save()
-    assert post(api, SEED_MINIMAL, issued.plaintext).status_code == 401
+    check_webhook(api, "periscope", SEED_MINIMAL, 401, key=issued.plaintext)
 
 
 def test_use_is_recorded_on_the_key(api, org):
     issued = issue_api_key(organization=org, name="ci")
-    post(api, SEED_MINIMAL, issued.plaintext)
+    post_webhook(api, "periscope", SEED_MINIMAL, key=issued.plaintext)
     issued.api_key.refresh_from_db()
     assert issued.api_key.last_used_at is not None
 
@@ -251,8 +174,7 @@ def test_required_fields_must_be_non_empty_strings(api, org, key, field, value):
         del payload[field]
     else:
         payload[field] = value
-    response = post(api, payload, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", payload, 400, key=key)
     message = error_of(response)
     assert message.startswith("Invalid payload: ")
     assert field in message
@@ -262,24 +184,25 @@ def test_required_fields_must_be_non_empty_strings(api, org, key, field, value):
     "sha", ["abcd", "g1b2c3d4e5", "a" * 41, "a1b2 c3d4", "0x1234567", "a1b2c3d4-e5"]
 )
 def test_commit_sha_must_be_5_to_40_hex(api, org, key, sha):
-    response = post(api, {**SEED_MINIMAL, "commitSha": sha}, key)
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": "Invalid payload: commitSha must be a valid hex string (5-40 characters)"
-    }
+    check_webhook(
+        api,
+        "periscope",
+        {**SEED_MINIMAL, "commitSha": sha},
+        400,
+        {"error": "Invalid payload: commitSha must be a valid hex string (5-40 characters)"},
+        key=key,
+    )
 
 
 @pytest.mark.parametrize("sha", ["abcde", "A1B2C3D4E5F6", "a" * 40])
 def test_commit_sha_accepts_5_to_40_hex_any_case(api, org, key, sha):
-    response = post(api, {**SEED_MINIMAL, "commitSha": sha}, key)
-    assert response.status_code == 201
+    check_webhook(api, "periscope", {**SEED_MINIMAL, "commitSha": sha}, 201, key=key)
     assert Deployment.objects.get().commit_sha == sha.lower()
 
 
 @pytest.mark.parametrize("status", ["succeeded", "SUCCESS", "failed", "done", "unknown"])
 def test_status_must_be_one_of_six(api, org, key, status):
-    response = post(api, {**SEED_MINIMAL, "status": status}, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", {**SEED_MINIMAL, "status": status}, 400, key=key)
     assert "status" in error_of(response)
 
 
@@ -289,8 +212,7 @@ def test_status_must_be_one_of_six(api, org, key, status):
     ["yesterday", "2024-13-01T00:00:00Z", "2024-01-15T25:00:00Z", "15/01/2024", "1705314600"],
 )
 def test_dates_must_be_iso_8601(api, org, key, field, value):
-    response = post(api, {**SEED_MINIMAL, field: value}, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", {**SEED_MINIMAL, field: value}, 400, key=key)
     assert field in error_of(response)
 
 
@@ -298,8 +220,7 @@ def test_dates_must_be_iso_8601(api, org, key, field, value):
 def test_completed_at_is_required_for_terminal_statuses(api, org, key, status):
     payload = {**SEED_MINIMAL, "status": status}
     del payload["completedAt"]
-    response = post(api, payload, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", payload, 400, key=key)
     assert "completedAt" in error_of(response)
 
 
@@ -307,13 +228,12 @@ def test_completed_at_is_required_for_terminal_statuses(api, org, key, status):
 def test_completed_at_is_optional_while_running(api, org, key, status):
     payload = {**SEED_MINIMAL, "status": status}
     del payload["completedAt"]
-    assert post(api, payload, key).status_code == 201
+    check_webhook(api, "periscope", payload, 201, key=key)
 
 
 def test_completed_before_started_is_400(api, org, key):
     payload = {**SEED_MINIMAL, "completedAt": "2024-01-15T10:29:59Z"}
-    response = post(api, payload, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", payload, 400, key=key)
     assert "completedAt" in error_of(response)
 
 
@@ -328,75 +248,84 @@ def test_completed_before_started_is_400(api, org, key):
     ],
 )
 def test_metadata_values_are_strings_numbers_or_booleans(api, org, key, metadata, field):
-    response = post(api, {**SEED_MINIMAL, "metadata": metadata}, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", {**SEED_MINIMAL, "metadata": metadata}, 400, key=key)
     assert field in error_of(response)
 
 
 @pytest.mark.parametrize("raw", ["text", [1, 2], 3])
 def test_raw_payload_must_be_an_object(api, org, key, raw):
-    response = post(api, {**SEED_MINIMAL, "rawPayload": raw}, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", {**SEED_MINIMAL, "rawPayload": raw}, 400, key=key)
     assert "rawPayload" in error_of(response)
 
 
 @pytest.mark.parametrize("field", ["service", "branch", "triggeredBy", "pipelineName"])
 def test_optional_strings_must_be_strings(api, org, key, field):
-    response = post(api, {**SEED_MINIMAL, field: {"a": 1}}, key)
-    assert response.status_code == 400
+    response = check_webhook(api, "periscope", {**SEED_MINIMAL, field: {"a": 1}}, 400, key=key)
     assert field in error_of(response)
 
 
 def test_overlong_deployment_id_is_400_not_500(api, org, key):
-    response = post(api, {**SEED_MINIMAL, "deploymentId": "x" * 256}, key)
-    assert response.status_code == 400
+    response = check_webhook(
+        api, "periscope", {**SEED_MINIMAL, "deploymentId": "x" * 256}, 400, key=key
+    )
     assert "deploymentId" in error_of(response)
 
 
 def test_organization_slug_must_match_the_key(api, org, key, other_org):
-    response = post(api, {**SEED_MINIMAL, "organizationSlug": other_org.slug}, key)
-    assert response.status_code == 403
+    response = check_webhook(
+        api, "periscope", {**SEED_MINIMAL, "organizationSlug": other_org.slug}, 403, key=key
+    )
     assert "organizationSlug" in error_of(response)
     assert not Deployment.objects.exists()
-    assert post(api, {**SEED_MINIMAL, "organizationSlug": org.slug}, key).status_code == 201
+    check_webhook(api, "periscope", {**SEED_MINIMAL, "organizationSlug": org.slug}, 201, key=key)
+
+
+NOT_JSON = "Invalid payload: body is not valid JSON"
+NOT_AN_OBJECT = "Invalid payload: body must be a JSON object"
 
 
 @pytest.mark.parametrize(
-    "body, status",
+    "body, status, message",
     [
-        (b"not json", 400),
-        (b'{"deploymentId": ', 400),
-        (b"\xff\xfe{}", 400),
-        (b"[]", 400),
-        (b"[" + json.dumps(SEED_MINIMAL).encode() + b"]", 400),
-        (b'"a string"', 400),
-        (b"42", 400),
-        (b"null", 400),
-        (b"", 400),
-        (b'{"deploymentId": NaN}', 400),
-        (json.dumps({**SEED_MINIMAL, "service": "a\u0000b"}).encode(), 400),
-        (b"[" * 100000, 400),
+        (b"not json", 400, NOT_JSON),
+        (b'{"deploymentId": ', 400, NOT_JSON),
+        (b"\xff\xfe{}", 400, "Invalid payload: body is not valid UTF-8"),
+        (b"[]", 400, NOT_AN_OBJECT),
+        (b"[" + json.dumps(SEED_MINIMAL).encode() + b"]", 400, NOT_AN_OBJECT),
+        (b'"a string"', 400, NOT_AN_OBJECT),
+        (b"42", 400, NOT_AN_OBJECT),
+        (b"null", 400, NOT_AN_OBJECT),
+        (b"", 400, NOT_JSON),
+        (
+            b'{"deploymentId": NaN}',
+            400,
+            "Invalid payload: deploymentId is NaN, which is not a JSON number",
+        ),
+        (
+            json.dumps({**SEED_MINIMAL, "service": "a\u0000b"}).encode(),
+            400,
+            "Invalid payload: service contains a NUL character (\\u0000), which cannot be stored",
+        ),
+        (b"[" * 100000, 400, NOT_JSON),
     ],
 )
-def test_bad_bodies_get_a_json_4xx(api, org, key, body, status):
-    response = post(api, body, key)
-    assert response.status_code == status
+def test_bad_bodies_get_a_json_4xx(api, org, key, body, status, message):
+    response = check_webhook(api, "periscope", body, status, key=key)
     assert response["Content-Type"].startswith("application/json")
-    assert error_of(response)
+    assert error_of(response) == message
 
 
 def test_body_over_one_mebibyte_is_413(api, org, key):
     payload = {**SEED_MINIMAL, "metadata": {"blob": "x" * (1024 * 1024)}}
-    response = post(api, payload, key)
-    assert response.status_code == 413
-    assert error_of(response)
+    response = check_webhook(api, "periscope", payload, 413, key=key)
+    assert error_of(response) == "Request body exceeds 1048576 bytes"
     assert not Deployment.objects.exists()
 
 
 def test_get_is_a_json_405_with_a_key(api, org, key):
-    response = api.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = api.get(webhook_url("periscope"), HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 405
-    assert error_of(response)
+    assert error_of(response) == 'Method "GET" not allowed.'
 
 
 # --- idempotency, ordering and the delivery log ------------------------------------------
@@ -405,8 +334,8 @@ def test_get_is_a_json_405_with_a_key(api, org, key):
 def test_same_deployment_id_in_two_organizations_is_two_records(
     api, org, key, other_org, other_key
 ):
-    a = post(api, SEED_MINIMAL, key)
-    b = post(api, SEED_MINIMAL, other_key)
+    a = post_webhook(api, "periscope", SEED_MINIMAL, key=key)
+    b = post_webhook(api, "periscope", SEED_MINIMAL, key=other_key)
     assert a.status_code == b.status_code == 201
     assert a.json()["deploymentId"] != b.json()["deploymentId"]
     assert Deployment.objects.get(pk=b.json()["deploymentId"]).organization == other_org
@@ -414,10 +343,9 @@ def test_same_deployment_id_in_two_organizations_is_two_records(
 
 def test_pending_then_in_progress_then_success_updates_in_place(api, org, key):
     base = {k: v for k, v in SEED_MINIMAL.items() if k != "completedAt"}
-    post(api, {**base, "status": "pending"}, key)
-    post(api, {**base, "status": "in_progress"}, key)
-    final = post(api, SEED_MINIMAL, key)
-    assert final.status_code == 200
+    post_webhook(api, "periscope", {**base, "status": "pending"}, key=key)
+    post_webhook(api, "periscope", {**base, "status": "in_progress"}, key=key)
+    check_webhook(api, "periscope", SEED_MINIMAL, 200, key=key)
     d = Deployment.objects.get()
     assert d.status == "success"
     assert d.completed_at == datetime(2024, 1, 15, 10, 35, tzinfo=UTC)
@@ -426,11 +354,10 @@ def test_pending_then_in_progress_then_success_updates_in_place(api, org, key):
 
 @pytest.mark.parametrize("late", ["pending", "in_progress"])
 def test_a_late_running_status_never_moves_a_terminal_deployment_back(api, org, key, late):
-    post(api, SEED_MINIMAL, key)
+    post_webhook(api, "periscope", SEED_MINIMAL, key=key)
     stale = {**SEED_MINIMAL, "status": late, "environment": "staging"}
     del stale["completedAt"]
-    response = post(api, stale, key)
-    assert response.status_code == 200
+    response = check_webhook(api, "periscope", stale, 200, key=key)
     assert response.json()["action"] == "updated"
     d = Deployment.objects.get()
     assert d.status == "success"
@@ -439,8 +366,13 @@ def test_a_late_running_status_never_moves_a_terminal_deployment_back(api, org, 
 
 
 def test_terminal_may_change_to_another_terminal(api, org, key):
-    post(api, SEED_MINIMAL, key)
-    post(api, {**SEED_MINIMAL, "status": "rolled_back", "completedAt": "2024-01-15T11:00:00Z"}, key)
+    post_webhook(api, "periscope", SEED_MINIMAL, key=key)
+    post_webhook(
+        api,
+        "periscope",
+        {**SEED_MINIMAL, "status": "rolled_back", "completedAt": "2024-01-15T11:00:00Z"},
+        key=key,
+    )
     d = Deployment.objects.get()
     assert d.status == "rolled_back"
     assert d.completed_at == datetime(2024, 1, 15, 11, 0, tzinfo=UTC)
@@ -449,7 +381,7 @@ def test_terminal_may_change_to_another_terminal(api, org, key):
 def test_every_accepted_delivery_is_logged_as_sent(api, org, key):
     bodies = [json.dumps(SEED_MINIMAL), json.dumps(SEED_MINIMAL, indent=2), GENERIC_CURL_BODY]
     for body in bodies:
-        post(api, body, key)
+        post_webhook(api, "periscope", body, key=key)
     log = list(Delivery.objects.filter(organization=org).order_by("id"))
     assert [d.body for d in log] == bodies
     assert [d.action for d in log] == ["created", "duplicate", "created"]
@@ -458,7 +390,7 @@ def test_every_accepted_delivery_is_logged_as_sent(api, org, key):
 
 
 def test_rejected_deliveries_are_not_logged(api, org, key):
-    post(api, {**SEED_MINIMAL, "status": "bogus"}, key)
+    post_webhook(api, "periscope", {**SEED_MINIMAL, "status": "bogus"}, key=key)
     assert not Delivery.objects.exists()
 
 
@@ -467,7 +399,7 @@ def test_rejected_deliveries_are_not_logged(api, org, key):
 
 def test_known_service_is_matched_case_insensitively(api, org, key):
     service = make_service(org, "API-Gateway")
-    response = post(api, {**SEED_FULL, "service": "  api-gateway "}, key)
+    response = post_webhook(api, "periscope", {**SEED_FULL, "service": "  api-gateway "}, key=key)
     d = Deployment.objects.get(pk=response.json()["deploymentId"])
     assert d.service == service
     assert not ServiceSuggestion.objects.exists()
@@ -475,18 +407,18 @@ def test_known_service_is_matched_case_insensitively(api, org, key):
 
 def test_alias_matches(api, org, key):
     service = make_service(org, "Payments", aliases=["payment-service"])
-    response = post(api, SEED_FAILURE, key)
+    response = post_webhook(api, "periscope", SEED_FAILURE, key=key)
     assert Deployment.objects.get(pk=response.json()["deploymentId"]).service == service
 
 
 def test_repository_name_matches_its_service(api, org, key):
     service = make_service(org, "Gateway", repository_url="https://github.com/acme/api-gateway")
-    response = post(api, {**SEED_FULL, "service": "acme/api-gateway"}, key)
+    response = post_webhook(api, "periscope", {**SEED_FULL, "service": "acme/api-gateway"}, key=key)
     assert Deployment.objects.get(pk=response.json()["deploymentId"]).service == service
 
 
 def test_unknown_service_is_kept_as_sent_and_suggested(api, org, key):
-    response = post(api, SEED_FULL, key)
+    response = post_webhook(api, "periscope", SEED_FULL, key=key)
     d = Deployment.objects.get(pk=response.json()["deploymentId"])
     assert d.service is None
     assert d.service_name == "api-gateway"
@@ -496,26 +428,25 @@ def test_unknown_service_is_kept_as_sent_and_suggested(api, org, key):
         "api-gateway",
         "open",
     )
-    post(api, {**SEED_FULL, "deploymentId": "another"}, key)
+    post_webhook(api, "periscope", {**SEED_FULL, "deploymentId": "another"}, key=key)
     assert ServiceSuggestion.objects.count() == 1
 
 
 def test_deployment_without_service_is_kept_without_suggestion(api, org, key):
-    response = post(api, SEED_MINIMAL, key)
-    assert response.status_code == 201
+    check_webhook(api, "periscope", SEED_MINIMAL, 201, key=key)
     assert Deployment.objects.get().service_name == ""
     assert not ServiceSuggestion.objects.exists()
 
 
 def test_another_organizations_service_is_never_matched(api, org, key, other_org):
     make_service(other_org, "api-gateway")
-    response = post(api, SEED_FULL, key)
+    response = post_webhook(api, "periscope", SEED_FULL, key=key)
     d = Deployment.objects.get(pk=response.json()["deploymentId"])
     assert d.service is None
     assert ServiceSuggestion.objects.get().organization == org
 
 
 def test_environment_names_are_normalized_and_kept_as_sent(api, org, key):
-    response = post(api, {**SEED_MINIMAL, "environment": " Prod "}, key)
+    response = post_webhook(api, "periscope", {**SEED_MINIMAL, "environment": " Prod "}, key=key)
     d = Deployment.objects.get(pk=response.json()["deploymentId"])
     assert (d.environment, d.environment_raw) == ("production", "Prod")

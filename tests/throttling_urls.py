@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deployments.views import PeriscopeDeploymentWebhook
+from deployments.ingest.periscope.view import PeriscopeDeploymentWebhook
 
 
 class ReadProbe(APIView):

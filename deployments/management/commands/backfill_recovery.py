@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.recovery import backfill_recovery
+from deployments.recording.recovery import backfill_recovery
 from periscope.models import Organization
 
 

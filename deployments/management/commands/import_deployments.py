@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from deployments.importing import DEFAULT_BATCH_SIZE, FORMATS, import_lines
+from deployments.recording.importing import DEFAULT_BATCH_SIZE, FORMATS, import_lines
 from periscope.models import Organization
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.clone import local_clone, origin_url, read_history, sync_history
-from deployments.repositories import get_or_create_repository
+from deployments.changes.clone import local_clone, origin_url, read_history, sync_history
+from deployments.changes.repositories import get_or_create_repository
 from periscope.models import Organization
 from services.models import Service
 

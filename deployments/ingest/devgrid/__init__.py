@@ -1,0 +1,1 @@
+"""DevGrid's events API (seed 002): POST /events."""

@@ -1,0 +1,1 @@
+"""GitHub webhooks (push, pull_request, deployment_status): POST /api/webhooks/github/<org>."""

@@ -1,0 +1,1 @@
+"""GitLab webhooks (push, merge request, deployment): POST /api/webhooks/gitlab/<org>."""

@@ -1,0 +1,1 @@
+"""The Periscope incidents API: POST /api/incidents."""

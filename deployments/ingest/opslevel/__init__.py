@@ -1,0 +1,1 @@
+"""OpsLevel's custom deploys (seed 004): POST /integrations/deploy/<key>."""

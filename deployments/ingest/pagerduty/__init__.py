@@ -1,0 +1,1 @@
+"""PagerDuty v3 incident webhooks: POST /api/webhooks/pagerduty/<org>."""

@@ -1,0 +1,90 @@
+"""GET /api/deployments and /api/deployments/<id> (read scope): deployments with their
+incidents and the changes they shipped."""
+
+import django_filters
+from django.db.models import Exists, OuterRef
+from rest_framework import generics, serializers
+
+from deployments.changes.listing import changes_of_deployment
+from deployments.incidents.api import IncidentSerializer
+from deployments.models import Deployment, Incident, Status
+from periscope.listing import MomentFilter, OrganizationScoped
+from services.selection import filter_by_service
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "external_id",
+            "source",
+            "service",
+            "service_name",
+            "environment",
+            "status",
+            "commit_sha",
+            "branch",
+            "change_id",
+            "started_at",
+            "completed_at",
+            "pipeline_name",
+            "pipeline_url",
+        ]
+
+
+class DeploymentDetailSerializer(DeploymentSerializer):
+    incidents = IncidentSerializer(many=True, read_only=True)
+    changes = serializers.SerializerMethodField()
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [*DeploymentSerializer.Meta.fields, "metadata", "incidents", "changes"]
+
+    def get_changes(self, deployment) -> list[dict]:
+        return changes_of_deployment(deployment=deployment)
+
+
+class DeploymentFilter(django_filters.FilterSet):
+    service = django_filters.CharFilter(
+        method="filter_service", help_text="id, slug, name or alias"
+    )
+    team = django_filters.CharFilter(field_name="service__team", lookup_expr="iexact")
+    environment = django_filters.CharFilter(field_name="environment", lookup_expr="iexact")
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    source = django_filters.CharFilter()
+    change_id = django_filters.CharFilter()
+    commit_sha = django_filters.CharFilter(lookup_expr="iexact")
+    completed_after = MomentFilter(field_name="completed_at", lookup_expr="gte")
+    completed_before = MomentFilter(field_name="completed_at", lookup_expr="lt")
+    has_incident = django_filters.BooleanFilter(method="filter_has_incident")
+    unmatched = django_filters.BooleanFilter(field_name="service", lookup_expr="isnull")
+
+    class Meta:
+        model = Deployment
+        fields = []
+
+    def filter_service(self, queryset, name, value):
+        return filter_by_service(queryset, organization=self.request.auth.organization, value=value)
+
+    def filter_has_incident(self, queryset, name, value):
+        exists = Exists(Incident.objects.filter(deployment_id=OuterRef("pk")))
+        return queryset.filter(exists if value else ~exists)
+
+
+class DeploymentList(OrganizationScoped, generics.ListAPIView):
+    model = Deployment
+    serializer_class = DeploymentSerializer
+    filterset_class = DeploymentFilter
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("service")
+
+
+class DeploymentDetail(OrganizationScoped, generics.RetrieveAPIView):
+    model = Deployment
+    serializer_class = DeploymentDetailSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("service").prefetch_related("incidents")
