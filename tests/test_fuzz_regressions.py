@@ -324,3 +324,19 @@ def test_a_pull_request_number_beyond_its_column_is_a_400(
             "error": f"{field} must be a positive integer up to 2147483647",
             "field": field,
         }
+
+
+@pytest.mark.parametrize(
+    ("depth", "status"), [(256, 201), (257, 400), (990, 400), (1100, 400)], ids=str
+)
+def test_nesting_deeper_than_256_levels_is_a_400(api, read_key, depth, status):
+    """orjson reads 1,024 levels, but a JSON field is encoded recursively when stored: ~990
+    levels in rawPayload was a RecursionError (500) on both databases."""
+    inner = depth - 2  # the body's object and rawPayload's are the first two levels
+    body = with_raw(PERISCOPE, ["rawPayload"], '{"a": ' + "[" * inner + "]" * inner + "}")
+    response = send(api, read_key, "periscope", body)
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert "nests arrays and objects deeper than 256 levels" in response.json()["error"] or (
+            depth > 1024 and "not valid JSON" in response.json()["error"]
+        )

@@ -6,8 +6,8 @@ request, push and deployment hooks, signed), puts one value in one of its fields
 it. The values are drawn from all of Unicode, lone surrogates included, and from what broke
 things before or could: NUL, RTL and other format marks, a BOM, 10,000-character strings, SQL-
 and HTML-looking text, numbers beyond a double (1e400), tiny ones (5e-324, 1e-400), integers
-beyond 64 bits, NaN and Infinity as Python writes them, nested objects whose keys are any of
-those. The body is sent as ASCII JSON (escapes), or as UTF-8 when it can be encoded.
+beyond 64 bits, NaN and Infinity as Python writes them, arrays and objects nested 255 to
+1,100 levels deep, nested objects whose keys are any of those. The body is sent as ASCII JSON (escapes), or as UTF-8 when it can be encoded.
 
 The property, on SQLite and PostgreSQL: the answer is a 2xx or a JSON 4xx, never a 5xx; and a
 2xx stores what was sent (the delivery logs keep the body verbatim; a string sent is found,
@@ -97,6 +97,9 @@ RAW_NUMBERS = [
     "NaN",
     "Infinity",
     "-Infinity",
+    # Nesting: orjson reads 1,024 levels; storing a JSON field encodes it recursively.
+    *("[" * depth + "]" * depth for depth in (255, 256, 990, 1100)),
+    '{"a":' * 600 + "1" + "}" * 600,
 ]
 
 any_char = st.characters(exclude_categories=())  # every code point, surrogates included

@@ -8,7 +8,9 @@ format renders in its own error shape. Refused:
   response) can encode it;
 - NUL (`"\\u0000"`): PostgreSQL text and jsonb cannot hold it;
 - a number beyond a double (`1e400`, which Python reads as inf) and NaN/Infinity: jsonb
-  refuses them, and JSON has no such numbers.
+  refuses them, and JSON has no such numbers;
+- nesting deeper than MAX_DEPTH: orjson reads up to 1,024 levels, but storing a JSON field
+  encodes it recursively (json.dumps), which fails near Python's recursion limit (a 500).
 """
 
 import json
@@ -27,6 +29,7 @@ _TWENTY_DIGITS = b"0" * 20
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _KEY_SHOWN = 64
 _CONSTANTS = ("NaN", "Infinity", "-Infinity")
+MAX_DEPTH = 256
 
 
 class _NotFinite(str):
@@ -92,6 +95,34 @@ def check_storable(value: Any, *, what: str = "body") -> None:
             pending.extend((child, f"{path or what}[{i}]") for i, child in enumerate(item))
 
 
+def check_depth(value: Any, *, what: str = "body") -> None:
+    """Raise InvalidPayload when arrays and objects nest deeper than MAX_DEPTH."""
+    pending: list[tuple[Any, int, str]] = [(value, 0, "")]
+    while pending:
+        item, depth, path = pending.pop()
+        if isinstance(item, dict | list):
+            if depth == MAX_DEPTH:
+                field = path if len(path) <= 100 else f"{path[:60]}…{path[-30:]}"
+                raise InvalidPayload(
+                    f"{field} nests arrays and objects deeper than {MAX_DEPTH} levels",
+                    field=field,
+                )
+            children = (
+                ((child, _child(path, key)) for key, child in item.items())
+                if isinstance(item, dict)
+                else ((child, f"{path or what}[{i}]") for i, child in enumerate(item))
+            )
+            pending.extend((child, depth + 1, child_path) for child, child_path in children)
+
+
+def _nesting_checked(data: Any, text: str, what: str) -> Any:
+    # Deeper than MAX_DEPTH needs more than MAX_DEPTH brackets: counting them (in C) spares
+    # the walk for every ordinary body and import line.
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        check_depth(data, what=what)
+    return data
+
+
 def parse_json(text: str, *, what: str = "body") -> Any:
     """The JSON value of `text`, every string and number of it storable; else InvalidPayload
     (field `what` when the text is not JSON, else the offending value's path).
@@ -111,10 +142,10 @@ def parse_json(text: str, *, what: str = "body") -> Any:
             # A NUL can only arrive escaped: a raw control character is not valid JSON.
             if "\\u0000" in text:
                 check_storable(data, what=what)
-            return data
+            return _nesting_checked(data, text, what)
     try:
         data = json.loads(text, parse_float=_float, parse_constant=_NotFinite)
     except (ValueError, RecursionError):
         raise InvalidPayload(f"{what} is not valid JSON", field="body") from None
     check_storable(data, what=what)
-    return data
+    return _nesting_checked(data, text, what)
