@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deployments.ingest.fields import iso8601
+from deployments.ingest.json_input import check_storable
 from metrics import dora
 from metrics.serializers import (
     DoraReportSerializer,
@@ -58,6 +59,9 @@ def parse_dora_query(*, params, organization) -> tuple[dora.Window, str, dict]:
             f"the range has more than {MAX_BUCKETS} {interval} intervals; use a longer interval",
             field="interval",
         )
+    for name in ("environment", "service", "team"):
+        # A NUL (%00) reached PostgreSQL, which refused it (was a 503): the body's rule.
+        check_storable(params.get(name) or "", what=name)
     environment = (params.get("environment") or "production").strip().lower()
     service_value = (params.get("service") or "").strip()
     team = (params.get("team") or "").strip()

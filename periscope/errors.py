@@ -47,20 +47,81 @@ def _message(exc: Exception, response: Response) -> str:
     return str(detail) if detail is not None else str(exc)
 
 
-def json_exception_handler(exc: Exception, context: dict) -> Response | None:
-    from django.db import DatabaseError, InterfaceError, OperationalError
+# SQLSTATE classes of PostgreSQL errors that pass: connection exception (08), transaction
+# rollback (40: deadlock, serialization), insufficient resources (53), operator intervention
+# (57: shutdown, cannot connect now, statement timeout), system error (58).
+_TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}
+# SQLite: busy or locked (another writer), cannot open, I/O error, disk full.
+_TRANSIENT_SQLITE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+)
+# The request's own values: data exception (22) and program limit exceeded (54, e.g. an
+# index row or a nesting depth too large); SQLite's string or blob too big, a bad binding.
+_VALUE_SQLSTATE_CLASSES = {"22", "54"}
+_VALUE_SQLITE = ("SQLITE_TOOBIG", "SQLITE_RANGE", "SQLITE_MISMATCH")
 
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", exc)
-        exc = ServiceUnavailable()
+
+def _driver_code(exc: Exception) -> tuple[str, str]:
+    """(SQLSTATE, SQLite error name) of the driver error behind Django's, "" when unknown."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) or "", getattr(cause, "sqlite_errorname", None) or ""
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """Whether a database error is an outage or a transient conflict, which a retry can get
+    past (503 with Retry-After). An error the driver gives no code for (connection refused,
+    the server gone) is one; an error about the request or the query is not: answering it
+    503 would make pipelines retry forever and monitoring see an outage."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate, sqlite_name = _driver_code(exc)
+    if sqlstate:
+        return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    if sqlite_name:
+        return sqlite_name.startswith(_TRANSIENT_SQLITE)
+    return True
+
+
+def database_refused_value(exc: Exception) -> bool:
+    """Whether the database refused a value of the request (too large, malformed)."""
+    from django.db import DataError, OperationalError
+
+    if isinstance(exc, DataError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate, sqlite_name = _driver_code(exc)
+    if sqlstate:
+        return sqlstate[:2] in _VALUE_SQLSTATE_CLASSES
+    return sqlite_name.startswith(_VALUE_SQLITE)
+
+
+def json_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's errors as JSON in the view's format. Database errors: an outage is 503 with
+    Retry-After; a value the database refused is 400; any other is a 500 (a bug of ours),
+    logged, never a 503 that would send the client retrying."""
+    from django.db import DatabaseError
+
+    if isinstance(exc, DatabaseError):
+        if database_unavailable(exc):
+            logger.warning("database unavailable: %s", exc)
+            exc = ServiceUnavailable()
+        elif database_refused_value(exc):
+            logger.warning("database refused a value: %s", exc)
+            exc = InvalidPayload("a value of the request was refused by the database", field="body")
+        else:
+            return None  # Django's 500 handler: logged with its traceback, JSON body
     response = exception_handler(exc, context)
     if response is None:
-        if isinstance(exc, DatabaseError):
-            logger.exception("database error")
-            exc = ServiceUnavailable()
-            response = Response(status=exc.status_code)
-        else:
-            return None
+        return None
     view = context.get("view")
     render = getattr(view, "render_error", None)
     if render is not None:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 
-from periscope.errors import ServiceUnavailable
+from periscope.errors import ServiceUnavailable, database_unavailable
 
 logger = logging.getLogger("periscope.errors")
 
@@ -86,7 +86,8 @@ class RequestBodyLimitMiddleware:
 
 
 class DatabaseUnavailableMiddleware:
-    """Outside DRF (admin, plain views) a lost database answers 503 JSON too, not a 500 page.
+    """Outside DRF (admin, plain views) a lost database answers 503 JSON too, not a 500 page;
+    any other database error is Django's 500 (see periscope.errors.database_unavailable).
 
     DRF views get the same answer from periscope.errors.json_exception_handler.
     """
@@ -98,9 +99,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from django.db import InterfaceError, OperationalError
-
-        if isinstance(exception, OperationalError | InterfaceError):
+        if database_unavailable(exception):
             logger.warning("database unavailable: %s", exception)
             response = JsonResponse({"error": ServiceUnavailable.default_detail}, status=503)
             response["Retry-After"] = "5"

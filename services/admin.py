@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
@@ -158,6 +158,21 @@ class ServiceAdmin(OrganizationScopedAdmin):
             "<code>{}</code> ({})",
             ((a.key, a.get_kind_display()) for a in obj.aliases.all()),
         )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            if request.method != "POST":
+                raise
+        # Another admin saved the same alias (or name, or repository) between this form's
+        # validation and its insert, and the unique constraint refused ours. The admin's
+        # transaction rolled everything back; validated again, the form sees their key and
+        # shows the same error as if it had been there first. Once: a second refusal is
+        # not that race.
+        for attribute in ("_periscope_moved", "_periscope_aliases_saved"):
+            request.__dict__.pop(attribute, None)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

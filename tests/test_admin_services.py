@@ -1,8 +1,11 @@
 """Services and aliases in the admin: normalization, clear form errors, re-attribution, delete."""
 
+from unittest import mock
+
 import pytest
 
 from deployments.models import Deployment
+from services.catalog import owner_of_key
 from services.models import Service, ServiceAlias, ServiceSuggestion, SuggestionStatus
 from tests.admin_helpers import deliver, messages_of, run_action
 from tests.factories import make_service
@@ -177,3 +180,27 @@ def test_list_counts_each_services_deployments(admin_client, api, org, key, othe
         (org.pk, "Idle"): 0,
         (other_org.pk, "Web"): 1,
     }
+
+
+def test_an_alias_another_admin_saved_meanwhile_is_a_form_error_not_a_500(admin_client, org):
+    """Two admins add the same alias at once: both forms validate before either commits, and
+    the second insert hits the unique constraint (was a 500)."""
+    make_service(org, "Owner", aliases=["payments"])
+    web = make_service(org, "Web")
+    checked: list[str] = []
+
+    def before_the_other_commit(*, organization_id, key):
+        checked.append(key)
+        if key == "payments" and checked.count(key) == 1:
+            return None  # this form's validation ran before the other admin's commit
+        return owner_of_key(organization_id=organization_id, key=key)
+
+    with mock.patch("services.admin.owner_of_key", side_effect=before_the_other_commit):
+        response = admin_client.post(change_url(web), service_form(web, "Payments"))
+
+    assert response.status_code == 200  # the form again, with the error
+    errors = response.context["inline_admin_formsets"][0].formset.errors
+    assert "“payments” already matches service Owner (as “payments”)." in str(errors)
+    assert checked.count("payments") == 2
+    assert ServiceAlias.objects.get(key="payments").service.name == "Owner"
+    assert not ServiceAlias.objects.filter(service=web, kind="alias").exists()

@@ -1,6 +1,8 @@
 """The management commands people and scripts use; their output is a contract."""
 
+import re
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -83,3 +85,63 @@ def test_set_webhook_secret_sets_and_replaces(db):
     assert webhook_secret(organization=org, provider="gitlab") is None
     with pytest.raises(CommandError):
         run("set_webhook_secret", "nope", "github", "--secret", "x")
+
+
+@pytest.mark.parametrize(
+    "slug", ["Bad Slug!", "", "acme/prod", "ünïcode", "acme?x=1", "a" * 65], ids=repr
+)
+def test_create_organization_refuses_a_slug_that_is_not_a_url_segment(db, slug):
+    """Webhook URLs carry the slug (<slug:org_slug>): one the URL cannot match was stored."""
+    with pytest.raises(CommandError, match="slug"):
+        run("create_organization", slug)
+    assert not Organization.objects.exists()
+
+
+def test_create_organization_refuses_a_name_longer_than_its_column(db):
+    with pytest.raises(CommandError, match="The name is at most 200 characters"):
+        run("create_organization", "acme", "--name", "n" * 201)
+    assert not Organization.objects.exists()
+
+
+@pytest.mark.parametrize("command", ["seed_demo", "demo"])
+def test_demo_commands_refuse_a_bad_org_slug(db, command):
+    with pytest.raises(CommandError, match="--org: 'Bad Slug!' is not a valid slug"):
+        run(command, "--org", "Bad Slug!", "--days", "0")
+    assert not Organization.objects.exists()
+
+
+def test_a_valid_slug_works_in_the_webhook_urls_it_is_for(db, api):
+    run("create_organization", "Acme_Prod-2")
+    assert (
+        api.post(
+            "/api/webhooks/github/Acme_Prod-2", "{}", content_type="application/json"
+        ).status_code
+        == 401
+    )
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's management command table, as printed."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Management commands", 1)[1].split("\n## ", 1)[0]
+    return [
+        row.split("`", 2)[1].replace("\\|", "|")
+        for row in section.splitlines()
+        if row.startswith("| `")
+    ]
+
+
+@pytest.mark.parametrize("printed", readme_commands(), ids=lambda c: c.split()[2])
+def test_the_readme_command_table_shows_commands_that_exist_with_their_options(printed):
+    """Each row is a command of this project, run as the README's setup installs it, and
+    every option it shows is one the command accepts."""
+    from django.core.management import get_commands, load_command_class
+
+    assert printed.startswith(".venv/bin/python manage.py "), printed
+    name = printed.split()[2]
+    app = get_commands().get(name)
+    assert app is not None and not app.startswith("django."), f"{name} is not a Periscope command"
+    parser = load_command_class(app, name).create_parser("manage.py", name)
+    accepted = {option for action in parser._actions for option in action.option_strings}
+    shown = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", printed))
+    assert shown <= accepted, shown - accepted

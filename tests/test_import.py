@@ -125,9 +125,37 @@ def test_invalid_lines_are_reported_with_their_numbers_and_skipped(tmp_path, org
     assert reported[0].startswith("line 2: ")
     assert reported[1].startswith("line 3: ") and "commitSha" in reported[1]
     assert reported[2].startswith("line 5: ")
-    assert reported[3] == "line 7: line contains a NUL character"
+    assert (
+        reported[3] == "line 7: branch contains a NUL character (\\u0000), which cannot be stored"
+    )
     assert len(reported) == 4
     assert "7 lines: 2 created" in out and "4 invalid" in out
+
+
+def test_values_the_databases_cannot_store_are_invalid_lines_and_the_batch_goes_on(tmp_path, org):
+    """A lone surrogate used to abort the import with a traceback, losing its batch's valid
+    lines; 1e400 (inf) failed on PostgreSQL. Each is now one invalid line, named."""
+    seed = periscope_seed.SEED_MINIMAL
+    lines = [
+        seed | {"deploymentId": "one"},
+        json.dumps(seed | {"deploymentId": "two", "service": "pay\ud800"}),
+        seed | {"deploymentId": "three"},
+        json.dumps(seed | {"deploymentId": "four"})[:-1] + ', "rawPayload": {"n": 1e400}}',
+        json.dumps(seed | {"deploymentId": "five", "branch": "\udc80"}),
+        seed | {"deploymentId": "six"},
+    ]
+    out, err = run(write_lines(tmp_path, lines), fmt="periscope", batch_size=10)
+    assert sorted(Deployment.objects.values_list("external_id", flat=True)) == [
+        "one",
+        "six",
+        "three",
+    ]
+    assert err.strip().splitlines() == [
+        "line 2: service contains a lone surrogate (\\ud800), which is not valid Unicode",
+        "line 4: rawPayload.n is 1e400, a number beyond the range of a double (±1.8e308)",
+        "line 5: branch contains a lone surrogate (\\udc80), which is not valid Unicode",
+    ]
+    assert "6 lines: 3 created" in out and "3 invalid" in out
 
 
 def test_a_line_that_is_not_utf8_is_reported(tmp_path, org):
@@ -327,7 +355,7 @@ def test_a_line_orjson_refuses_gets_the_webhook_parsers_verdict(tmp_path, org):
     path = write_lines(tmp_path, [big, nan])
     out, err = run(path)
     assert Deployment.objects.get(external_id="big").metadata == {"n": huge}
-    assert err.strip() == "line 2: line is not valid JSON"
+    assert err.strip() == "line 2: metadata.n is NaN, which is not a JSON number"
     out, _ = run(path)  # a re-import reads the stored value back equal
     assert "0 created, 0 updated, 1 unchanged" in out
 

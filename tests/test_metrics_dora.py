@@ -268,6 +268,10 @@ def test_failures_without_recovery_and_incidents_without_deployments(api, key, o
         ({"interval": "year"}, "interval"),
         ({"from": "2024-03-18", "to": "2024-03-04"}, "from"),
         ({"from": "2024-03-04", "to": "2024-03-04"}, "from"),
+        # PostgreSQL refused a NUL in a text parameter: answered 503 "database unavailable".
+        ({"service": "pay\x00ments"}, "service contains a NUL character"),
+        ({"team": "\x00"}, "team contains a NUL character"),
+        ({"environment": "prod\x00"}, "environment contains a NUL character"),
     ],
 )
 def test_bad_query_parameters_are_400_naming_them(api, key, params, field):

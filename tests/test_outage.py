@@ -8,7 +8,7 @@ from unittest import mock
 import httpx
 import pytest
 from django.conf import settings
-from django.db import OperationalError
+from django.db import DataError, IntegrityError, OperationalError, ProgrammingError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from deployments.models import Delivery, Deployment
@@ -184,3 +184,87 @@ def test_database_outage_mid_run_loses_no_acknowledged_delivery(outage_database)
     ids, deliveries = stored(url)
     assert acknowledged <= ids
     assert deliveries >= len([a for a in answers if a[1] in (200, 201)])
+
+
+# --- Only an outage is a 503: a database error about the request or the query is not, or
+# pipelines would retry it forever and monitoring would see an outage (issue 14).
+
+
+def driver_error(django_class, message: str, *, sqlstate: str = "", sqlite_name: str = ""):
+    """A Django database error as Django raises it: from the driver's error (its __cause__)."""
+    import sqlite3
+
+    import psycopg.errors
+
+    if sqlstate:
+        cause = psycopg.errors.lookup(sqlstate)(message)
+    else:
+        cause = sqlite3.OperationalError(message)
+        cause.sqlite_errorname = sqlite_name
+    error = django_class(message)
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        driver_error(OperationalError, "connection failure", sqlstate="08006"),
+        driver_error(OperationalError, "terminating connection", sqlstate="57P01"),
+        driver_error(OperationalError, "too many connections", sqlstate="53300"),
+        driver_error(OperationalError, "deadlock detected", sqlstate="40P01"),
+        driver_error(OperationalError, "database is locked", sqlite_name="SQLITE_BUSY"),
+    ],
+    ids=["connection", "shutdown", "too-many", "deadlock", "sqlite-busy"],
+)
+def test_an_outage_or_a_transient_conflict_is_503(api, key, error):
+    with mock.patch.object(recording.rows, "insert", side_effect=error):
+        assert_503(post(api, key))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        driver_error(DataError, "invalid input syntax for type json", sqlstate="22P02"),
+        driver_error(OperationalError, "index row size exceeds maximum", sqlstate="54000"),
+        driver_error(OperationalError, "string or blob too big", sqlite_name="SQLITE_TOOBIG"),
+    ],
+    ids=["data-error", "program-limit", "sqlite-too-big"],
+)
+def test_a_value_the_database_refused_is_400_in_the_formats_shape(api, key, error):
+    with mock.patch.object(recording.rows, "insert", side_effect=error):
+        response = post(api, key)
+    assert response.status_code == 400, response.content
+    assert "Retry-After" not in response
+    assert response.json() == {
+        "error": "Invalid payload: a value of the request was refused by the database"
+    }
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        driver_error(ProgrammingError, "column does not exist", sqlstate="42703"),
+        driver_error(OperationalError, "no such table: x", sqlite_name="SQLITE_ERROR"),
+        driver_error(IntegrityError, "violates check constraint", sqlstate="23514"),
+    ],
+    ids=["programming", "sqlite-error", "integrity"],
+)
+def test_any_other_database_error_is_a_500_not_a_503(api, key, error, settings):
+    settings.DEBUG = False
+    api.raise_request_exception = False
+    with mock.patch.object(recording.rows, "insert", side_effect=error):
+        response = post(api, key)
+    assert response.status_code == 500
+    assert "Retry-After" not in response
+    assert response.json() == {"error": "Internal server error"}
+
+
+def test_a_non_outage_error_in_a_plain_django_view_is_not_503(client, db, settings):
+    settings.DEBUG = False
+    client.raise_request_exception = False
+    error = driver_error(ProgrammingError, "syntax error", sqlstate="42601")
+    with mock.patch("django.contrib.admin.sites.AdminSite.each_context", side_effect=error):
+        response = client.get("/admin/login/")
+    assert response.status_code == 500
+    assert "Retry-After" not in response

@@ -152,3 +152,30 @@ def test_a_forged_forwarded_proto_is_not_https_by_default(client, db, settings):
     assert forged.status_code == 301 and forged["Location"].startswith("https://")
     settings.SECURE_PROXY_SSL_HEADER = proxy_ssl_header("X-Forwarded-Proto")
     assert client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="https").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("help",), ("check",), ("create_organization", "acme"), ("migrate", "--help")],
+    ids=lambda args: " ".join(args),
+)
+def test_a_command_without_secret_key_or_debug_says_what_to_set_in_one_line(tmp_path, args):
+    """Was a traceback for every command, even --help."""
+    result = manage(*args, env={}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "manage.py: SECRET_KEY must be set when DEBUG is off: set SECRET_KEY to a long random "
+        "string (python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), or DEBUG=1 on "
+        "a development machine"
+    ]
+    assert result.stdout == ""
+
+
+def test_a_setting_that_is_not_a_number_is_named_in_one_line(tmp_path):
+    env = {**PRODUCTION_ENV, "PERISCOPE_MAX_BODY_BYTES": "1MB"}
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        "manage.py: PERISCOPE_MAX_BODY_BYTES must be an integer, not '1MB'"
+    ]

@@ -301,11 +301,15 @@ NOT_AN_OBJECT = "Invalid payload: body must be a JSON object"
         (b"42", 400, NOT_AN_OBJECT),
         (b"null", 400, NOT_AN_OBJECT),
         (b"", 400, NOT_JSON),
-        (b'{"deploymentId": NaN}', 400, NOT_JSON),
+        (
+            b'{"deploymentId": NaN}',
+            400,
+            "Invalid payload: deploymentId is NaN, which is not a JSON number",
+        ),
         (
             json.dumps({**SEED_MINIMAL, "service": "a\u0000b"}).encode(),
             400,
-            "Invalid payload: body contains a NUL character",
+            "Invalid payload: service contains a NUL character (\\u0000), which cannot be stored",
         ),
         (b"[" * 100000, 400, NOT_JSON),
     ],

@@ -91,7 +91,10 @@ def flexible_timestamp(value: Any, label: str) -> datetime:
         raise InvalidPayload(f"{label} must be a timestamp", field=label)
     _bounded(value, label)
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMERIC.match(value.strip())):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a double (400 digits)
+            raise InvalidPayload(f"{label} is out of range", field=label) from None
         if number != number or number in (float("inf"), float("-inf")):
             raise InvalidPayload(f"{label} must be a timestamp", field=label)
         if number > 1e11:  # milliseconds: 1e11 seconds is the year 5138

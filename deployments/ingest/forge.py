@@ -17,6 +17,16 @@ NULL_SHA = "0" * 40
 # GitHub lists at most 2,048 commits in a push (GitLab 20): a longer list is not a forge's,
 # and each commit is work (rows, edges, generations) one delivery would make us do.
 MAX_PUSH_COMMITS = 2048
+# PullRequest.number is a PositiveIntegerField: 32 bits on PostgreSQL, and SQLite cannot bind
+# an integer beyond 64 (OverflowError, a 500).
+_MAX_NUMBER = 2**31 - 1
+
+
+def pull_request_number(value: object, *, field: str) -> int:
+    """A pull/merge request number: a positive integer the number column holds."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= _MAX_NUMBER:
+        raise InvalidPayload(f"{field} must be a positive integer up to {_MAX_NUMBER}", field=field)
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)

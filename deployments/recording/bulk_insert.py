@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Model
 from psycopg.types.json import set_json_dumps
 
+from deployments.ingest.json_input import has_long_number
 from deployments.models import Delivery, Deployment
 from deployments.recording.recorder import MUTABLE_FIELDS
 from periscope.rows import db_values
@@ -30,16 +31,6 @@ DEPLOYMENT_COLUMNS = (
 )
 DELIVERY_COLUMNS = ("organization_id", "deployment_id", "source", "received_at", "action", "body")
 _JSON = {"metadata", "raw_payload"}
-
-# Every ASCII digit to "0", any other byte to " ": a run of 20 digits is then a substring.
-# ~0.3 µs a line; the regex \d{20} took ~7, more than orjson itself.
-_DIGITS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
-_TWENTY_DIGITS = b"0" * 20
-
-
-def has_long_number(data: bytes) -> bool:
-    """Whether 20 ASCII digits follow each other (JSON numbers are ASCII)."""
-    return _TWENTY_DIGITS in data.translate(_DIGITS)
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -148,7 +139,7 @@ def analyze_deployments() -> None:
 
 
 def _json_value(text: str) -> Any:
-    # orjson reads integers beyond 64 bits as floats (see importing.parse_json_line).
+    # orjson reads integers beyond 64 bits as floats (see json_input.parse_json).
     if has_long_number(text.encode()):
         return json.loads(text)
     return orjson.loads(text)

@@ -2,8 +2,9 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from deployments.models import Deployment
 from periscope.keys import issue_api_key
@@ -33,7 +34,10 @@ class Command(BaseCommand):
         host = f"http://{addr}"
         if serve:
             call_command("migrate", verbosity=0)
-        organization, _ = ensure_organization(slug=org, name=org.title())
+        try:
+            organization, _ = ensure_organization(slug=org, name=org.title())
+        except ValidationError as exc:
+            raise CommandError(f"--org: {exc.messages[0]}") from None
         if days > 0 and not Deployment.objects.filter(organization=organization).exists():
             # A history to look at on the dashboard right away (only into an empty org).
             self.stdout.write(f"Seeding {days} days of demo history (seed_demo) ...")

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from demo.history import seed_history
 from periscope.tenancy import ensure_organization
@@ -17,7 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
 
     def handle(self, *args, org: str, days: int, seed: int, **options):
-        organization, _ = ensure_organization(slug=org, name=org.title())
+        try:
+            organization, _ = ensure_organization(slug=org, name=org.title())
+        except ValidationError as exc:
+            raise CommandError(f"--org: {exc.messages[0]}") from None
         summary = seed_history(organization=organization, days=days, seed=seed)
         self.stdout.write(
             f"Seeded {organization.slug}: {summary.services} services, "

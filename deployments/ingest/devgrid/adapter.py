@@ -9,6 +9,7 @@ deployment time; errors are `{"error": "...", "field": "...", "index": n}`.
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ EVENT_TYPE = "event-deploy"
 MAX_EVENTS = 15
 PLACEHOLDER = "unknown"
 # Attributes with a column of their own; every other attribute is a custom one.
+_EVENT_FIELD = re.compile(r"^events\[(\d+)\]")
 _KNOWN = {"env", "status", "build_commit_sha", "change_id", "build_id", "build_url",
           "description", "initiator"}  # fmt: skip
 
@@ -151,4 +153,6 @@ def render_error(*, exc: Exception, status_code: int, message: str) -> dict:
         body["field"] = field
     if isinstance(exc, EventInvalid):
         body["index"] = exc.index
+    elif event := _EVENT_FIELD.match(field):  # a value json_input refused, in events[i]
+        body["index"] = int(event.group(1))
     return body

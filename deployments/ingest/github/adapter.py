@@ -8,6 +8,7 @@ from deployments.ingest.forge import (
     PullRequestData,
     moment,
     object_field,
+    pull_request_number,
     push_commits,
     record_forge_deployment,
     repository_url,
@@ -52,9 +53,7 @@ def _push(organization: Organization, payload: dict) -> tuple[int, dict, str]:
 def _pull_request(organization: Organization, payload: dict) -> tuple[int, dict, str]:
     pr = object_field(payload, "pull_request")
     url = repository_url(object_field(payload, "repository"), "repository")
-    number = payload.get("number", pr.get("number"))
-    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
-        raise InvalidPayload("number must be a positive integer", field="number")
+    number = pull_request_number(payload.get("number", pr.get("number")), field="number")
     head = pr.get("head") if isinstance(pr.get("head"), dict) else {}
     base = pr.get("base") if isinstance(pr.get("base"), dict) else {}
     user = pr.get("user") if isinstance(pr.get("user"), dict) else {}

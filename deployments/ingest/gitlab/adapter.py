@@ -10,6 +10,7 @@ from deployments.ingest.forge import (
     PullRequestData,
     moment,
     object_field,
+    pull_request_number,
     push_commits,
     record_forge_deployment,
     repository_url,
@@ -52,11 +53,7 @@ def _push(organization: Organization, payload: dict) -> tuple[int, dict, str]:
 def _merge_request(organization: Organization, payload: dict) -> tuple[int, dict, str]:
     attrs = object_field(payload, "object_attributes")
     url = repository_url(object_field(payload, "project"), "project")
-    number = attrs.get("iid")
-    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
-        raise InvalidPayload(
-            "object_attributes.iid must be a positive integer", field="object_attributes.iid"
-        )
+    number = pull_request_number(attrs.get("iid"), field="object_attributes.iid")
     merged = attrs.get("state") == "merged" or attrs.get("action") == "merge"
     last_commit = attrs.get("last_commit") if isinstance(attrs.get("last_commit"), dict) else {}
     user = payload.get("user") if isinstance(payload.get("user"), dict) else {}

@@ -63,8 +63,14 @@ def parse(payload: dict) -> dict[str, Any]:
     if isinstance(priority, dict):
         severity = _text(priority.get("summary"), "event.data.priority.summary")
     severity = severity or _text(data.get("urgency"), "event.data.urgency")
+    external_id = _text(data.get("id"), "event.data.id", required=True)
+    if len(external_id) > 255:
+        # Cut, two incidents would become one: refused like the incident API's `id`.
+        raise InvalidPayload(
+            "Invalid payload: event.data.id must be at most 255 characters", field="event.data.id"
+        )
     return {
-        "external_id": _text(data.get("id"), "event.data.id", required=True)[:255],
+        "external_id": external_id,
         "title": _text(data.get("title"), "event.data.title")[:500],
         "service_name": _text(service.get("summary"), "event.data.service.summary")[:500],
         "severity": severity[:64],

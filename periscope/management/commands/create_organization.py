@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from periscope.tenancy import ensure_organization
 
@@ -11,6 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="")
 
     def handle(self, *args, slug: str, name: str, **options):
-        organization, created = ensure_organization(slug=slug, name=name)
+        try:
+            organization, created = ensure_organization(slug=slug, name=name)
+        except ValidationError as exc:
+            raise CommandError(exc.messages[0]) from None
         state = "created" if created else "exists"
         self.stdout.write(f"Organization {organization.slug} {state}")
