@@ -41,7 +41,10 @@ def errors(shape, *codes: int) -> dict[int, OpenApiResponse]:
 
 FORGE_RESPONSES = {
     **{
-        code: OpenApiResponse(OpenApiTypes.OBJECT, description="Handled; see README")
+        code: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="Handled; see docs/integrations/github.md and gitlab.md",
+        )
         for code in (200, 201, 202)
     },
     **errors(FORGE_ERROR, 400, 413, 503),

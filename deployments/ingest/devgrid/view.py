@@ -31,7 +31,7 @@ class DevGridEvents(KeyWebhookView):
     adapter = adapter
 
     @extend_schema(
-        summary="Record deployment events (DevGrid format; see README)",
+        summary="Record deployment events (DevGrid format; docs/integrations/devgrid.md)",
         request={"application/json": DEVGRID_IN},
         responses=DEVGRID_RESPONSES,
     )

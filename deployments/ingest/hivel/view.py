@@ -31,7 +31,7 @@ class HivelDeployment(KeyWebhookView):
     adapter = adapter
 
     @extend_schema(
-        summary="Record a completed deployment (Hivel format; see README)",
+        summary="Record a completed deployment (Hivel format; docs/integrations/hivel.md)",
         request={"application/json": HIVEL_IN},
         responses=HIVEL_RESPONSES,
     )

@@ -46,7 +46,7 @@ class OpsLevelDeploy(KeyWebhookView):
         return api_key.organization
 
     @extend_schema(
-        summary="Record a deploy (OpsLevel format; the key is the URL; see README)",
+        summary="Record a deploy (OpsLevel format; the key is the URL; docs/integrations/opslevel.md)",
         request={"application/json": OPSLEVEL_IN},
         responses=OPSLEVEL_RESPONSES,
     )

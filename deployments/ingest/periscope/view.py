@@ -13,7 +13,7 @@ class PeriscopeDeploymentWebhook(KeyWebhookView):
     adapter = adapter
 
     @extend_schema(
-        summary="Record a deployment (Periscope format; see README)",
+        summary="Record a deployment (Periscope format; docs/integrations/periscope.md)",
         request={"application/json": PERISCOPE_IN},
         responses=PERISCOPE_RESPONSES,
     )
