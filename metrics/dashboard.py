@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from deployments.models import EnvironmentAlias
+from deployments.recording import new_names
 from metrics import dora
 from metrics.api import parse_dora_query
 from metrics.charts import Marker, chart
@@ -361,6 +362,8 @@ def dashboard_view(request):
         suggestions_url=reverse("admin:services_servicesuggestion_changelist")
         + "?"
         + urlencode({"status__exact": "open", "organization__id__exact": organization.pk}),
+        new_names_today=new_names.new_names_today(organization_id=organization.pk),
+        new_names_cap=new_names.daily_cap(),
         unrecovered=dora.unrecovered_failures(scope=scope),
         open_incidents=dora.open_incidents(scope=scope),
     )

@@ -291,3 +291,5 @@ LEAD_TIME_FIRST_DEPLOYMENT_HORIZON_DAYS = envint("PERISCOPE_FIRST_DEPLOYMENT_HOR
 
 # --- Limits on work (hardening): the metrics API refuses longer ranges with 400 ---
 METRICS_MAX_RANGE_DAYS = envint("PERISCOPE_METRICS_MAX_RANGE_DAYS", 3 * 365 + 1)  # 3 years
+# New unmatched service names an organization's webhooks may add per UTC day (0: no cap).
+MAX_NEW_SERVICE_NAMES_PER_DAY = envint("PERISCOPE_MAX_NEW_SERVICE_NAMES_PER_DAY", 500)

@@ -157,7 +157,9 @@ def record_forge_deployment(
     *, organization: Organization, event: DeploymentEvent, body: str
 ) -> tuple[int, dict, str]:
     """Store a forge's deployment event through the one recording function; the answer."""
-    result = record_deployment(organization=organization, event=event, body=body)
+    result = record_deployment(
+        organization=organization, event=event, body=body, cap_new_names=True
+    )
     body_out = {
         "action": result.action,
         "deploymentId": result.deployment_id,

@@ -52,6 +52,7 @@ class KeyWebhookView(APIView):
                     event=events[0],
                     body=body,
                     received_at=received.received_at,
+                    cap_new_names=True,
                 )
             ]
         else:
@@ -61,6 +62,7 @@ class KeyWebhookView(APIView):
                 organization=received.organization,
                 events=list(zip(events, bodies, strict=True)),
                 received_at=received.received_at,
+                cap_new_names=True,
             )
         status_code, data = self.adapter.render(payload=payload, events=events, results=results)
         return Response(data, status=status_code)

@@ -24,7 +24,7 @@ from deployments.models import (
     EnvironmentAlias,
     Repository,
 )
-from deployments.recording import recovery, repeats
+from deployments.recording import new_names, recovery, repeats
 from deployments.recording.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.recording.service_group import ServiceGroup
@@ -353,14 +353,27 @@ def _pending(
     )
 
 
+def _new_keys(batch: Sequence[_Pending]) -> set[str]:
+    """The names of a batch that nothing matches and no suggestion holds yet."""
+    return {
+        p.values["service_key"]
+        for p in batch
+        if p.values["service_id"] is None and p.values["service_key"] and not p.names.suggested
+    }
+
+
 def record_deployment(
     *,
     organization: Organization,
     event: DeploymentEvent,
     body: str,
     received_at: datetime | None = None,
+    cap_new_names: bool = False,
 ) -> RecordResult:
-    """Store one deployment event exactly once and log the delivery that carried it."""
+    """Store one deployment event exactly once and log the delivery that carried it.
+
+    `cap_new_names` (the webhooks): a new unmatched name past the organization's daily cap is
+    refused (new_names.TooManyNewNames, a 429) before anything is stored."""
     # Reading the catalog before the transaction sees what its first statement would
     # (READ COMMITTED), and lets the transaction be chosen by what the event needs.
     pending = _pending(
@@ -369,6 +382,8 @@ def record_deployment(
         body=body,
         received_at=received_at or timezone.now(),
     )
+    if cap_new_names:
+        new_names.check(organization_id=organization.pk, new_keys=_new_keys([pending]))
     # Change linking runs only where a new deployment could link anything (a production
     # success with a commit and a repository); the rest take the fast path.
     if linking.links_new(
@@ -392,14 +407,18 @@ def record_deployments(
     organization: Organization,
     events: Sequence[tuple[DeploymentEvent, str]],
     received_at: datetime | None = None,
+    cap_new_names: bool = False,
 ) -> list[RecordResult]:
-    """Store a batch atomically: every (event, body) pair or none of them."""
+    """Store a batch atomically: every (event, body) pair or none of them (`cap_new_names`
+    as for record_deployment)."""
     received_at = received_at or timezone.now()
     with transaction.atomic():
         batch = [
             _pending(organization=organization, event=event, body=body, received_at=received_at)
             for event, body in events
         ]
+        if cap_new_names:
+            new_names.check(organization_id=organization.pk, new_keys=_new_keys(batch))
         if len(batch) > 1:
             # Each production deployment may take its service's recovery lock; taken one by
             # one in event order, two batches naming the same services in other orders could
