@@ -289,13 +289,25 @@ def test_missing_or_wrong_key_is_401(api, org, header):
 
 
 def test_bearer_header_is_not_devgrids_header(api, org, key):
-    check_webhook(api, "devgrid", batch(REQUIRED_FIELDS), 401, HTTP_AUTHORIZATION=f"Bearer {key}")
+    check_webhook(
+        api, "devgrid", batch(REQUIRED_FIELDS), 401, {"error": "Invalid or missing API key"},
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )  # fmt: skip
+    assert not Deployment.objects.exists()
 
 
 def test_revoked_key_is_401(api, org):
     issued = issue_api_key(organization=org, name="ci")
     revoke_api_key(api_key=issued.api_key)
-    check_webhook(api, "devgrid", batch(REQUIRED_FIELDS), 401, key=issued.plaintext)
+    check_webhook(
+        api,
+        "devgrid",
+        batch(REQUIRED_FIELDS),
+        401,
+        {"error": "Invalid or missing API key"},
+        key=issued.plaintext,
+    )
+    assert not Deployment.objects.exists()
 
 
 def test_read_only_key_is_403_naming_the_scope(api, org):
@@ -307,6 +319,7 @@ def test_read_only_key_is_403_naming_the_scope(api, org):
         {"error": "This API key lacks the 'ingest' scope"},
         key=make_key(org, scopes=("read",)),
     )
+    assert not Deployment.objects.exists()
 
 
 # --- validation --------------------------------------------------------------------------

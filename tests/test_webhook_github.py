@@ -124,12 +124,32 @@ def test_bad_or_missing_signature_is_401(api, signed, signature):
 
 
 def test_signature_with_another_secret_is_401(api, signed):
-    check_webhook(api, "github", b'{"zen": "x"}', 401, event="ping", secret="not the secret")
+    check_webhook(
+        api,
+        "github",
+        b'{"zen": "x"}',
+        401,
+        {"error": "Webhook signature verification failed"},
+        event="ping",
+        secret="not the secret",
+    )
+    assert not ForgeDelivery.objects.exists()
 
 
 def test_no_secret_configured_or_unknown_org_is_401(api, org):
-    check_webhook(api, "github", b"{}", 401, event="ping")
-    check_webhook(api, "github", b"{}", 401, event="ping", slug="nobody")
+    check_webhook(
+        api, "github", b"{}", 401, {"error": "Webhook signature verification failed"}, event="ping"
+    )
+    check_webhook(
+        api,
+        "github",
+        b"{}",
+        401,
+        {"error": "Webhook signature verification failed"},
+        event="ping",
+        slug="nobody",
+    )
+    assert not ForgeDelivery.objects.exists()
 
 
 def test_ping(api, signed):

@@ -26,6 +26,7 @@ def validation_error(response) -> str:
 
 def test_seed_curl_example_gets_the_seed_response(api, org, key):
     check_webhook(api, "hivel", SEED_CURL_BODY, 200, SEED_SUCCESS_RESPONSE, key=key)
+    assert Deployment.objects.get(organization=org).external_id == "deploy-20250922-1200"
 
 
 def test_seed_example_is_stored_field_by_field(api, org, key):
@@ -309,7 +310,9 @@ def test_revoked_token_is_401_read_only_token_403(api, org):
 
 
 def test_x_api_key_header_is_not_hivels_header(api, org, key):
-    check_webhook(api, "hivel", SEED, 401, HTTP_X_API_KEY=key)
+    response = check_webhook(api, "hivel", SEED, 401, HTTP_X_API_KEY=key)
+    assert response.json()["error"] == "Invalid or missing API key"
+    assert not Deployment.objects.exists()
 
 
 def test_other_organizations_repository_never_matches(api, org, key, other_org):

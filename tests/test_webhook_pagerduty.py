@@ -76,6 +76,7 @@ def test_one_of_several_rotated_signatures_is_enough(api, signed_org):
     body = fixture("incident.triggered.v3.json")
     good = "v1=" + hmac_sha256_hex(secret=SECRETS["pagerduty"], body=body)
     check_webhook(api, "pagerduty", body, 200, signature=f"v1={'a' * 64},{good}")
+    assert Incident.objects.filter(organization=signed_org, external_id="PFQZPSY").exists()
 
 
 def test_another_organizations_secret_does_not_sign(api, signed_org, other_org):

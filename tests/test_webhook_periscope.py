@@ -84,6 +84,10 @@ def test_unknown_fields_are_ignored(api, org, key):
     check_webhook(
         api, "periscope", {**SEED_MINIMAL, "colour": "blue", "nested": {"a": 1}}, 201, key=key
     )
+    stored = Deployment.objects.get(organization=org)
+    assert stored.metadata == {} and "colour" not in str(stored.raw_payload)
+    # The delivery log keeps them, as sent.
+    assert '"colour": "blue"' in stored.deliveries.get().body
 
 
 def test_offsets_and_fractions_are_stored_in_utc(api, org, key):
@@ -134,6 +138,7 @@ def test_revoked_key_is_401(api, org):
         {"error": "Invalid or missing API key"},
         key=issued.plaintext,
     )
+    assert not Deployment.objects.exists()
 
 
 def test_key_without_ingest_scope_is_403_naming_it(api, org):

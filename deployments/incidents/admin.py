@@ -1,5 +1,6 @@
 """Admin for incidents and their delivery log (registered in deployments/admin.py)."""
 
+from deployments.recording.admin import DeliveryAdmin
 from periscope.admin_scoping import OrganizationScopedAdmin
 
 
@@ -24,17 +25,10 @@ class IncidentAdmin(OrganizationScopedAdmin):
     list_select_related = ["organization", "service", "deployment"]
 
 
-class IncidentDeliveryAdmin(OrganizationScopedAdmin):
-    """Every incident delivery as sent, with what it did (the incidents' delivery log)."""
+class IncidentDeliveryAdmin(DeliveryAdmin):
+    """Every incident delivery as sent, with what it did: the deployments' delivery log's
+    read-only admin, for incidents."""
 
     list_display = ["received_at", "organization", "source", "action", "incident"]
-    list_filter = ["organization", "source", "action"]
-    date_hierarchy = "received_at"
     list_select_related = ["organization", "incident"]
     readonly_fields = ["organization", "incident", "source", "received_at", "action", "body"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
