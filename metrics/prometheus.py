@@ -13,7 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from deployments.models import Status
 from deployments.recording.service_group import ServiceGroup
-from metrics import dora
+from metrics import dora, reference
 from metrics.lead_time import lead_time_stats
 from periscope.authentication import BearerKeyAuthentication
 from periscope.client_address import client_address
@@ -50,8 +50,8 @@ def organization_samples(
     scope = dora.Window(organization_id=organization.pk, start=now - WINDOW, end=now)
     deployments = dora.deployments_in(scope)
     group = ServiceGroup.expression()
-    counts = dora._counts(deployments, scope=scope, group=group)
-    recovery = dora._recovery(deployments, scope=scope, group=group, temporal=False)
+    counts = reference._counts(deployments, scope=scope, group=group)
+    recovery = reference._recovery(deployments, scope=scope, group=group, temporal=False)
     slugs = dict(Service.objects.filter(organization=organization).values_list("id", "slug"))
     days = WINDOW.total_seconds() / 86400
     samples = []
