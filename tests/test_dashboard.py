@@ -10,7 +10,7 @@ from django.test import Client
 
 from demo.history import seed_history
 from deployments.models import FAILED_STATUSES
-from metrics import dora
+from metrics import dora, reference
 from services.models import Service
 from services.selection import select_service
 
@@ -203,7 +203,7 @@ def test_unrecovered_failures_are_those_without_a_later_success(history, service
     expected = list(
         dora.deployments_in(scope)
         .filter(status__in=FAILED_STATUSES)
-        .annotate(next_success=dora._recovered_at(scope))
+        .annotate(next_success=reference._recovered_at(scope))
         .filter(next_success__isnull=True)
         .order_by("-completed_at", "-id")
         .values_list("external_id", flat=True)
