@@ -20,7 +20,9 @@ from deployments.models import (
     Incident,
     Status,
 )
+from deployments.recording.service_group import ServiceGroup
 from metrics import benchmarks
+from metrics import rollup_queries as rq
 from metrics.lead_time import LeadTimeStats
 from services.models import Service, ServiceSuggestion
 from services.selection import ServiceSelector
@@ -339,13 +341,209 @@ def open_incidents(*, scope: Window, limit: int = 20) -> list[Incident]:
     )
 
 
-def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -> DoraReport:
-    from metrics import reference  # temporary: until the rollups serve it
+# --- from the rollups ---------------------------------------------------------------------
 
-    return reference.dora_report(scope=scope, interval=interval, series=series)
+
+def _filter(scope: Window) -> rq.Filter:
+    """The rollup rows and raw rows of the scope's service/team filter."""
+    deployments = incidents = Q()
+    selector = scope.service
+    if selector is not None and selector.service_id is not None:
+        own = ServiceGroup(selector.service_id).encode()
+        deployments = Q(group=own)
+        incidents = Q(
+            group__in=[own, *(ServiceGroup(None, k).encode() for k in selector.alias_keys)]
+        )
+    elif selector is not None:
+        deployments = incidents = Q(group=ServiceGroup(None, selector.key).encode())
+    if scope.team:
+        deployments &= Q(service__team__iexact=scope.team)
+        incidents &= Q(service__team__iexact=scope.team)
+    return rq.Filter(
+        organization_id=scope.organization_id,
+        environment=scope.environment,
+        deployments=deployments,
+        incidents=incidents,
+        raw_deployments=_service_q(scope),
+        raw_incidents=_service_q(scope, incidents=True),
+    )
+
+
+def _lead(cell: dict, stats: tuple | None) -> LeadTime:
+    n, _total, median, p90, mean = stats or (0, 0.0, None, None, None)
+
+    def mean_of(name: str) -> float | None:
+        count = cell.get(f"{name}_count", 0)
+        return cell[f"{name}_sum"] / count if count else None
+
+    return LeadTime(
+        median_seconds=median,
+        p90_seconds=p90,
+        mean_seconds=mean,
+        changes=n,
+        level=benchmarks.level("lead_time_seconds", median),
+        deployments_without_changes=cell.get("successful", 0) - cell.get("with_changes", 0),
+        coding_mean_seconds=mean_of("coding"),
+        review_mean_seconds=mean_of("review"),
+        waiting_mean_seconds=mean_of("waiting"),
+    )
+
+
+def _recovery(cell: dict, stats: tuple | None) -> Recovery:
+    n, _total, median, p90, _mean = stats or (0, 0.0, None, None, None)
+    return Recovery(
+        median_seconds=median,
+        p90_seconds=p90,
+        recovered=n,
+        open=cell.get("failed", 0) + cell.get("rolled_back", 0) - n,
+        level=benchmarks.level("recovery_seconds", median),
+    )
+
+
+def _restore(stats: tuple | None, open_count: int) -> TimeToRestore:
+    n, _total, median, _p90, _mean = stats or (0, 0.0, None, None, None)
+    return TimeToRestore(median_seconds=median, resolved=n, open=open_count)
+
+
+def _add(into: dict, numbers: dict) -> None:
+    for name, value in numbers.items():
+        into[name] = into.get(name, 0) + value
+
+
+def _cell_numbers(cell) -> dict:
+    return {name: getattr(cell, name) for name in rq.NUMBERS}
+
+
+def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -> DoraReport:
+    """The summary of [start, end) and (unless `series` is False) the series per interval,
+    from the rollups: a constant number of queries whatever the range, buckets or services."""
+    window_filter = _filter(scope)
+    days = rq.Days.of(scope.start, scope.end)
+    periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
+    edges, before = rq.edge_cells(window_filter, days)
+
+    per_day = rq.numbers(window_filter, days, by="day")
+    for (_env, _group, day), cell in edges.items():
+        _add(per_day.setdefault(day, {}), _cell_numbers(cell))
+    active = {day for day, row in per_day.items() if row.get("reached")}
+    baseline = rq.open_before(window_filter, scope.start.date()) + sum(
+        cell.incidents_opened - cell.incidents_closed for cell in before.values()
+    )
+
+    def bucket_of(day: date) -> str:
+        return _period_start(rq.midnight(day), interval).date().isoformat()
+
+    column = {"day": "day", "week": "week", "month": "month"}[interval]
+    stats = rq.percentiles(
+        window_filter, days, by=None, extra=rq.sketches_of(edges, lambda key: "")
+    )
+    bucket_stats = (
+        rq.percentiles(
+            window_filter,
+            days,
+            by=column,
+            extra=rq.sketches_of(edges, lambda key: bucket_of(key[2])),
+        )
+        if periods
+        else {}
+    )
+
+    def numbers_between(first: date, last: date) -> dict:
+        """Sums of the days in [first, last]."""
+        total: dict = {}
+        for day, row in per_day.items():
+            if first <= day <= last:
+                _add(total, row)
+        return total
+
+    def open_at(end: datetime) -> int:
+        # Incidents opened minus closed before `end`: every day before it, in the window.
+        opened = baseline
+        for day, row in per_day.items():
+            if rq.midnight(day) < end:
+                opened += row.get("incidents_opened", 0) - row.get("incidents_closed", 0)
+        return opened
+
+    def metrics(start: datetime, end: datetime, key: str, found: dict) -> DoraMetrics:
+        cell = numbers_between(start.date(), _last_day(end))
+        return DoraMetrics(
+            start=start,
+            end=end,
+            deployment_frequency=_frequency(
+                reached=cell.get("reached", 0), days=active, start=start, end=end
+            ),
+            lead_time=_lead(cell, found.get((key, "lead"))),
+            change_failure_rate=_cfr(cell if cell else None),
+            failed_deployment_recovery_time=_recovery(cell, found.get((key, "recovery"))),
+            incident_time_to_restore=_restore(found.get((key, "restore")), open_at(end)),
+        )
+
+    items = [
+        metrics(p_start, p_end, bucket_of(p_start.date()), bucket_stats)
+        for p_start, p_end in periods
+    ]
+    summary = metrics(scope.start, scope.end, "", stats)
+    return DoraReport(benchmarks=benchmarks.CURRENT, summary=summary, series=items)
 
 
 def dora_by_service(*, scope: Window) -> list[ServiceDora]:
-    from metrics import reference
-
-    return reference.dora_by_service(scope=scope)
+    """Per service (or unmatched name) with deployments completed in the scope: the summary
+    metrics dora_report gives with that `service=`, from the rollups grouped by service."""
+    window_filter = _filter(scope)
+    days = rq.Days.of(scope.start, scope.end)
+    edges, _before = rq.edge_cells(window_filter, days)
+    per_group = {
+        group: row
+        for group, row in rq.numbers(window_filter, days, by="group").items()
+        if row.get("completed")
+    }
+    for (_env, group, _day), cell in edges.items():
+        if cell.completed or group in per_group:
+            _add(per_group.setdefault(group, {}), _cell_numbers(cell))
+    active = rq.active_days(window_filter, days, by="group")
+    for (_env, group, day), cell in edges.items():
+        if cell.reached:
+            active.setdefault(group, set()).add(day)
+    stats = rq.percentiles(
+        window_filter, days, by="group", extra=rq.sketches_of(edges, lambda key: key[1])
+    )
+    groups = {key: ServiceGroup.decode(key) for key in per_group}
+    ids = [g.service_id for g in groups.values() if g.service_id is not None]
+    services = {
+        s.pk: s for s in Service.objects.filter(organization_id=scope.organization_id, pk__in=ids)
+    }
+    # An unmatched name as first sent is its suggestion's name (ingest makes one per key).
+    names = dict(
+        ServiceSuggestion.objects.filter(
+            organization_id=scope.organization_id,
+            key__in=[g.service_key for g in groups.values() if g.service_id is None],
+        ).values_list("key", "name")
+    )
+    result = []
+    for key, cell in per_group.items():
+        service_group = groups[key]
+        service_id = service_group.service_id
+        if service_id is not None:
+            service = services.get(service_id)
+            name = getattr(service, "name", str(service_id))
+            team = getattr(service, "team", "")
+        else:
+            name, team = names.get(service_group.service_key, service_group.service_key), ""
+        result.append(
+            ServiceDora(
+                service_id=service_id,
+                name=name,
+                team=team,
+                deployment_frequency=_frequency(
+                    reached=cell.get("reached", 0),
+                    days=active.get(key, set()),
+                    start=scope.start,
+                    end=scope.end,
+                ),
+                lead_time=_lead(cell, stats.get((key, "lead"))),
+                change_failure_rate=_cfr(cell),
+                failed_deployment_recovery_time=_recovery(cell, stats.get((key, "recovery"))),
+            )
+        )
+    result.sort(key=lambda item: (-item.deployment_frequency.deployments, item.name.lower()))
+    return result

@@ -22,12 +22,17 @@ def reattribute_deployments(*, service: Service, keys: list[str] | set[str]) -> 
     from deployments.models import Deployment
     from deployments.recording import recovery
     from deployments.recording.service_group import ServiceGroup
+    from deployments.rollups import maintain as rollups
 
     keys = {k for k in keys if k}
     if not keys:
         return 0
     groups = [ServiceGroup(service.pk), *(ServiceGroup(None, k) for k in keys)]
-    with recovery.regrouping(organization_id=service.organization_id, groups=groups):
+    with (
+        rollups.maintained(organization_id=service.organization_id),
+        recovery.regrouping(organization_id=service.organization_id, groups=groups),
+    ):
+        rollups.note_groups(organization_id=service.organization_id, groups=groups)
         moved = Deployment.objects.filter(
             organization_id=service.organization_id, service__isnull=True, service_key__in=keys
         ).update(service=service)
@@ -210,9 +215,10 @@ def delete_service(*, service: Service) -> int:
     Their suggestions reopen (one is created for a name that matched directly and so never
     had one). Returns how many deployments became unmatched.
     """
-    from deployments.models import Deployment
+    from deployments.models import Deployment, Incident
     from deployments.recording import recovery
     from deployments.recording.service_group import ServiceGroup
+    from deployments.rollups import maintain as rollups
 
     # No ordering: with the default one, DISTINCT would be over every row's (name, time, id).
     deployments = Deployment.objects.filter(service=service).order_by()
@@ -230,8 +236,17 @@ def delete_service(*, service: Service) -> int:
         Q(service=service) | Q(organization_id=service.organization_id, key__in=names.keys())
     ).exclude(status=SuggestionStatus.IGNORED).update(status=SuggestionStatus.OPEN, service=None)
     keys = set(deployments.values_list("service_key", flat=True).distinct())
+    # Its incidents return to their names too (the foreign key sets NULL).
+    keys |= set(
+        Incident.objects.filter(service=service).values_list("service_key", flat=True).distinct()
+    )
     groups = [ServiceGroup(service.pk), *(ServiceGroup(None, k) for k in keys)]
-    with recovery.regrouping(organization_id=service.organization_id, groups=groups):
+    with (
+        rollups.maintained(organization_id=service.organization_id),
+        recovery.regrouping(organization_id=service.organization_id, groups=groups),
+    ):
+        rollups.note_groups(organization_id=service.organization_id, groups=groups)
         unmatched = deployments.update(service=None)
-    service.delete()
+        Incident.objects.filter(service=service).update(service=None)
+        service.delete()
     return unmatched

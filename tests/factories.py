@@ -18,6 +18,7 @@ from deployments.models import (
     Source,
     Status,
 )
+from deployments.rollups import maintain as rollups
 from periscope.keys import issue_api_key
 from periscope.models import Organization
 from services.catalog import create_service
@@ -65,6 +66,16 @@ class DeploymentFactory(factory.django.DjangoModelFactory):
     started_at = factory.LazyFunction(timezone.now)
     completed_at = factory.LazyAttribute(lambda d: d.started_at)
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # As a writer would: the metrics rollups of its day are refreshed (a production
+        # success's recovery of earlier failures included).
+        organization = kwargs["organization"]
+        with rollups.maintained(organization_id=organization.pk):
+            deployment = super()._create(model_class, *args, **kwargs)
+            rollups.note_deployment_row(deployment)
+        return deployment
+
 
 class EnvironmentAliasFactory(factory.django.DjangoModelFactory):
     """An environment name as sent (lower-case, trimmed) mapped to a canonical environment."""
@@ -86,6 +97,13 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     service_name = ""
     service_key = factory.LazyAttribute(lambda i: normalize_key(i.service_name))
     started_at = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with rollups.maintained(organization_id=kwargs["organization"].pk):
+            incident = super()._create(model_class, *args, **kwargs)
+            rollups.note_incident_row(incident)
+        return incident
 
 
 class ServiceSuggestionFactory(factory.django.DjangoModelFactory):

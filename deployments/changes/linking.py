@@ -28,6 +28,7 @@ from deployments.models import (
 )
 from deployments.recording.environments import PRODUCTION
 from deployments.recording.service_group import ServiceGroup
+from deployments.rollups import maintain as rollups
 from periscope import rows
 from periscope.errors import InvalidPayload
 from services.models import Service
@@ -266,7 +267,13 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
 
     `fresh`: the deployment was just created, so it has no links to replace.
     """
+    # Which deployment first shipped a change may move, before and after the relink.
+    rollups.note_deployment_row(deployment)
+    rollups.note_links(organization_id=deployment.organization_id, deployment_ids=[deployment.pk])
     if not fresh:
+        rollups.note_links(
+            organization_id=deployment.organization_id, deployment_ids=[deployment.pk], now=True
+        )
         DeploymentCommit.objects.filter(deployment=deployment).delete()
         DeploymentPullRequest.objects.filter(deployment=deployment).delete()
     if not _linkable(deployment):
@@ -407,6 +414,11 @@ def relink_repository(*, repository: Repository, since: datetime | None) -> int:
     if since is not None:
         # A day of slack for clocks that disagree between laptops, forges and pipelines.
         candidates = candidates.filter(completed_at__gte=since - timedelta(days=1))
+    with rollups.maintained(organization_id=repository.organization_id):
+        return _relink(repository=repository, candidates=candidates)
+
+
+def _relink(*, repository: Repository, candidates) -> int:
     cache: dict[tuple, int | None] = {}
     relinked = 0
     for deployment in candidates.select_related("service", "organization").order_by(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from deployments.models import DeliveryAction, Deployment, Incident, IncidentDelivery, Status
 from deployments.recording import repeats
 from deployments.recording.environments import PRODUCTION, normalize_environment
+from deployments.rollups import maintain as rollups
 from periscope.errors import InvalidPayload
 from periscope.models import Organization
 from services.matching import normalize_key, resolve_service_id
@@ -149,7 +150,7 @@ def record_incident(
         "resolved_at": resolved_at,
         "url": url,
     }
-    with transaction.atomic():
+    with rollups.maintained(organization_id=organization.pk):
         stored = (
             Incident.objects.select_for_update()
             .filter(organization=organization, external_id=external_id)
@@ -222,6 +223,7 @@ def _create(
             )
     except IntegrityError:
         return None
+    rollups.note_incident_row(incident)
     return incident
 
 
@@ -257,9 +259,11 @@ def _apply_repeat(
         changes.update(deployment=deployment, attributed_by=attributed_by)
     if not changes:
         return DeliveryAction.DUPLICATE
+    rollups.note_incident_row(stored)
     for name, value in changes.items():
         setattr(stored, name, value)
     stored.save(update_fields=[*changes, "updated_at"])
+    rollups.note_incident_row(stored)
     return DeliveryAction.UPDATED
 
 

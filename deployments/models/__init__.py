@@ -23,6 +23,7 @@ from deployments.models.deployment import (
     Status,
 )
 from deployments.models.incident import Incident, IncidentDelivery
+from deployments.models.rollup import DailyRollup
 
 __all__ = [
     "CONCLUDED_STATUSES",
@@ -30,6 +31,7 @@ __all__ = [
     "REACHED_STATUSES",
     "TERMINAL_STATUSES",
     "Commit",
+    "DailyRollup",
     "CommitParent",
     "Delivery",
     "DeliveryAction",

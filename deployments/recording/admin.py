@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.db import transaction
 
-from deployments.models import Delivery
+from deployments.models import Delivery, Deployment
 from deployments.recording import recovery
 from deployments.recording.delivery_log import delivery_log
+from deployments.rollups import maintain as rollups
 from periscope.admin_counts import count_per_row
 from periscope.admin_scoping import OrganizationScopedAdmin
 
@@ -82,14 +83,19 @@ class DeploymentAdmin(OrganizationScopedAdmin):
 
     # Edits and deletes keep the stored recovery times (deployments/recovery.py) exact.
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
+        with rollups.maintained(organization_id=obj.organization_id):
             if change:
+                rollups.note_deployments(organization_id=obj.organization_id, ids=[obj.pk])
+                rollups.note_links(
+                    organization_id=obj.organization_id, deployment_ids=[obj.pk], now=True
+                )
                 recovery.before_change(
                     organization_id=obj.organization_id,
                     deployment_id=obj.pk,
                     changes={name: getattr(obj, name) for name in recovery.RELEVANT},
                 )
             super().save_model(request, obj, form, change)
+            rollups.note_deployment_row(obj)
             if not change:
                 recovery.after_insert(
                     organization_id=obj.organization_id,
@@ -97,19 +103,27 @@ class DeploymentAdmin(OrganizationScopedAdmin):
                     **{name: getattr(obj, name) for name in recovery.INSERT_FIELDS},
                 )
 
+    def _delete(self, *, organization_id: int, ids: list[int]) -> None:
+        """Before deleting: the cells of the deployments, of those sharing their changes, and
+        the failures they recovered are refreshed once they are gone."""
+        rollups.note_deployments(organization_id=organization_id, ids=ids)
+        rollups.note_links(organization_id=organization_id, deployment_ids=ids, now=True)
+        recovery.before_delete(organization_id=organization_id, deployment_ids=ids)
+
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            recovery.before_delete(organization_id=obj.organization_id, deployment_ids=[obj.pk])
+        with rollups.maintained(organization_id=obj.organization_id):
+            self._delete(organization_id=obj.organization_id, ids=[obj.pk])
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
+        by_organization: dict[int, list[int]] = {}
+        for organization_id, pk in queryset.values_list("organization_id", "pk"):
+            by_organization.setdefault(organization_id, []).append(pk)
         with transaction.atomic():
-            by_organization: dict[int, list[int]] = {}
-            for organization_id, pk in queryset.values_list("organization_id", "pk"):
-                by_organization.setdefault(organization_id, []).append(pk)
             for organization_id, ids in sorted(by_organization.items()):
-                recovery.before_delete(organization_id=organization_id, deployment_ids=ids)
-            super().delete_queryset(request, queryset)
+                with rollups.maintained(organization_id=organization_id):
+                    self._delete(organization_id=organization_id, ids=ids)
+                    Deployment.objects.filter(organization_id=organization_id, pk__in=ids).delete()
 
     @admin.display(description="deliveries", ordering="_deliveries")
     def delivery_count(self, obj) -> int:

@@ -60,6 +60,7 @@ from deployments.recording.bulk_insert import (
 )
 from deployments.recording.environments import PRODUCTION
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy
+from deployments.rollups import maintain as rollups
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization
 from services.matching import normalize_key
@@ -287,7 +288,7 @@ class Importer:
             for deployment in candidates.order_by("completed_at", "id"):
                 # Not "created": an earlier one's pass may already have linked it as its
                 # successor, so its links are replaced, not assumed absent.
-                with transaction.atomic():
+                with rollups.maintained(organization_id=organization_id):
                     linking.link_on_record(deployment, action=DeliveryAction.UPDATED)
 
     def store(self, batch: list[_Item]) -> None:
@@ -297,7 +298,7 @@ class Importer:
         for attempt in (1, 2):
             written = self._writer.written = _Written()
             try:
-                with transaction.atomic():
+                with rollups.maintained(organization_id=self.organization.pk):
                     if connection.vendor == "postgresql":
                         # Commit without waiting for the WAL flush. An import is idempotent:
                         # a crash can lose only the last batches acknowledged, which a re-run
@@ -440,6 +441,7 @@ class Importer:
         except (IntegrityError, DriverIntegrityError):
             return None
         recovery.finish_bulk_insert(organization_id=org_id, recovery=planned)
+        rollups.note_inserted(organization_id=org_id, rows=[values for _, values in fresh])
         if allocated is None:
             ids = existing_ids(organization_id=org_id, source=source, external_ids=keys)
         else:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import transaction
 from django.utils import timezone
 
 from deployments.changes import linking
@@ -28,6 +27,7 @@ from deployments.recording import new_names, recovery, repeats
 from deployments.recording.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.recording.service_group import ServiceGroup
+from deployments.rollups import maintain as rollups
 from periscope import rows
 from periscope.models import Organization
 from services.matching import normalize_key
@@ -276,6 +276,10 @@ def _record_new(*, pending: _Pending, link: bool) -> RecordResult | None:
             action=DeliveryAction.CREATED,
             repository_possible=pending.names.repository_possible,
         )
+    rollups.note_deployment(
+        organization_id=organization.pk,
+        **{name: values[name] for name in recovery.INSERT_FIELDS},
+    )
     # Last before the commit: a production success takes its service's recovery lock here,
     # and holds it only until the commit.
     recovery.after_insert(
@@ -308,12 +312,14 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
         return None
     action, changed = _apply_repeat(existing=deployment, values=pending.values, event=event)
     if changed:
+        rollups.note_deployment_row(deployment)
         recovery.before_change(
             organization_id=organization.pk,
             deployment_id=deployment.pk,
             changes={name: getattr(deployment, name) for name in changed},
         )
         deployment.save(update_fields=[*changed, "updated_at"])
+        rollups.note_deployment_row(deployment)
     _suggest(organization=organization, values=pending.values, names=pending.names)
     _log_delivery(pending=pending, deployment_id=deployment.pk, action=action)
     linked_prs = linking.link_on_record(
@@ -389,15 +395,15 @@ def record_deployment(
     if linking.links_new(
         values=pending.values, repository_possible=pending.names.repository_possible
     ):
-        with transaction.atomic():
+        with rollups.maintained(organization_id=organization.pk):
             return _record_one(pending=pending)
     # The fast path, for most deliveries: a new deployment with nothing to link is a few
     # plain statements, which rows.transaction() sends in two round trips on PostgreSQL.
-    with rows.transaction():
+    with rollups.maintained(organization_id=organization.pk), rows.transaction():
         result = _record_new(pending=pending, link=False)
     if result is not None:
         return result
-    with transaction.atomic():
+    with rollups.maintained(organization_id=organization.pk):
         # The id is stored: a repeat, without trying the insert again.
         return _record_repeat(pending=pending) or _record_one(pending=pending)
 
@@ -412,7 +418,7 @@ def record_deployments(
     """Store a batch atomically: every (event, body) pair or none of them (`cap_new_names`
     as for record_deployment)."""
     received_at = received_at or timezone.now()
-    with transaction.atomic():
+    with rollups.maintained(organization_id=organization.pk):
         batch = [
             _pending(organization=organization, event=event, body=body, received_at=received_at)
             for event, body in events

@@ -1,7 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from deployments.management.commands._organizations import selected
 from deployments.recording.recovery import backfill_recovery
-from periscope.models import Organization
 
 
 class Command(BaseCommand):
@@ -15,12 +15,6 @@ class Command(BaseCommand):
         parser.add_argument("--recompute", action="store_true")
 
     def handle(self, *args, org: list[str] | None, recompute: bool, **options):
-        organizations = Organization.objects.order_by("slug")
-        if org:
-            organizations = organizations.filter(slug__in=org)
-            missing = set(org) - set(organizations.values_list("slug", flat=True))
-            if missing:
-                raise CommandError(f"Unknown organization: {', '.join(sorted(missing))}")
-        for organization in organizations:
+        for organization in selected(org):
             written = backfill_recovery(organization_id=organization.pk, recompute=recompute)
             self.stdout.write(f"{organization.slug}: {written} failed deployment(s) updated")

@@ -1,0 +1,15 @@
+"""The organizations a command's repeated `--org SLUG` names (all when none)."""
+
+from django.core.management.base import CommandError
+
+from periscope.models import Organization
+
+
+def selected(slugs: list[str] | None):
+    organizations = Organization.objects.order_by("slug")
+    if slugs:
+        organizations = organizations.filter(slug__in=slugs)
+        missing = set(slugs) - set(organizations.values_list("slug", flat=True))
+        if missing:
+            raise CommandError(f"Unknown organization: {', '.join(sorted(missing))}")
+    return organizations

@@ -1,0 +1,62 @@
+"""The metrics' rollups: one row per organization, environment, service group and UTC day."""
+
+from django.db import models
+
+from periscope.models import Organization
+from services.models import Service
+
+
+class DailyRollup(models.Model):
+    """What the DORA metrics need of one day of one service (or unmatched name) in one
+    environment, kept exact by every write in the write's own transaction
+    (deployments/rollups/). Definitions: deployments/rollups/cells.py and docs/metrics.md."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    environment = models.CharField(max_length=100)
+    # ServiceGroup.encode(): "service:<id>" or "name:<normalized name>".
+    group = models.CharField(max_length=520)
+    # The catalogued service of "service:<id>" rows, for the team filter (a join).
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    # The ISO week (its Monday) and the month (its first day) of `day`: the series' buckets.
+    week = models.DateField()
+    month = models.DateField()
+
+    completed = models.PositiveIntegerField(default=0)
+    reached = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    rolled_back = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    successful = models.PositiveIntegerField(default=0)
+    incident_caused = models.PositiveIntegerField(default=0)
+    with_changes = models.PositiveIntegerField(default=0)
+    # Duration sketches (deployments/rollups/sketch.py): {"<order>": [count, sum]}.
+    lead = models.JSONField(default=dict)
+    recovery = models.JSONField(default=dict)
+    restore = models.JSONField(default=dict)
+    coding_count = models.PositiveIntegerField(default=0)
+    coding_sum = models.FloatField(default=0)
+    review_count = models.PositiveIntegerField(default=0)
+    review_sum = models.FloatField(default=0)
+    waiting_count = models.PositiveIntegerField(default=0)
+    waiting_sum = models.FloatField(default=0)
+    incidents_opened = models.PositiveIntegerField(default=0)
+    incidents_closed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "environment", "group", "day"], name="uniq_rollup_cell"
+            ),
+        ]
+        indexes = [
+            # A range of days of every group (the all-services metrics).
+            models.Index(fields=["organization", "environment", "day"], name="rollup_days"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment} {self.group} {self.day}"

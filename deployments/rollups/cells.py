@@ -1,0 +1,340 @@
+"""The rollup cells computed from the raw rows: one organization's deployments, links and
+incidents, summed per environment, service group and UTC day.
+
+`compute` is the only definition of what a cell holds. The writers call it for the cells their
+write changed (deployments/rollups/maintain.py), `check_rollups` compares it with what is
+stored, and a metrics request whose range starts or ends inside a day calls it for those
+partial days. A cell's contents, all by the UTC day of the time named:
+
+- counts (a deployment's completion): completed (any status), reached (success, rolled back), failed, rolled_back,
+  total (success, failure, rolled back), successful, incident_caused (a success with an
+  incident attributed), with_changes (a success that first shipped a change with a known
+  start);
+- lead (its deployment's completion): the lead time of each change it first shipped, as a
+  sketch, and the pull requests' stage sums and counts;
+- recovery (the failure's completion): seconds to the next success of the pairing key and
+  environment, as a sketch;
+- restore (the incident's resolution): seconds from start to resolution, as a sketch;
+- incidents_opened (its start) and incidents_closed (the later of start and resolution):
+  the incidents open at a midnight are those opened before it minus those closed before it.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, When
+from django.db.models.functions import Coalesce, TruncDate
+
+from deployments.models import (
+    CONCLUDED_STATUSES,
+    FAILED_STATUSES,
+    REACHED_STATUSES,
+    Deployment,
+    DeploymentCommit,
+    DeploymentPullRequest,
+    Incident,
+    Status,
+)
+from deployments.recording.service_group import ServiceGroup
+from deployments.rollups import sketch
+
+CellKey = tuple[str, str, date]  # environment, encoded service group, UTC day
+
+
+@dataclass(kw_only=True)
+class Cell:
+    completed: int = 0
+    reached: int = 0
+    failed: int = 0
+    rolled_back: int = 0
+    total: int = 0
+    successful: int = 0
+    incident_caused: int = 0
+    with_changes: int = 0
+    lead: sketch.Sketch = field(default_factory=dict)
+    coding_count: int = 0
+    coding_sum: float = 0.0
+    review_count: int = 0
+    review_sum: float = 0.0
+    waiting_count: int = 0
+    waiting_sum: float = 0.0
+    recovery: sketch.Sketch = field(default_factory=dict)
+    restore: sketch.Sketch = field(default_factory=dict)
+    incidents_opened: int = 0
+    incidents_closed: int = 0
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in fields(self))
+
+    def merge(self, other: "Cell") -> None:
+        for f in fields(self):
+            if f.name in SKETCHES:
+                sketch.merge(getattr(self, f.name), getattr(other, f.name))
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+SKETCHES = ("lead", "recovery", "restore")
+NUMBERS = tuple(f.name for f in fields(Cell) if f.name not in SKETCHES)
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def utc_day(value) -> date:
+    """The UTC day of a timestamp as either database returns it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).date()
+
+
+def _moment(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slice:
+    """Cells to compute: an environment (None: all), a service group (None: all, narrowed by
+    the extra filters), and a time range [start, end) (None: unbounded). A cell is computed
+    completely when the slice holds its whole day."""
+
+    environment: str | None = None
+    group: ServiceGroup | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    # A read's service/team filter (metrics.dora): incidents are filtered apart because
+    # those sent under an alias count for its service.
+    deployments: Q = field(default_factory=Q)
+    incidents: Q = field(default_factory=Q)
+
+    @classmethod
+    def days(cls, *, environment: str, group: ServiceGroup, first: date, last: date) -> "Slice":
+        return cls(
+            environment=environment,
+            group=group,
+            start=midnight(first),
+            end=midnight(last + timedelta(days=1)),
+        )
+
+    def _where(self, *, extra: Q, time_q: Q) -> Q:
+        q = extra & time_q
+        if self.environment is not None:
+            q &= Q(environment=self.environment)
+        if self.group is not None:
+            q &= self.group.q()
+        return q
+
+    def _between(self, name: str) -> Q:
+        q = Q()
+        if self.start is not None:
+            q &= Q(**{f"{name}__gte": self.start})
+        if self.end is not None:
+            q &= Q(**{f"{name}__lt": self.end})
+        return q
+
+    def deployment_q(self) -> Q:
+        return self._where(extra=self.deployments, time_q=self._between("completed_at"))
+
+    def incident_q(self) -> Q:
+        return self._where(
+            extra=self.incidents,
+            time_q=self._between("started_at") | self._between("resolved_at"),
+        )
+
+    def holds(self, environment: str, group: str, moment: datetime) -> bool:
+        """Whether a contribution at `moment` to that environment and group is this slice's
+        (incident rows are fetched by either of their times)."""
+        return (
+            (self.environment is None or self.environment == environment)
+            and (self.group is None or self.group.encode() == group)
+            and (self.start is None or moment >= self.start)
+            and (self.end is None or moment < self.end)
+        )
+
+
+def _any(slices: Sequence[Slice], q_of) -> Q:
+    combined = Q(pk__in=[])
+    for part in slices:
+        combined |= q_of(part)
+    return combined
+
+
+def _group(service_id, service_key) -> str:
+    return ServiceGroup.of(service_id=service_id, service_key=service_key).encode()
+
+
+def _counts(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
+    with_incident = Incident.objects.filter(deployment_id=OuterRef("pk"))
+    rows = (
+        Deployment.objects.filter(where, organization_id=organization_id)
+        .filter(completed_at__isnull=False)
+        .annotate(day=TruncDate("completed_at", tzinfo=UTC))
+        .values("environment", "service_id", "service_key", "day", "status")
+        .order_by()
+        .annotate(
+            n=Count("id"),
+            caused=Count("id", filter=Q(Exists(with_incident), status=Status.SUCCESS)),
+        )
+    )
+    for row in rows:
+        day = row["day"] if isinstance(row["day"], date) else utc_day(row["day"])
+        cell = cells.setdefault(
+            (row["environment"], _group(row["service_id"], row["service_key"]), day), Cell()
+        )
+        status, n = row["status"], row["n"]
+        cell.reached += n if status in REACHED_STATUSES else 0
+        cell.failed += n if status == Status.FAILURE else 0
+        cell.rolled_back += n if status == Status.ROLLED_BACK else 0
+        cell.completed += n
+        cell.total += n if status in CONCLUDED_STATUSES else 0
+        cell.successful += n if status == Status.SUCCESS else 0
+        cell.incident_caused += row["caused"]
+
+
+def _next_success() -> Coalesce:
+    """The completion of a failure's next success of its pairing key and environment: as
+    stored (`recovered_at`, production), else looked up (deployments/recording/recovery.py)."""
+    later = Deployment.objects.filter(
+        organization_id=OuterRef("organization_id"),
+        environment=OuterRef("environment"),
+        status=Status.SUCCESS,
+        completed_at__gt=OuterRef("completed_at"),
+    ).order_by("completed_at")
+    by_service = later.filter(service_id=OuterRef("service_id")).values("completed_at")[:1]
+    by_key = later.filter(service__isnull=True, service_key=OuterRef("service_key")).values(
+        "completed_at"
+    )[:1]
+    return Coalesce(
+        "recovered_at",
+        Case(
+            When(service_id__isnull=False, then=Subquery(by_service)),
+            default=Subquery(by_key),
+        ),
+    )
+
+
+def _recovery(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
+    rows = (
+        Deployment.objects.filter(where, organization_id=organization_id)
+        .filter(status__in=FAILED_STATUSES)
+        .annotate(next_success=_next_success())
+        .filter(next_success__isnull=False)
+        .values_list("environment", "service_id", "service_key", "completed_at", "next_success")
+        .order_by()
+    )
+    for environment, service_id, service_key, completed_at, next_success in rows:
+        completed, recovered = _moment(completed_at), _moment(next_success)
+        key = (environment, _group(service_id, service_key), completed.date())
+        sketch.add(cells.setdefault(key, Cell()).recovery, (recovered - completed).total_seconds())
+
+
+_D = Deployment._meta.db_table
+_DC = DeploymentCommit._meta.db_table
+_DPR = DeploymentPullRequest._meta.db_table
+
+# The changes each successful deployment first shipped (metrics/lead_time.py's definition:
+# no earlier deployment of the same service group linked the same pull request or commit).
+_CHANGES = f"""
+    SELECT d.environment, d.service_id, d.service_key, d.completed_at, l.deployment_id,
+           l.lead_seconds, l.coding_seconds, l.review_seconds, l.waiting_seconds
+    FROM {_DPR} l JOIN {_D} d ON d.id = l.deployment_id
+    WHERE l.lead_seconds IS NOT NULL AND l.deployment_id IN ({{ids}})
+      AND NOT EXISTS (
+        SELECT 1 FROM {_DPR} o JOIN {_D} od ON od.id = o.deployment_id
+        WHERE o.pull_request_id = l.pull_request_id AND o.service_group = l.service_group
+          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
+               AND od.id < d.id)))
+    UNION ALL
+    SELECT d.environment, d.service_id, d.service_key, d.completed_at, l.deployment_id,
+           l.lead_seconds, NULL, NULL, NULL
+    FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
+    WHERE l.lead_seconds IS NOT NULL AND l.pull_request_id IS NULL
+      AND l.deployment_id IN ({{ids}})
+      AND NOT EXISTS (
+        SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
+        WHERE o.repository_id = l.repository_id AND o.sha = l.sha
+          AND o.service_group = l.service_group
+          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
+               AND od.id < d.id)))
+"""
+
+
+def _lead(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
+    successful = Deployment.objects.filter(
+        where,
+        organization_id=organization_id,
+        status=Status.SUCCESS,
+        completed_at__isnull=False,
+    )
+    ids_sql, ids_params = successful.order_by().values("id").query.sql_with_params()
+    shipped: dict[CellKey, set[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_CHANGES.format(ids=ids_sql), [*ids_params, *ids_params])
+        for (
+            env,
+            service_id,
+            key,
+            completed_at,
+            deployment_id,
+            lead,
+            coding,
+            review,
+            wait,
+        ) in cursor.fetchall():
+            cell_key = (env, _group(service_id, key), utc_day(completed_at))
+            cell = cells.setdefault(cell_key, Cell())
+            sketch.add(cell.lead, float(lead))
+            shipped.setdefault(cell_key, set()).add(deployment_id)
+            for name, value in (("coding", coding), ("review", review), ("waiting", wait)):
+                if value is not None:
+                    setattr(cell, f"{name}_count", getattr(cell, f"{name}_count") + 1)
+                    setattr(cell, f"{name}_sum", getattr(cell, f"{name}_sum") + float(value))
+    for cell_key, ids in shipped.items():
+        cells[cell_key].with_changes = len(ids)
+
+
+def _incidents(organization_id: int, slices: Sequence[Slice], cells: dict[CellKey, Cell]) -> None:
+    rows = (
+        Incident.objects.filter(_any(slices, Slice.incident_q), organization_id=organization_id)
+        .values_list("environment", "service_id", "service_key", "started_at", "resolved_at")
+        .order_by()
+    )
+
+    def held(environment: str, group: str, moment: datetime) -> Cell | None:
+        if any(part.holds(environment, group, moment) for part in slices):
+            return cells.setdefault((environment, group, moment.date()), Cell())
+        return None
+
+    for environment, service_id, service_key, started_at, resolved_at in rows:
+        group = _group(service_id, service_key)
+        started, resolved = _moment(started_at), _moment(resolved_at)
+        if cell := held(environment, group, started):
+            cell.incidents_opened += 1
+        if resolved is not None:
+            if cell := held(environment, group, resolved):
+                sketch.add(cell.restore, (resolved - started).total_seconds())
+            if cell := held(environment, group, max(started, resolved)):
+                cell.incidents_closed += 1
+
+
+def compute(*, organization_id: int, slices: Iterable[Slice]) -> dict[CellKey, Cell]:
+    """The cells of `slices` from the raw rows (empty cells left out)."""
+    slices = list(slices)
+    if not slices:
+        return {}
+    cells: dict[CellKey, Cell] = {}
+    where = _any(slices, Slice.deployment_q)
+    _counts(organization_id, where, cells)
+    _lead(organization_id, where, cells)
+    _recovery(organization_id, where, cells)
+    _incidents(organization_id, slices, cells)
+    return {key: cell for key, cell in cells.items() if not cell.is_empty()}

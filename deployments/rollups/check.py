@@ -1,0 +1,52 @@
+"""Comparing the stored rollups with a recomputation from the raw rows (`check_rollups`)."""
+
+import math
+
+from deployments.models import DailyRollup
+from deployments.rollups import sketch
+from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, Slice, compute
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def _sketch_drift(stored: sketch.Sketch, computed: sketch.Sketch) -> bool:
+    if {o for o, (c, _s) in stored.items() if c} != {o for o, (c, _s) in computed.items() if c}:
+        return True
+    return any(
+        stored[o][0] != c or not _close(stored[o][1], s) for o, (c, s) in computed.items() if c
+    )
+
+
+def drift(*, organization_id: int) -> list[str]:
+    """One line per cell whose stored values differ from the raw rows' (empty: no drift)."""
+    computed = compute(organization_id=organization_id, slices=[Slice()])
+    stored: dict = {}
+    for row in DailyRollup.objects.filter(organization_id=organization_id):
+        cell = Cell(
+            **{name: getattr(row, name) for name in NUMBERS},
+            **{name: sketch.from_json(getattr(row, name)) for name in SKETCHES},
+        )
+        stored[(row.environment, row.group, row.day)] = cell
+    problems = []
+    for key in sorted(set(stored) | set(computed), key=str):
+        have, want = stored.get(key), computed.get(key)
+        label = f"{key[0]} {key[1]} {key[2]}"
+        if have is None:
+            problems.append(f"{label}: missing")
+            continue
+        if want is None:
+            problems.append(f"{label}: stored but the raw rows have nothing")
+            continue
+        wrong = [
+            name
+            for name in NUMBERS
+            if not _close(float(getattr(have, name)), float(getattr(want, name)))
+        ]
+        wrong += [
+            name for name in SKETCHES if _sketch_drift(getattr(have, name), getattr(want, name))
+        ]
+        if wrong:
+            problems.append(f"{label}: {', '.join(wrong)} differ")
+    return problems

@@ -1,0 +1,277 @@
+"""Reading the rollups (deployments/rollups/) for a metrics window: sums per UTC day or per
+service group, and duration percentiles merged from the per-day sketches, all in SQL.
+
+A window's whole UTC days come from the stored rows; the parts of days at its edges (a range
+that starts or ends inside a day) are computed from the raw rows by the same definition
+(`cells.compute`) and merged in, so any range is exact. The cost follows the days and groups
+read, never the deployments behind them: a constant number of queries per request.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from deployments.models import DailyRollup
+from deployments.recording.service_group import ServiceGroup
+from deployments.rollups import sketch
+from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, Slice, compute, midnight
+
+DEPLOYMENT_NUMBERS = tuple(n for n in NUMBERS if not n.startswith("incidents_"))
+INCIDENT_NUMBERS = ("incidents_opened", "incidents_closed")
+# Sketches read from the deployment groups, and from the incident groups.
+DEPLOYMENT_SKETCHES = ("lead", "recovery")
+INCIDENT_SKETCHES = ("restore",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Filter:
+    """Which rollup rows a window reads: the organization and environment, and the groups of
+    its service/team filter, for deployments and (with alias names) for incidents."""
+
+    organization_id: int
+    environment: str
+    deployments: Q = field(default_factory=Q)
+    incidents: Q = field(default_factory=Q)
+    # The same filters on the raw rows, for the edges.
+    raw_deployments: Q = field(default_factory=Q)
+    raw_incidents: Q = field(default_factory=Q)
+
+    def rows(self, *, incidents: bool = False) -> QuerySet:
+        return DailyRollup.objects.filter(
+            self.incidents if incidents else self.deployments,
+            organization_id=self.organization_id,
+            environment=self.environment,
+        )
+
+
+@dataclass(frozen=True)
+class Days:
+    """A window split into whole stored days [first, last) and raw edges."""
+
+    first: date
+    last: date  # exclusive
+    edges: tuple[tuple[datetime, datetime], ...]
+    # Before the window's start, inside its first day: counted only for open incidents.
+    before: tuple[datetime, datetime] | None
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime) -> "Days":
+        first = start.date() if start == midnight(start.date()) else start.date() + timedelta(1)
+        last = end.date()
+        if first >= last:  # no whole day: one edge
+            edges = ((start, end),)
+            first = last = start.date()
+        else:
+            edges = tuple(
+                edge
+                for edge in ((start, midnight(first)), (midnight(last), end))
+                if edge[0] < edge[1]
+            )
+        opening = midnight(start.date())
+        return cls(first, last, edges, (opening, start) if opening < start else None)
+
+
+def edge_cells(window_filter: Filter, days: Days) -> tuple[dict, dict]:
+    """(cells of the edges keyed like the stored ones, cells before the start), raw."""
+
+    def slices(ranges):
+        return [
+            Slice(
+                environment=window_filter.environment,
+                start=start,
+                end=end,
+                deployments=window_filter.raw_deployments,
+                incidents=window_filter.raw_incidents,
+            )
+            for start, end in ranges
+        ]
+
+    inside = compute(organization_id=window_filter.organization_id, slices=slices(days.edges))
+    before = (
+        compute(organization_id=window_filter.organization_id, slices=slices([days.before]))
+        if days.before
+        else {}
+    )
+    return inside, before
+
+
+def _sums(names: Iterable[str]) -> dict:
+    return {name: Sum(name, default=0) for name in names}
+
+
+def numbers(window_filter: Filter, days: Days, *, by: str) -> dict:
+    """{day or group: {number: sum}} over the whole days, deployments' numbers from the
+    deployment groups and incidents' from the incident groups (two grouped queries)."""
+    result: dict = {}
+    for incidents, names in ((False, DEPLOYMENT_NUMBERS), (True, INCIDENT_NUMBERS)):
+        rows = (
+            window_filter.rows(incidents=incidents)
+            .filter(day__gte=days.first, day__lt=days.last)
+            .values(by)
+            .order_by()
+            .annotate(**_sums(names))
+        )
+        for row in rows:
+            target = result.setdefault(row[by], dict.fromkeys(NUMBERS, 0))
+            for name in names:
+                target[name] += row[name]
+    return result
+
+
+def open_before(window_filter: Filter, day: date) -> int:
+    """Incidents open at `day`'s midnight: opened before it minus closed before it."""
+    totals = (
+        window_filter.rows(incidents=True)
+        .filter(day__lt=day)
+        .aggregate(
+            opened=Coalesce(Sum("incidents_opened"), 0), closed=Coalesce(Sum("incidents_closed"), 0)
+        )
+    )
+    return totals["opened"] - totals["closed"]
+
+
+def active_periods(window_filter: Filter, days: Days, *, by: str, period: str) -> dict:
+    """{group: {period start: days with a deployment that reached}} over the whole days."""
+    rows = (
+        window_filter.rows()
+        .filter(day__gte=days.first, day__lt=days.last, reached__gt=0)
+        .values(by, period)
+        .order_by()
+        .annotate(n=Count("id"))
+    )
+    result: dict = {}
+    for row in rows:
+        result.setdefault(row[by], {})[row[period]] = row["n"]
+    return result
+
+
+def active_days(window_filter: Filter, days: Days, *, by: str | None = None) -> dict:
+    """{group or None: {days with a deployment that reached}} over the whole days."""
+    columns = ["day"] + ([by] if by else [])
+    rows = (
+        window_filter.rows()
+        .filter(day__gte=days.first, day__lt=days.last, reached__gt=0)
+        .values_list(*columns)
+        .order_by()
+        .distinct()
+    )
+    result: dict = {}
+    for row in rows:
+        result.setdefault(row[1] if by else None, set()).add(row[0])
+    return result
+
+
+# --- percentiles from the sketches ---------------------------------------------------------
+
+
+def _each_bin(column: str) -> tuple[str, str, str]:
+    """(FROM clause item, count expression, sum expression) over the bins of a sketch column
+    of the subquery `r`."""
+    if connection.vendor == "postgresql":
+        return (
+            f"jsonb_each(r.{column}) e",
+            "(e.value->>0)::bigint",
+            "(e.value->>1)::float8",
+        )
+    return (
+        f"json_each(r.{column}) e",
+        "CAST(json_extract(e.value, '$[0]') AS INTEGER)",
+        "CAST(json_extract(e.value, '$[1]') AS REAL)",
+    )
+
+
+def _values_sql(rows: list[tuple]) -> tuple[str, list]:
+    """Edge bins as a VALUES relation (key, kind, order, count, sum)."""
+    if connection.vendor == "postgresql":
+        one = "(%s::text, %s::text, %s::bigint, %s::bigint, %s::float8)"
+    else:
+        one = "(%s, %s, %s, %s, %s)"
+    params = [value for row in rows for value in row]
+    return f"SELECT * FROM (VALUES {', '.join([one] * len(rows))}) v", params
+
+
+def percentiles(
+    window_filter: Filter, days: Days, *, by: str | None, extra: dict
+) -> dict[tuple, tuple[int, float, float, float, float]]:
+    """{(key, sketch name): (n, sum, median, p90, mean)} of the sketches merged per `by`
+    (a rollup column: day, week, month or group; None: all), with `extra`
+    {(key, sketch name): Sketch} (the edges) merged in. One query."""
+    key_sql = "CAST(r.bucket AS TEXT)" if by else "''"
+    parts, params = [], []
+    for incidents, names in ((False, DEPLOYMENT_SKETCHES), (True, INCIDENT_SKETCHES)):
+        rows = window_filter.rows(incidents=incidents).filter(
+            day__gte=days.first, day__lt=days.last
+        )
+        columns = {"bucket": F(by)} if by else {}
+        inner_sql, inner_params = rows.values(*names, **columns).order_by().query.sql_with_params()
+        for name in names:
+            each, count_sql, sum_sql = _each_bin(name)
+            parts.append(
+                f"SELECT {key_sql} AS k, '{name}' AS kind, CAST(e.key AS BIGINT) AS o, "
+                f"{count_sql} AS c, {sum_sql} AS s FROM ({inner_sql}) r, {each}"
+            )
+            params += inner_params
+    edge_rows = [
+        (str(key), name, order, count, total)
+        for (key, name), bins in extra.items()
+        for order, (count, total) in bins.items()
+        if count
+    ]
+    if edge_rows:
+        values_sql, values_params = _values_sql(edge_rows)
+        parts.append(values_sql)
+        params += values_params
+    sql = f"""
+        WITH bins AS ({" UNION ALL ".join(parts)}),
+        merged AS (
+            SELECT k, kind, o, CAST(SUM(c) AS BIGINT) AS c, SUM(s) AS s
+            FROM bins GROUP BY k, kind, o
+        ),
+        ranked AS (
+            SELECT k, kind, c, s,
+                   CAST(SUM(c) OVER (PARTITION BY k, kind ORDER BY o
+                                     ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto,
+                   CAST(SUM(c) OVER (PARTITION BY k, kind) AS BIGINT) AS n
+            FROM merged
+        )
+        SELECT k, kind, MAX(n), SUM(s),
+               MAX(CASE WHEN upto - c < (n + 1) / 2 AND (n + 1) / 2 <= upto THEN s / c END),
+               MAX(CASE WHEN upto - c < (n + 2) / 2 AND (n + 2) / 2 <= upto THEN s / c END),
+               MAX(CASE WHEN upto - c < (9 * n + 9) / 10 AND (9 * n + 9) / 10 <= upto
+                        THEN s / c END)
+        FROM ranked WHERE c > 0 GROUP BY k, kind
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    result = {}
+    for key, kind, n, total, low, high, p90 in found:
+        n, total = int(n), float(total)
+        result[(key, kind)] = (n, total, (float(low) + float(high)) / 2, float(p90), total / n)
+    return result
+
+
+def merge_cells(cells: Iterable[tuple[object, Cell]]) -> dict[object, Cell]:
+    merged: dict[object, Cell] = {}
+    for key, cell in cells:
+        merged.setdefault(key, Cell()).merge(cell)
+    return merged
+
+
+def sketches_of(cells: dict[object, Cell], key_of) -> dict:
+    """{(key, sketch name): Sketch} of edge cells, keyed for `percentiles(extra=)`."""
+    extra: dict = {}
+    for cell_key, cell in cells.items():
+        for name in SKETCHES:
+            bins = getattr(cell, name)
+            if bins:
+                sketch.merge(extra.setdefault((key_of(cell_key), name), {}), bins)
+    return extra
+
+
+def group_filter(group: ServiceGroup) -> Q:
+    return Q(group=group.encode())
