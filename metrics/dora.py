@@ -9,18 +9,15 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import (
-    Q,
-    QuerySet,
-)
+from django.db.models import Max, Q, QuerySet
 
 from deployments.models import (
     FAILED_STATUSES,
     Deployment,
     Incident,
-    Status,
 )
 from deployments.recording.service_group import ServiceGroup
+from deployments.rollups.cells import next_success
 from metrics import benchmarks
 from metrics import rollup_queries as rq
 from metrics.lead_time import LeadTimeStats
@@ -280,6 +277,8 @@ class ServiceDora:
     """The four metrics of one service (or unmatched name) over a scope's range."""
 
     service_id: int | None
+    # The pairing key, ServiceGroup.encode(): "service:<id>" or "name:<normalized name>".
+    group: str
     name: str
     team: str
     deployment_frequency: Frequency
@@ -292,43 +291,36 @@ def unrecovered_failures(*, scope: Window, limit: int = 20) -> list[Deployment]:
     """Failed or rolled-back deployments of the scope with no later success of the same
     service and environment yet, newest first.
 
-    A failure is unrecovered when it completed at or after its service's last success, so
-    this is two index descents per catalogued service or unmatched name (its suggestion)
-    rather than a next-success lookup for every failure of the range.
+    A failure is unrecovered when it completed at or after its service's last success. The
+    rollups give each group's last day with a success (one grouped query), so only failures
+    from that day on are looked at, each with one next-success lookup: two queries whatever
+    the number of services or unmatched names.
     """
-    same_env = Deployment.objects.filter(
-        organization_id=scope.organization_id, environment=scope.environment
+    window_filter = _filter(scope)
+    last_success_day = dict(
+        window_filter.rows()
+        .filter(successful__gt=0)
+        .values("group")
+        .order_by()
+        .annotate(last=Max("day"))
+        .values_list("group", "last")
     )
-    services = Service.objects.filter(organization_id=scope.organization_id)
-    keys = ServiceSuggestion.objects.filter(organization_id=scope.organization_id)
-    selector = scope.service
-    if selector is not None and selector.service_id is not None:
-        services, keys = services.filter(pk=selector.service_id), keys.none()
-    elif selector is not None:
-        services, keys = services.none(), keys.filter(key=selector.key)
-    if scope.team:
-        services, keys = services.filter(team__iexact=scope.team), keys.none()
-    groups = [Q(service_id=pk) for pk in services.values_list("pk", flat=True)] + [
-        Q(service__isnull=True, service_key=key)
-        for key in keys.values_list("key", flat=True).distinct()
-    ]
-    found: list[Deployment] = []
-    for group in groups:
-        same = same_env.filter(group)
-        last_success = (
-            same.filter(status=Status.SUCCESS)
-            .order_by("-completed_at")
-            .values_list("completed_at", flat=True)
-            .first()
-        )
-        failed = same.filter(
-            status__in=FAILED_STATUSES, completed_at__gte=scope.start, completed_at__lt=scope.end
-        )
-        if last_success is not None:
-            failed = failed.filter(completed_at__gte=last_success)
-        found.extend(failed.select_related("service").order_by("-completed_at", "-id")[:limit])
-    found.sort(key=lambda d: (d.completed_at, d.pk), reverse=True)
-    return found[:limit]
+    succeeded = Q(pk__in=[])
+    candidates = Q(pk__in=[])
+    for key, day in last_success_day.items():
+        group = ServiceGroup.decode(key).q()
+        succeeded |= group
+        candidates |= group & Q(completed_at__gte=rq.midnight(day))
+    never_succeeded = ~succeeded if last_success_day else Q()
+    failed = (
+        deployments_in(scope)
+        .filter(candidates | never_succeeded, status__in=FAILED_STATUSES)
+        .annotate(next_success=next_success())
+        .filter(next_success__isnull=True)
+        .select_related("service")
+        .order_by("-completed_at", "-id")
+    )
+    return list(failed[:limit])
 
 
 def open_incidents(*, scope: Window, limit: int = 20) -> list[Incident]:
@@ -532,6 +524,7 @@ def dora_by_service(*, scope: Window) -> list[ServiceDora]:
         result.append(
             ServiceDora(
                 service_id=service_id,
+                group=key,
                 name=name,
                 team=team,
                 deployment_frequency=_frequency(

@@ -268,6 +268,7 @@ def dora_by_service(*, scope: Window) -> list[ServiceDora]:
         result.append(
             ServiceDora(
                 service_id=service_id,
+                group=key,
                 name=name,
                 team=team,
                 deployment_frequency=_frequency(

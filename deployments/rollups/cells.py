@@ -200,7 +200,7 @@ def _counts(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
         cell.incident_caused += row["caused"]
 
 
-def _next_success() -> Coalesce:
+def next_success() -> Coalesce:
     """The completion of a failure's next success of its pairing key and environment: as
     stored (`recovered_at`, production), else looked up (deployments/recording/recovery.py)."""
     later = Deployment.objects.filter(
@@ -226,13 +226,13 @@ def _recovery(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> Non
     rows = (
         Deployment.objects.filter(where, organization_id=organization_id)
         .filter(status__in=FAILED_STATUSES)
-        .annotate(next_success=_next_success())
+        .annotate(next_success=next_success())
         .filter(next_success__isnull=False)
         .values_list("environment", "service_id", "service_key", "completed_at", "next_success")
         .order_by()
     )
-    for environment, service_id, service_key, completed_at, next_success in rows:
-        completed, recovered = _moment(completed_at), _moment(next_success)
+    for environment, service_id, service_key, completed_at, recovered_at in rows:
+        completed, recovered = _moment(completed_at), _moment(recovered_at)
         key = (environment, _group(service_id, service_key), completed.date())
         sketch.add(cells.setdefault(key, Cell()).recovery, (recovered - completed).total_seconds())
 
