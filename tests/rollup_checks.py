@@ -7,6 +7,7 @@ lead-time or recovery level whose reference median sits within 1 % of a level th
 """
 
 import io
+import json
 import math
 
 from django.core.management import call_command, get_commands
@@ -19,7 +20,10 @@ URL = "/api/metrics/dora"
 PERCENTILES = {"medianSeconds", "p90Seconds"}
 MEANS = {"meanSeconds", "codingMeanSeconds", "reviewMeanSeconds", "waitingMeanSeconds"}
 # The level of a metric and the table row bounds its median is compared with.
-MEDIAN_LEVELS = {"leadTime": "lead_time_seconds", "failedDeploymentRecoveryTime": "recovery_seconds"}
+MEDIAN_LEVELS = {
+    "leadTime": "lead_time_seconds",
+    "failedDeploymentRecoveryTime": "recovery_seconds",
+}
 
 
 def command_exists(name: str) -> bool:
@@ -71,8 +75,9 @@ def differences(got, want, path: str = "") -> list[str]:
     """Every field where the API (`got`) departs from the reference (`want`) beyond the rules."""
     if isinstance(want, dict):
         if not isinstance(got, dict) or set(got) != set(want):
-            return [f"{path}: keys {sorted(got) if isinstance(got, dict) else got!r} != "
-                    f"{sorted(want)}"]
+            return [
+                f"{path}: keys {sorted(got) if isinstance(got, dict) else got!r} != {sorted(want)}"
+            ]
         found = []
         for name in want:
             if name == "level" and path.rsplit(".", 1)[-1] in MEDIAN_LEVELS:
@@ -97,8 +102,10 @@ def differences(got, want, path: str = "") -> list[str]:
         if math.isclose(got, want, rel_tol=tolerance, abs_tol=0.0):
             return []
         return [f"{path}: {got!r} != {want!r} (relative tolerance {tolerance})"]
-    if got != want or type(got) is not type(want) and not (
-        isinstance(got, int | float) and isinstance(want, int | float) and got == want
+    if (
+        got != want
+        or type(got) is not type(want)
+        and not (isinstance(got, int | float) and isinstance(want, int | float) and got == want)
     ):
         return [f"{path}: {got!r} != {want!r}"]
     return []
@@ -111,8 +118,6 @@ def assert_api_matches_reference(api, key: str, *, organization, params: dict) -
     got = response.json()
     want = reference_json(organization=organization, params=params)
     # Through JSON as the API's answer went (datetimes are already strings).
-    import json
-
     want = json.loads(json.dumps(want))
     problems = differences(got, want)
     assert problems == [], f"{params}:\n" + "\n".join(problems[:40])

@@ -10,6 +10,7 @@ it exists) or imported (import_lines, the import_deployments path); a second org
 has the same catalog size, to prove its rows cost nothing and show nowhere.
 """
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -140,8 +141,6 @@ def _recent_imports(organization, *, names: int, services) -> None:
                 "service": name,
             }
         )
-    import json
-
     report = import_lines(
         organization=organization, fmt="periscope", lines=[json.dumps(line) for line in lines]
     )
@@ -179,7 +178,9 @@ def test_prometheus_with_300_unmatched_names_and_50_services(
         response = api.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 200
     text = response.content.decode()
-    deployments = [line for line in text.splitlines() if line.startswith("periscope_dora_deployments{")]
+    deployments = [
+        line for line in text.splitlines() if line.startswith("periscope_dora_deployments{")
+    ]
     assert len(deployments) == NAMES + SERVICES
     assert 'service="unknown-000"' in text and 'service="svc-00"' in text
     assert "globex" not in text

@@ -36,7 +36,7 @@ from deployments.recording.importing import import_lines
 from periscope.secrets import set_webhook_secret
 from services.models import Service, ServiceSuggestion
 from tests.admin_helpers import run_action
-from tests.factories import make_key, make_service
+from tests.factories import make_service
 from tests.rollup_checks import assert_api_matches_reference, check_rollups
 from tests.webhooks import SECRETS, post_webhook
 
@@ -174,8 +174,12 @@ QUESTIONS = [
     {**WHOLE, "interval": "month", "service": "billing"},
     {**WHOLE, "interval": "week", "environment": "staging"},
     {"from": "2024-02-20T05:30:00Z", "to": "2024-03-07T17:45:10Z", "interval": "day"},
-    {"from": "2024-02-20T05:30:00Z", "to": "2024-03-07T17:45:10Z", "interval": "week",
-     "service": "cart"},
+    {
+        "from": "2024-02-20T05:30:00Z",
+        "to": "2024-03-07T17:45:10Z",
+        "interval": "week",
+        "service": "cart",
+    },
 ]
 
 _serial = itertools.count()
@@ -396,32 +400,115 @@ def test_a_history_with_every_kind_of_change_has_lead_times_and_incidents(world,
     and by hand where it matters (so the property above is not vacuous)."""
     ops = [
         {"op": "push", "repo": "shop", "first": 0, "count": 6},
-        {"op": "pull_request", "repo": "shop", "number": 1, "merge": 3, "opened_before": 600,
-         "review": 120},
-        {"op": "deploy", "id": "d0", "service": "shop", "environment": "production",
-         "status": "success", "completed": 3 * 24 * 60, "duration": 5, "commit": ("shop", 2)},
-        {"op": "deploy", "id": "d1", "service": "shop", "environment": "prod",
-         "status": "failure", "completed": 4 * 24 * 60, "duration": 5, "commit": ("shop", 3)},
-        {"op": "deploy", "id": "d2", "service": "shop", "environment": "production",
-         "status": "success", "completed": 4 * 24 * 60 + 90, "duration": 5,
-         "commit": ("shop", 4)},
-        {"op": "deploy", "id": "d3", "service": "Cart ", "environment": "production",
-         "status": "success", "completed": 5 * 24 * 60, "duration": 0, "commit": ("cart", 1)},
-        {"op": "incident", "id": "INC-0", "service": "shop", "environment": "production",
-         "started": 4 * 24 * 60 + 100, "resolved_after": None, "deployment": None},
-        {"op": "incident", "id": "INC-0", "service": "shop", "environment": "production",
-         "started": 4 * 24 * 60 + 100, "resolved_after": 30, "deployment": None},
-        {"op": "incident", "id": "INC-1", "service": "cart", "environment": "production",
-         "started": 6 * 24 * 60, "resolved_after": 60, "deployment": "d3"},
+        {
+            "op": "pull_request",
+            "repo": "shop",
+            "number": 1,
+            "merge": 3,
+            "opened_before": 600,
+            "review": 120,
+        },
+        {
+            "op": "deploy",
+            "id": "d0",
+            "service": "shop",
+            "environment": "production",
+            "status": "success",
+            "completed": 3 * 24 * 60,
+            "duration": 5,
+            "commit": ("shop", 2),
+        },
+        {
+            "op": "deploy",
+            "id": "d1",
+            "service": "shop",
+            "environment": "prod",
+            "status": "failure",
+            "completed": 4 * 24 * 60,
+            "duration": 5,
+            "commit": ("shop", 3),
+        },
+        {
+            "op": "deploy",
+            "id": "d2",
+            "service": "shop",
+            "environment": "production",
+            "status": "success",
+            "completed": 4 * 24 * 60 + 90,
+            "duration": 5,
+            "commit": ("shop", 4),
+        },
+        {
+            "op": "deploy",
+            "id": "d3",
+            "service": "Cart ",
+            "environment": "production",
+            "status": "success",
+            "completed": 5 * 24 * 60,
+            "duration": 0,
+            "commit": ("cart", 1),
+        },
+        {
+            "op": "incident",
+            "id": "INC-0",
+            "service": "shop",
+            "environment": "production",
+            "started": 4 * 24 * 60 + 100,
+            "resolved_after": None,
+            "deployment": None,
+        },
+        {
+            "op": "incident",
+            "id": "INC-0",
+            "service": "shop",
+            "environment": "production",
+            "started": 4 * 24 * 60 + 100,
+            "resolved_after": 30,
+            "deployment": None,
+        },
+        {
+            "op": "incident",
+            "id": "INC-1",
+            "service": "cart",
+            "environment": "production",
+            "started": 6 * 24 * 60,
+            "resolved_after": 60,
+            "deployment": "d3",
+        },
         {"op": "push", "repo": "cart", "first": 0, "count": 3},  # d3's commit arrives late
         {"op": "accept", "name": "cart", "how": "create_services"},
-        {"op": "import", "lines": [{"id": "i0", "service": "billing", "status": "failure",
-                                    "completed": 7 * 24 * 60, "commit": ("shop", 5)}]},
-        {"op": "deploy", "id": "d4", "service": "billing", "environment": "production",
-         "status": "success", "completed": 8 * 24 * 60, "duration": 5, "commit": ("shop", 5)},
-        {"op": "deploy", "id": "d5", "service": "shop", "environment": "production",
-         "status": "rolled_back", "completed": 9 * 24 * 60, "duration": 5,
-         "commit": ("shop", 5)},
+        {
+            "op": "import",
+            "lines": [
+                {
+                    "id": "i0",
+                    "service": "billing",
+                    "status": "failure",
+                    "completed": 7 * 24 * 60,
+                    "commit": ("shop", 5),
+                }
+            ],
+        },
+        {
+            "op": "deploy",
+            "id": "d4",
+            "service": "billing",
+            "environment": "production",
+            "status": "success",
+            "completed": 8 * 24 * 60,
+            "duration": 5,
+            "commit": ("shop", 5),
+        },
+        {
+            "op": "deploy",
+            "id": "d5",
+            "service": "shop",
+            "environment": "production",
+            "status": "rolled_back",
+            "completed": 9 * 24 * 60,
+            "duration": 5,
+            "commit": ("shop", 5),
+        },
         {"op": "delete_deployment", "id": "d5"},
     ]
     for op in ops:
