@@ -162,9 +162,13 @@ class Slice:
 
 
 def _any(slices: Sequence[Slice], q_of) -> Q:
-    combined = Q(pk__in=[])
-    for part in slices:
-        combined |= q_of(part)
+    """The rows of any of the slices. (An empty Q would vanish from an OR: it is everything.)"""
+    parts = [q_of(part) for part in slices]
+    if any(not part for part in parts):
+        return Q()
+    combined = parts[0]
+    for part in parts[1:]:
+        combined |= part
     return combined
 
 

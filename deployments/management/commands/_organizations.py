@@ -5,7 +5,9 @@ from django.core.management.base import CommandError
 from periscope.models import Organization
 
 
-def selected(slugs: list[str] | None):
+def selected(slugs: list[str] | str | None):
+    if isinstance(slugs, str):  # call_command(..., org="slug")
+        slugs = [slugs]
     organizations = Organization.objects.order_by("slug")
     if slugs:
         organizations = organizations.filter(slug__in=slugs)
