@@ -18,6 +18,7 @@ from deployments.models import (
 )
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups.cells import next_success
+from deployments.rollups.maintain import fold
 from metrics import benchmarks
 from metrics import rollup_queries as rq
 from metrics.lead_time import LeadTimeStats
@@ -337,7 +338,9 @@ def open_incidents(*, scope: Window, limit: int = 20) -> list[Incident]:
 
 
 def _filter(scope: Window) -> rq.Filter:
-    """The rollup rows and raw rows of the scope's service/team filter."""
+    """The rollup rows and raw rows of the scope's service/team filter, once the writes
+    noted so far are folded into the rollups (deployments/rollups/maintain.py)."""
+    fold(organization_id=scope.organization_id)
     deployments = incidents = Q()
     selector = scope.service
     if selector is not None and selector.service_id is not None:

@@ -29,7 +29,7 @@ def reattribute_deployments(*, service: Service, keys: list[str] | set[str]) -> 
         return 0
     groups = [ServiceGroup(service.pk), *(ServiceGroup(None, k) for k in keys)]
     with (
-        rollups.maintained(organization_id=service.organization_id),
+        transaction.atomic(),
         recovery.regrouping(organization_id=service.organization_id, groups=groups),
     ):
         rollups.note_groups(organization_id=service.organization_id, groups=groups)
@@ -242,7 +242,7 @@ def delete_service(*, service: Service) -> int:
     )
     groups = [ServiceGroup(service.pk), *(ServiceGroup(None, k) for k in keys)]
     with (
-        rollups.maintained(organization_id=service.organization_id),
+        transaction.atomic(),
         recovery.regrouping(organization_id=service.organization_id, groups=groups),
     ):
         rollups.note_groups(organization_id=service.organization_id, groups=groups)

@@ -414,11 +414,6 @@ def relink_repository(*, repository: Repository, since: datetime | None) -> int:
     if since is not None:
         # A day of slack for clocks that disagree between laptops, forges and pipelines.
         candidates = candidates.filter(completed_at__gte=since - timedelta(days=1))
-    with rollups.maintained(organization_id=repository.organization_id):
-        return _relink(repository=repository, candidates=candidates)
-
-
-def _relink(*, repository: Repository, candidates) -> int:
     cache: dict[tuple, int | None] = {}
     relinked = 0
     for deployment in candidates.select_related("service", "organization").order_by(

@@ -150,7 +150,7 @@ def record_incident(
         "resolved_at": resolved_at,
         "url": url,
     }
-    with rollups.maintained(organization_id=organization.pk):
+    with transaction.atomic():
         stored = (
             Incident.objects.select_for_update()
             .filter(organization=organization, external_id=external_id)

@@ -23,7 +23,7 @@ from deployments.models.deployment import (
     Status,
 )
 from deployments.models.incident import Incident, IncidentDelivery
-from deployments.models.rollup import DailyRollup
+from deployments.models.rollup import DailyRollup, RollupPending
 
 __all__ = [
     "CONCLUDED_STATUSES",
@@ -44,6 +44,7 @@ __all__ = [
     "IncidentDelivery",
     "PullRequest",
     "Repository",
+    "RollupPending",
     "Source",
     "Status",
 ]

@@ -60,3 +60,28 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.environment} {self.group} {self.day}"
+
+
+class RollupPending(models.Model):
+    """What a write changed, noted in the write's own transaction for the next metrics read
+    to fold into the rollups (deployments/rollups/maintain.py). Append-only: concurrent
+    writers never wait for each other here; the fold deduplicates."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # "" with no days: the whole group in every environment (deployments moved in bulk).
+    environment = models.CharField(max_length=100, blank=True)
+    group = models.CharField(max_length=520, blank=True)
+    first_day = models.DateField(null=True)
+    last_day = models.DateField(null=True)
+    # A success: the failures it may recover (since the success before it) are refreshed.
+    success_at = models.DateTimeField(null=True)
+    # Links changed: the deployments sharing its changes are refreshed.
+    deployment_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "id"], name="rollup_pending_order")]
+
+    def __str__(self) -> str:
+        return f"{self.environment} {self.group} {self.first_day}..{self.last_day}"

@@ -83,7 +83,7 @@ class DeploymentAdmin(OrganizationScopedAdmin):
 
     # Edits and deletes keep the stored recovery times (deployments/recovery.py) exact.
     def save_model(self, request, obj, form, change):
-        with rollups.maintained(organization_id=obj.organization_id):
+        with transaction.atomic():
             if change:
                 rollups.note_deployments(organization_id=obj.organization_id, ids=[obj.pk])
                 rollups.note_links(
@@ -111,7 +111,7 @@ class DeploymentAdmin(OrganizationScopedAdmin):
         recovery.before_delete(organization_id=organization_id, deployment_ids=ids)
 
     def delete_model(self, request, obj):
-        with rollups.maintained(organization_id=obj.organization_id):
+        with transaction.atomic():
             self._delete(organization_id=obj.organization_id, ids=[obj.pk])
             super().delete_model(request, obj)
 
@@ -121,7 +121,7 @@ class DeploymentAdmin(OrganizationScopedAdmin):
             by_organization.setdefault(organization_id, []).append(pk)
         with transaction.atomic():
             for organization_id, ids in sorted(by_organization.items()):
-                with rollups.maintained(organization_id=organization_id):
+                with transaction.atomic():
                     self._delete(organization_id=organization_id, ids=ids)
                     Deployment.objects.filter(organization_id=organization_id, pk__in=ids).delete()
 

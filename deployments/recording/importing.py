@@ -288,7 +288,7 @@ class Importer:
             for deployment in candidates.order_by("completed_at", "id"):
                 # Not "created": an earlier one's pass may already have linked it as its
                 # successor, so its links are replaced, not assumed absent.
-                with rollups.maintained(organization_id=organization_id):
+                with transaction.atomic():
                     linking.link_on_record(deployment, action=DeliveryAction.UPDATED)
 
     def store(self, batch: list[_Item]) -> None:
@@ -298,7 +298,7 @@ class Importer:
         for attempt in (1, 2):
             written = self._writer.written = _Written()
             try:
-                with rollups.maintained(organization_id=self.organization.pk):
+                with transaction.atomic():
                     if connection.vendor == "postgresql":
                         # Commit without waiting for the WAL flush. An import is idempotent:
                         # a crash can lose only the last batches acknowledged, which a re-run

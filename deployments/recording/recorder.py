@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from django.db import transaction
 from django.utils import timezone
 
 from deployments.changes import linking
@@ -395,15 +396,15 @@ def record_deployment(
     if linking.links_new(
         values=pending.values, repository_possible=pending.names.repository_possible
     ):
-        with rollups.maintained(organization_id=organization.pk):
+        with transaction.atomic():
             return _record_one(pending=pending)
     # The fast path, for most deliveries: a new deployment with nothing to link is a few
     # plain statements, which rows.transaction() sends in two round trips on PostgreSQL.
-    with rollups.maintained(organization_id=organization.pk), rows.transaction():
+    with rows.transaction():
         result = _record_new(pending=pending, link=False)
     if result is not None:
         return result
-    with rollups.maintained(organization_id=organization.pk):
+    with transaction.atomic():
         # The id is stored: a repeat, without trying the insert again.
         return _record_repeat(pending=pending) or _record_one(pending=pending)
 
@@ -418,7 +419,7 @@ def record_deployments(
     """Store a batch atomically: every (event, body) pair or none of them (`cap_new_names`
     as for record_deployment)."""
     received_at = received_at or timezone.now()
-    with rollups.maintained(organization_id=organization.pk):
+    with transaction.atomic():
         batch = [
             _pending(organization=organization, event=event, body=body, received_at=received_at)
             for event, body in events

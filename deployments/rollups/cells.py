@@ -161,7 +161,7 @@ class Slice:
         )
 
 
-def _any(slices: Sequence[Slice], q_of) -> Q:
+def any_of(slices: Sequence[Slice], q_of) -> Q:
     """The rows of any of the slices. (An empty Q would vanish from an OR: it is everything.)"""
     parts = [q_of(part) for part in slices]
     if any(not part for part in parts):
@@ -308,7 +308,7 @@ def _lead(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
 
 def _incidents(organization_id: int, slices: Sequence[Slice], cells: dict[CellKey, Cell]) -> None:
     rows = (
-        Incident.objects.filter(_any(slices, Slice.incident_q), organization_id=organization_id)
+        Incident.objects.filter(any_of(slices, Slice.incident_q), organization_id=organization_id)
         .values_list("environment", "service_id", "service_key", "started_at", "resolved_at")
         .order_by()
     )
@@ -336,7 +336,7 @@ def compute(*, organization_id: int, slices: Iterable[Slice]) -> dict[CellKey, C
     if not slices:
         return {}
     cells: dict[CellKey, Cell] = {}
-    where = _any(slices, Slice.deployment_q)
+    where = any_of(slices, Slice.deployment_q)
     _counts(organization_id, where, cells)
     _lead(organization_id, where, cells)
     _recovery(organization_id, where, cells)

@@ -5,6 +5,7 @@ import math
 from deployments.models import DailyRollup
 from deployments.rollups import sketch
 from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, Slice, compute
+from deployments.rollups.maintain import fold
 
 
 def _close(a: float, b: float) -> bool:
@@ -20,7 +21,9 @@ def _sketch_drift(stored: sketch.Sketch, computed: sketch.Sketch) -> bool:
 
 
 def drift(*, organization_id: int) -> list[str]:
-    """One line per cell whose stored values differ from the raw rows' (empty: no drift)."""
+    """One line per cell whose stored values differ from the raw rows' (empty: no drift),
+    once the writes noted so far are folded in (what any metrics read would do first)."""
+    fold(organization_id=organization_id)
     computed = compute(organization_id=organization_id, slices=[Slice()])
     stored: dict = {}
     for row in DailyRollup.objects.filter(organization_id=organization_id):

@@ -1,33 +1,39 @@
-"""Keeping the rollups exact: every write notes what it changed, and before its transaction
-commits the cells it touched are recomputed from the raw rows (cells.compute) and stored.
+"""Keeping the rollups exact: every write notes, in its own transaction, what it changed;
+the next metrics read folds those notes into the rollups, recomputing the touched cells from
+the raw rows (cells.compute).
 
-A writer opens `maintained(organization_id=)` around its transaction and notes, inside it,
-the state of each deployment or incident before and after it changed (`note_deployment`,
-`note_incident`), the deployments whose change links changed (`note_links`) and whole groups
-moved in bulk (`note_groups`). On leaving the block the touched cells are refreshed:
+Writers call, inside their transaction, `note_deployment` (the state of a deployment before
+and after it changed), `note_incident_row`, `note_links` (deployments whose change links
+change), `note_inserted` (an import batch) and `note_groups` (deployments or incidents moved
+between groups in bulk). Each note is one small INSERT (RollupPending): append-only, so
+concurrent deliveries never wait on each other, and a plain statement, so the webhook's
+pipelined transaction (periscope.rows) sends it without another round trip. A write that
+rolls back takes its notes with it; a committed one is never missed.
+
+`fold(organization_id=)`, called by every metrics read before it reads, turns the notes
+committed so far into cells and refreshes them:
 
 - a deployment's own cell (its environment, service group and UTC day of completion);
 - for a success, the cells of the failures it may recover: those of its group and
   environment completed since the success before it;
 - for linked deployments, the cells of every deployment of the group that shipped one of the
   same changes (which of them shipped a change first may have moved);
-- for an incident, the cells of its start, resolution and closing days, and (noted as the
-  deployment states) the cells of the deployments it is attributed to.
+- for an incident, the cells of its start and resolution days, and the cell of the
+  deployment it is attributed to.
 
-Recomputing rather than adding deltas keeps one definition (cells.py) and makes a refresh
-exact whatever ran before it. On PostgreSQL the refresh takes the touched groups' advisory
-locks (the recovery locks, deployments/recording/recovery.py) before it reads: a concurrent
-writer of the same group waits, and its own refresh, in a later snapshot, sees this one's
-rows. SQLite runs one write transaction at a time.
+Recomputing rather than adding deltas keeps one definition (cells.py), makes a fold exact
+whatever ran before it, and keeps the write path to one INSERT. Folds of one organization
+run one at a time (a PostgreSQL advisory lock); a fold sees the rows of every write whose
+notes it sees (both committed), so it never stores a cell without a row it counted. SQLite
+runs one write transaction at a time.
 """
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 
 from deployments.models import (
@@ -36,16 +42,22 @@ from deployments.models import (
     Deployment,
     DeploymentCommit,
     DeploymentPullRequest,
+    RollupPending,
     Status,
 )
-from deployments.recording import recovery
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import sketch
-from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, CellKey, Slice, compute, utc_day
-
-
-class NotMaintained(RuntimeError):
-    """A write noted outside `maintained()`: its rollups would drift."""
+from deployments.rollups.cells import (
+    NUMBERS,
+    SKETCHES,
+    Cell,
+    CellKey,
+    Slice,
+    any_of,
+    compute,
+    utc_day,
+)
+from periscope import rows
 
 
 @dataclass
@@ -54,38 +66,24 @@ class _Changes:
     cells: set[tuple[str, ServiceGroup, date]] = field(default_factory=set)
     successes: set[tuple[str, ServiceGroup, datetime]] = field(default_factory=set)
     linked: set[int] = field(default_factory=set)
-    ranges: set[tuple[str, ServiceGroup, date, date]] = field(default_factory=set)
     groups: set[ServiceGroup] = field(default_factory=set)
+    ranges: set[tuple[str, ServiceGroup, date, date]] = field(default_factory=set)
 
 
-_current: ContextVar[_Changes | None] = ContextVar("rollup_changes", default=None)
-
-
-def _changes(organization_id: int) -> _Changes:
-    changes = _current.get()
-    if changes is None or changes.organization_id != organization_id:
-        raise NotMaintained("a write to deployments or incidents outside rollups.maintained()")
-    return changes
-
-
-@contextmanager
-def maintained(*, organization_id: int) -> Iterator[None]:
-    """A transaction whose notes are refreshed before it commits (nested: the outermost)."""
-    outer = _current.get()
-    if outer is not None:
-        if outer.organization_id != organization_id:
-            raise NotMaintained("two organizations in one maintained() block")
-        with transaction.atomic():
-            yield
-        return
-    changes = _Changes(organization_id)
-    token = _current.set(changes)
-    try:
-        with transaction.atomic():
-            yield
-            refresh_noted(changes)
-    finally:
-        _current.reset(token)
+def _note(organization_id: int, **values) -> None:
+    rows.insert(
+        RollupPending,
+        {
+            "organization_id": organization_id,
+            "environment": "",
+            "group": "",
+            "first_day": None,
+            "last_day": None,
+            "success_at": None,
+            "deployment_id": None,
+            **values,
+        },
+    )
 
 
 def note_deployment(
@@ -99,11 +97,16 @@ def note_deployment(
 ) -> None:
     if completed_at is None:
         return  # in no cell
-    changes = _changes(organization_id)
-    group = ServiceGroup.of(service_id=service_id, service_key=service_key)
-    changes.cells.add((environment, group, utc_day(completed_at)))
-    if status == Status.SUCCESS:
-        changes.successes.add((environment, group, completed_at))
+    group = ServiceGroup.of(service_id=service_id, service_key=service_key).encode()
+    day = utc_day(completed_at)
+    _note(
+        organization_id,
+        environment=environment,
+        group=group,
+        first_day=day,
+        last_day=day,
+        success_at=completed_at if status == Status.SUCCESS else None,
+    )
 
 
 def note_deployment_row(deployment: Deployment) -> None:
@@ -118,7 +121,7 @@ def note_deployment_row(deployment: Deployment) -> None:
 
 
 def note_deployments(*, organization_id: int, ids: Iterable[int]) -> None:
-    """The current state of these deployments (before a bulk change, and after it)."""
+    """The current state of these deployments (before a change, and after it)."""
     for row in Deployment.objects.filter(organization_id=organization_id, pk__in=list(ids)).only(
         "organization_id", "environment", "service_id", "service_key", "status", "completed_at"
     ):
@@ -129,7 +132,6 @@ def note_inserted(*, organization_id: int, rows: Iterable[dict]) -> None:
     """Deployments inserted in bulk (an import batch): per environment and group, the days
     from the first to the last completion, and the recovery window of its earliest success
     (which covers every failure a later success of the batch may recover)."""
-    changes = _changes(organization_id)
     spans: dict[tuple[str, ServiceGroup], list] = {}
     for values in rows:
         completed_at = values["completed_at"]
@@ -141,9 +143,14 @@ def note_inserted(*, organization_id: int, rows: Iterable[dict]) -> None:
         if values["status"] == Status.SUCCESS and (span[2] is None or completed_at < span[2]):
             span[2] = completed_at
     for (environment, group), (first, last, earliest_success) in spans.items():
-        changes.ranges.add((environment, group, utc_day(first), utc_day(last)))
-        if earliest_success is not None:
-            changes.successes.add((environment, group, earliest_success))
+        _note(
+            organization_id,
+            environment=environment,
+            group=group.encode(),
+            first_day=utc_day(first),
+            last_day=utc_day(last),
+            success_at=earliest_success,
+        )
 
 
 def note_incident(
@@ -155,11 +162,9 @@ def note_incident(
     started_at: datetime,
     resolved_at: datetime | None,
 ) -> None:
-    changes = _changes(organization_id)
-    group = ServiceGroup.of(service_id=service_id, service_key=service_key)
-    for moment in (started_at, resolved_at):
-        if moment is not None:
-            changes.cells.add((environment, group, utc_day(moment)))
+    group = ServiceGroup.of(service_id=service_id, service_key=service_key).encode()
+    for day in {utc_day(moment) for moment in (started_at, resolved_at) if moment is not None}:
+        _note(organization_id, environment=environment, group=group, first_day=day, last_day=day)
 
 
 def note_incident_row(incident) -> None:
@@ -178,38 +183,112 @@ def note_incident_row(incident) -> None:
 
 def note_links(*, organization_id: int, deployment_ids: Iterable[int], now: bool = False) -> None:
     """Deployments whose links change: before the change (`now`: the cells of the deployments
-    sharing their current links are noted at once) and after it (looked up at the refresh)."""
-    changes = _changes(organization_id)
+    sharing their current links are noted at once) and after it (looked up at the fold)."""
     ids = set(deployment_ids)
     if now:
-        changes.cells |= _sibling_cells(organization_id=organization_id, ids=ids)
-    else:
-        changes.linked |= ids
+        for environment, group, day in _sibling_cells(organization_id=organization_id, ids=ids):
+            _note(
+                organization_id,
+                environment=environment,
+                group=group.encode(),
+                first_day=day,
+                last_day=day,
+            )
+        return
+    for pk in ids:
+        _note(organization_id, deployment_id=pk)
 
 
 def note_groups(*, organization_id: int, groups: Iterable[ServiceGroup]) -> None:
     """Deployments or incidents moved between these groups in bulk: all their cells."""
-    _changes(organization_id).groups.update(groups)
+    for group in groups:
+        _note(organization_id, group=group.encode())
+
+
+def _changes_of(pending: Iterable[RollupPending], organization_id: int) -> _Changes:
+    changes = _Changes(organization_id)
+    for note in pending:
+        if note.deployment_id is not None:
+            changes.linked.add(note.deployment_id)
+            continue
+        group = ServiceGroup.decode(note.group)
+        if note.first_day is None:
+            changes.groups.add(group)
+            continue
+        changes.ranges.add((note.environment, group, note.first_day, note.last_day))
+        if note.success_at is not None:
+            changes.successes.add((note.environment, group, note.success_at))
+    return changes
+
+
+def _fold_lock(organization_id: int) -> None:
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(
+        hashlib.blake2b(f"rollup-fold|{organization_id}".encode(), digest_size=8).digest(),
+        "big",
+        signed=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def fold(*, organization_id: int) -> int:
+    """Fold the organization's committed notes into its rollups; returns the notes folded.
+    One indexed probe when there is nothing to fold."""
+    pending = RollupPending.objects.filter(organization_id=organization_id)
+    if not pending.exists():
+        return 0
+    with transaction.atomic():
+        _fold_lock(organization_id)
+        # Read after the lock: a fold that ran meanwhile has deleted what it folded.
+        notes = list(pending.order_by("id"))
+        if notes:
+            refresh_noted(_changes_of(notes, organization_id))
+            pending.filter(id__lte=notes[-1].id).delete()
+    return len(notes)
 
 
 # --- the refresh ---------------------------------------------------------------------------
 
 
-def _recovery_windows(changes: _Changes) -> Iterator[tuple[str, ServiceGroup, date, date]]:
-    """For each noted success: the days from its group's earliest failure since the previous
-    success up to its own (the failures whose next success it may be, or have been)."""
-    base = Deployment.objects.filter(organization_id=changes.organization_id)
-    for environment, group, completed_at in changes.successes:
-        same = base.filter(group.q(), environment=environment)
-        previous = same.filter(status=Status.SUCCESS, completed_at__lt=completed_at).aggregate(
-            at=Max("completed_at")
-        )["at"]
-        failures = same.filter(status__in=FAILED_STATUSES, completed_at__lt=completed_at)
-        if previous is not None:
-            failures = failures.filter(completed_at__gte=previous)
-        first = failures.aggregate(at=Min("completed_at"))["at"]
-        if first is not None:
-            yield environment, group, utc_day(first), utc_day(completed_at)
+def _recovery_windows(changes: _Changes) -> list[tuple[str, ServiceGroup, date, date]]:
+    """Per environment and group with noted successes: the days from the success before the
+    earliest of them (or, without one, the group's earliest failure) to the latest of them,
+    which hold every failure whose next success they may be or have been. Two queries."""
+    span: dict[tuple[str, ServiceGroup], list[datetime]] = {}
+    for environment, group, at in changes.successes:
+        first_last = span.setdefault((environment, group), [at, at])
+        first_last[0], first_last[1] = min(first_last[0], at), max(first_last[1], at)
+    if not span:
+        return []
+
+    def pairs(status_q: Q, *, before: bool) -> dict[tuple[str, ServiceGroup], datetime]:
+        where = Q(pk__in=[])
+        for (environment, group), (first, _last) in span.items():
+            where |= group.q() & Q(environment=environment, completed_at__lt=first)
+        found = (
+            Deployment.objects.filter(where, status_q, organization_id=changes.organization_id)
+            .values("environment", "service_id", "service_key")
+            .order_by()
+            .annotate(at=Max("completed_at") if before else Min("completed_at"))
+        )
+        return {(row["environment"], ServiceGroup.of_row(_Row(row))): row["at"] for row in found}
+
+    previous = pairs(Q(status=Status.SUCCESS), before=True)
+    missing = {pair: value for pair, value in span.items() if pair not in previous}
+    earliest_failure = pairs(Q(status__in=FAILED_STATUSES), before=False) if missing else {}
+    windows = []
+    for pair, (_first, last) in span.items():
+        start = previous.get(pair) or earliest_failure.get(pair)
+        if start is not None:
+            windows.append((*pair, utc_day(start), utc_day(last)))
+    return windows
+
+
+class _Row:
+    def __init__(self, values: dict):
+        self.service_id, self.service_key = values["service_id"], values["service_key"]
 
 
 def _sibling_cells(*, organization_id: int, ids: set[int]) -> set[tuple[str, ServiceGroup, date]]:
@@ -274,13 +353,7 @@ def _day_slices(cells: set[tuple[str, ServiceGroup, date]]) -> list[Slice]:
 
 
 def refresh_noted(changes: _Changes) -> None:
-    groups = set(changes.groups) | {group for _env, group, _day in changes.cells}
-    groups |= {group for _env, group, _at in changes.successes}
-    if not groups and not changes.linked:
-        return
-    cells = set(changes.cells) | _sibling_cells(
-        organization_id=changes.organization_id, ids=changes.linked
-    )
+    cells = _sibling_cells(organization_id=changes.organization_id, ids=changes.linked)
     for environment, group, first, last in [*changes.ranges, *_recovery_windows(changes)]:
         day = first
         while day <= last:
@@ -288,11 +361,7 @@ def refresh_noted(changes: _Changes) -> None:
             day += timedelta(days=1)
     slices = [Slice(group=group) for group in changes.groups]
     slices += _day_slices({cell for cell in cells if cell[1] not in changes.groups})
-    refresh(
-        organization_id=changes.organization_id,
-        slices=slices,
-        groups=groups | {cell[1] for cell in cells},
-    )
+    refresh(organization_id=changes.organization_id, slices=slices)
 
 
 def _stored_q(part: Slice) -> Q:
@@ -325,19 +394,15 @@ def row_of(*, organization_id: int, key: CellKey, cell: Cell) -> DailyRollup:
     )
 
 
-def refresh(
-    *, organization_id: int, slices: list[Slice], groups: Iterable[ServiceGroup] = ()
-) -> int:
+def refresh(*, organization_id: int, slices: list[Slice]) -> int:
     """Recompute and store the cells of these whole-day slices; returns the rows stored."""
     if not slices:
         return 0
     with transaction.atomic():
-        recovery.lock_groups(organization_id=organization_id, groups=groups)
         computed = compute(organization_id=organization_id, slices=slices)
-        stored = Q(pk__in=[])
-        for part in slices:
-            stored |= _stored_q(part)
-        DailyRollup.objects.filter(stored, organization_id=organization_id).delete()
+        DailyRollup.objects.filter(
+            any_of(slices, _stored_q), organization_id=organization_id
+        ).delete()
         DailyRollup.objects.bulk_create(
             [
                 row_of(organization_id=organization_id, key=key, cell=cell)
@@ -349,5 +414,13 @@ def refresh(
 
 
 def rebuild(*, organization_id: int) -> int:
-    """Every rollup of the organization from the raw rows."""
-    return refresh(organization_id=organization_id, slices=[Slice()])
+    """Every rollup of the organization from the raw rows (its notes folded with them)."""
+    with transaction.atomic():
+        _fold_lock(organization_id)
+        last = RollupPending.objects.filter(organization_id=organization_id).aggregate(
+            last=Max("id")
+        )["last"]
+        stored = refresh(organization_id=organization_id, slices=[Slice()])
+        if last is not None:
+            RollupPending.objects.filter(organization_id=organization_id, id__lte=last).delete()
+    return stored
