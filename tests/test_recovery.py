@@ -19,6 +19,7 @@ from deployments.recording import recovery
 from deployments.recording.events import DeploymentEvent
 from deployments.recording.importing import import_lines
 from deployments.recording.recorder import record_deployment
+from deployments.rollups.cells import next_success
 from metrics import dora
 from services.catalog import attach_suggestion, create_service, delete_service
 from services.models import ServiceSuggestion
@@ -370,7 +371,7 @@ def test_stored_values_skip_the_lookup(org):
     record(org, "f-late", "failure", 12)  # after its recovery (15): unknown, looked up
     scope = dora.Window(organization_id=org.pk, start=at_minute(-10), end=at_minute(200))
     failed = dora.deployments_in(scope).filter(status__in=FAILED_STATUSES)
-    query = failed.annotate(recovered=dora._recovered_at(scope)).values("recovered")
+    query = failed.annotate(recovered=next_success()).values("recovered")
     sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)

@@ -304,11 +304,23 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
     commit): lock the stored row, then apply what may change. None if no row has the id
     (deleted since it was found)."""
     organization, event = pending.organization, pending.event
-    deployment = (
-        Deployment.objects.select_for_update()
-        .filter(organization=organization, source=event.source, external_id=event.external_id)
-        .first()
+    same_id = Deployment.objects.filter(
+        organization=organization, source=event.source, external_id=event.external_id
     )
+    # The recovery locks of its groups (as stored and as sent) before the row's lock: a
+    # success being recorded holds its group's lock and then updates this row if it is a
+    # failure, so taking them the other way round deadlocked (32 deliveries at once).
+    groups = {
+        ServiceGroup.of(service_id=row[0], service_key=row[1])
+        for row in same_id.values_list("service_id", "service_key")[:1]
+    }
+    groups.add(
+        ServiceGroup.of(
+            service_id=pending.values["service_id"], service_key=pending.values["service_key"]
+        )
+    )
+    recovery.lock_groups(organization_id=organization.pk, groups=groups)
+    deployment = same_id.select_for_update().first()
     if deployment is None:
         return None
     action, changed = _apply_repeat(existing=deployment, values=pending.values, event=event)
