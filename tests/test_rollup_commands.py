@@ -1,0 +1,72 @@
+"""`rebuild_rollups` and `check_rollups`: what an operator runs and reads."""
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from deployments.models import DailyRollup, RollupPending
+from tests.factories import DeploymentFactory
+
+DAY = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+
+def run(name: str, *args) -> str:
+    out = io.StringIO()
+    call_command(name, *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def history(org, other_org):
+    for organization in (org, other_org):
+        for n, status in enumerate(["success", "failure", "success", "rolled_back"]):
+            DeploymentFactory(
+                organization=organization,
+                external_id=f"d{n}",
+                service_name="billing",
+                service_key="billing",
+                status=status,
+                started_at=DAY + timedelta(hours=n),
+                completed_at=DAY + timedelta(hours=n),
+            )
+
+
+def test_check_folds_pending_writes_and_reports_no_drift(history, org, other_org):
+    assert RollupPending.objects.filter(organization=org).exists()
+    output = run("check_rollups")
+    assert f"{org.slug}: rollups match the raw rows" in output
+    assert f"{other_org.slug}: rollups match the raw rows" in output
+    assert not RollupPending.objects.exists()
+    cell = DailyRollup.objects.get(organization=org)
+    assert (cell.reached, cell.failed, cell.rolled_back, cell.total) == (3, 1, 1, 4)
+
+
+def test_check_names_a_drifted_cell_and_exits_non_zero(history, org, other_org):
+    run("check_rollups")
+    DailyRollup.objects.filter(organization=org).update(failed=7)
+    with pytest.raises(CommandError, match="1 organization"):
+        run("check_rollups")
+    # Only the drifted organization is named; the other still matches.
+    output = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_rollups", stdout=output)
+    assert f"{org.slug}: 1 cell(s) drifted" in output.getvalue()
+    assert "production name:billing 2026-03-02: failed differ" in output.getvalue()
+    assert f"{other_org.slug}: rollups match the raw rows" in output.getvalue()
+
+
+def test_rebuild_repairs_one_organization(history, org, other_org):
+    run("check_rollups")
+    DailyRollup.objects.filter(organization=org).delete()
+    DailyRollup.objects.filter(organization=other_org).update(failed=7)
+    assert run("rebuild_rollups", "--org", org.slug) == f"{org.slug}: 1 rollup cell(s) stored\n"
+    run("check_rollups", "--org", org.slug)
+    with pytest.raises(CommandError):  # the other organization was left as it was
+        run("check_rollups", "--org", other_org.slug)
+
+
+def test_an_unknown_organization_is_refused(db):
+    with pytest.raises(CommandError, match="Unknown organization: nope"):
+        run("rebuild_rollups", "--org", "nope")
