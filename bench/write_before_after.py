@@ -38,22 +38,24 @@ HARNESS = Path(__file__).resolve().parents[1]
 BENCH = HARNESS / "bench"
 SERVER = "postgres://postgres@127.0.0.1:5432"
 
-# (key, label, higher is better)
+# (key, label, higher is better, judged). Only judged figures get a "within 10 %" verdict:
+# raw req/s, p99 and the ceiling itself move with the machine's load (a checkout against
+# itself showed 14 %, 38 % and 12 % apart), the ratio to the ceiling and CPU much less.
 INGEST_FIGURES = (
-    ("webhook_x_healthz", "webhook / healthz", True),
-    ("webhook_per_second", "webhook req/s", True),
-    ("webhook_p99_ms", "webhook p99 ms", False),
-    ("webhook_gunicorn_cpu_ms", "webhook gunicorn CPU ms/req", False),
-    ("webhook_postgres_cpu_ms", "webhook PostgreSQL CPU ms/req", False),
-    ("webhook_rep_x_healthz", "webhook+10%rep / healthz", True),
-    ("healthz_per_second", "healthz req/s (ceiling)", True),
+    ("webhook_x_healthz", "webhook / healthz", True, True),
+    ("webhook_gunicorn_cpu_ms", "webhook gunicorn CPU ms/req", False, True),
+    ("webhook_postgres_cpu_ms", "webhook PostgreSQL CPU ms/req", False, True),
+    ("webhook_rep_x_healthz", "webhook+10%rep / healthz", True, True),
+    ("webhook_per_second", "webhook req/s", True, False),
+    ("webhook_p99_ms", "webhook p99 ms", False, False),
+    ("healthz_per_second", "healthz req/s (ceiling)", True, False),
 )
 IMPORT_FIGURES = (
-    ("import_per_second", "import deployments/s", True),
-    ("import_importer_cpu_us", "import importer CPU us/dep", False),
-    ("import_server_cpu_us", "import server CPU us/dep", False),
-    ("reimport_per_second", "re-import deployments/s", True),
-    ("reimport_server_cpu_us", "re-import server CPU us/dep", False),
+    ("import_per_second", "import deployments/s", True, True),
+    ("import_importer_cpu_us", "import importer CPU us/dep", False, True),
+    ("import_server_cpu_us", "import server CPU us/dep", False, True),
+    ("reimport_per_second", "re-import deployments/s", True, True),
+    ("reimport_server_cpu_us", "re-import server CPU us/dep", False, True),
 )
 
 
@@ -200,7 +202,7 @@ def main() -> None:
                     f"[{n + 1}/{args.alternations}] {side:<6}"
                     + "".join(
                         f"  {key}={figures[key]}"
-                        for key, *_ in INGEST_FIGURES[:5] + IMPORT_FIGURES[:3]
+                        for key, *_ in INGEST_FIGURES[:3] + IMPORT_FIGURES[:3]
                         if key in figures
                     )
                     + f"  load {figures['load_1m']:.1f}",
@@ -253,7 +255,7 @@ def summarize(args, runs: list[dict]) -> list[dict]:
         () if args.skip_import else IMPORT_FIGURES
     )
     rows = []
-    for key, label, higher_better in figures:
+    for key, label, higher_better, judged in figures:
         before = [r[key] for r in runs if r["side"] == "before" and r.get(key) is not None]
         after = [r[key] for r in runs if r["side"] == "after" and r.get(key) is not None]
         if not before or not after:
@@ -270,7 +272,13 @@ def summarize(args, runs: list[dict]) -> list[dict]:
                 "before_median": statistics.median(before),
                 "after_median": statistics.median(after),
                 "ratio": round(ratio, 3),
-                "verdict": "ok" if worse <= 0.10 else f"WORSE by {worse:.0%}",
+                "verdict": (
+                    "(not judged)"
+                    if not judged
+                    else "ok"
+                    if worse <= 0.10
+                    else f"WORSE by {worse:.0%}"
+                ),
             }
         )
     return rows
