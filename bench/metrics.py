@@ -31,6 +31,7 @@ them. Figures go to bench/results/metrics-<database>-<size>.json (or --output).
 
 import argparse
 import json
+import logging
 import os
 import random
 import resource
@@ -555,6 +556,7 @@ def live_server():
     and a long worker timeout: a slow request is measured, not cut at 20 s."""
     from tests.live_servers import gunicorn
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     return gunicorn(
         os.environ["DATABASE_URL"],
         workers=2,
@@ -620,11 +622,8 @@ def run_info(args) -> dict:
 def api_http(organizations: dict[str, Organization], repeat: int) -> tuple[list[dict], dict]:
     """GET /api/metrics/dora (2 years and 90 days per week) vs GET /api/services per
     organization through gunicorn, and the queries of each in the test client."""
-    import logging
-
     import httpx
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     keys = {
         label: issue_api_key(organization=o, name="bench-read", scopes=["read"]).plaintext
         for label, o in organizations.items()
