@@ -348,7 +348,7 @@ def _linkable_count(size: int) -> int:
 
 
 # Tables emptied for an organization before a reload, children first (plain DELETEs: the ORM
-# would collect millions of rows in memory to cascade). The rollup table only exists once the
+# would collect millions of rows in memory to cascade). The rollup tables only exist once the
 # rollups have landed; the rest of the organization's rows (services, repositories) go
 # through the ORM, being few.
 _BULK_TABLES = (
@@ -359,6 +359,7 @@ _BULK_TABLES = (
     "deployments_incidentdelivery",
     Incident._meta.db_table,
     "deployments_delivery",
+    "deployments_rolluppending",
     "deployments_dailyrollup",
     Deployment._meta.db_table,
 )
