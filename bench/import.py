@@ -56,12 +56,15 @@ def generate(path: Path, count: int, seed: int = 7) -> None:
 
 
 def worker(args) -> None:
+    # The measured checkout's code first (its modules shadow this venv's editable install).
+    repo = str(Path(args.repo).resolve()) if args.repo else str(ROOT)
+    os.chdir(repo)
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "periscope.settings")
     # DEBUG=0: no per-query logging in the timed loop.
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, repo)
     import django
 
     django.setup()
@@ -119,6 +122,9 @@ def worker(args) -> None:
             "invalid": len(report.invalid),
         }
     figures["deployments"] = Deployment.objects.filter(organization=organization).count()
+    import deployments
+
+    figures["code"] = str(Path(deployments.__file__).resolve().parents[1])
     print(json.dumps(figures))
 
 
@@ -128,7 +134,13 @@ def _cpu() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def run_worker(database_url: str, file: Path, batch_size: int | None, writers: int | None) -> dict:
+def run_worker(
+    database_url: str,
+    file: Path,
+    batch_size: int | None,
+    writers: int | None,
+    repo: Path | None = None,
+) -> dict:
     output = subprocess.run(
         [
             sys.executable,
@@ -140,8 +152,9 @@ def run_worker(database_url: str, file: Path, batch_size: int | None, writers: i
             str(file),
             *(["--batch-size", str(batch_size)] if batch_size else []),
             *(["--writers", str(writers)] if writers else []),
+            *(["--repo", str(repo)] if repo else []),
         ],  # fmt: skip
-        cwd=ROOT,
+        cwd=repo or ROOT,
         check=True,
         capture_output=True,
         text=True,
@@ -168,10 +181,21 @@ def main() -> None:
         help="PostgreSQL server URL ('' to skip); the bench uses <name>_bench",
     )
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        help="checkout whose importer is measured (default: this one); the generator and the"
+        " CPU sampling stay this checkout's (see bench/write_before_after.py)",
+    )
+    parser.add_argument(
+        "--output", type=Path, help="results file (default: bench/results/import-<count>.json)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repo:
+        args.repo = args.repo.resolve()
     if args.worker:
         worker(args)
         return
@@ -181,6 +205,8 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_at_start": os.getloadavg(),
+        "repo": str(args.repo or ROOT),
+        "commit": _commit(args.repo or ROOT),
     }
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "history.jsonl"
@@ -189,7 +215,7 @@ def main() -> None:
         print(f"generated {args.count:,} lines in {time.perf_counter() - began:.1f}s")
         if not args.skip_sqlite:
             results["sqlite"] = run_worker(
-                f"sqlite:///{tmp}/bench.sqlite3", file, args.batch_size, args.writers
+                f"sqlite:///{tmp}/bench.sqlite3", file, args.batch_size, args.writers, args.repo
             )
             print_figures("SQLite", results["sqlite"])
         if args.postgres:
@@ -198,15 +224,25 @@ def main() -> None:
             postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
             postgres_admin(url, f'CREATE DATABASE "{name}"')
             try:
-                results["postgresql"] = run_worker(url, file, args.batch_size, args.writers)
+                results["postgresql"] = run_worker(
+                    url, file, args.batch_size, args.writers, args.repo
+                )
             finally:
                 postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
             print_figures("PostgreSQL", results["postgresql"])
     results["load_average_at_end"] = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / f"import-{args.count}.json"
+    target = args.output or RESULTS / f"import-{args.count}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {target.relative_to(ROOT)}")
+    print(f"written to {target}")
+
+
+def _commit(repo: Path) -> str:
+    """The checkout's commit, with "+dirty" when its tracked or new files differ from it."""
+    git = ["git", "-C", str(repo)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
 def print_figures(name: str, figures: dict) -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import dj_database_url
 import psycopg
+from backend_cpu import DatabaseBackendsCpu
 
 REPO = Path(__file__).resolve().parents[1]
 LUA = REPO / "bench" / "ingest.lua"
@@ -74,7 +75,17 @@ def parse_args() -> argparse.Namespace:
         help="spread webhook deliveries over this many catalogued services (1: all 'Checkout')",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
-    return parser.parse_args()
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        default=REPO,
+        help="checkout whose code is measured (manage.py and gunicorn run there; default: this"
+        " one). The bench itself (wrk script, counts) stays this checkout's, so two checkouts"
+        " can be compared with the same harness: see bench/write_before_after.py",
+    )
+    args = parser.parse_args()
+    args.repo = args.repo.resolve()
+    return args
 
 
 def django_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -93,10 +104,10 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def manage(database_url: str, *args: str) -> str:
+def manage_in(database_url: str, *args: str, repo: Path = REPO) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=REPO,
+        cwd=repo,
         env=django_env(database_url),
         check=True,
         capture_output=True,
@@ -119,14 +130,17 @@ def fresh_database(database_url: str) -> dict:
     return {**params, "dbname": name}
 
 
-def set_up_tenant(database_url: str, services: int = 1) -> tuple[str, int]:
+def set_up_tenant(database_url: str, services: int = 1, repo: Path = REPO) -> tuple[str, int]:
     """Migrate, then an organization, an ingest key and a service known as "Checkout" (with
     `services` > 1, services known as "Svc0", "Svc1", ... as well)."""
-    manage(database_url, "migrate", "--noinput", "-v", "0")
-    manage(database_url, "create_organization", "bench", "--name", "Bench")
-    key = manage(database_url, "create_api_key", "bench", "--name", "bench", "--scope", "ingest")
+
+    def manage(*args: str) -> str:
+        return manage_in(database_url, *args, repo=repo)
+
+    manage("migrate", "--noinput", "-v", "0")
+    manage("create_organization", "bench", "--name", "Bench")
+    key = manage("create_api_key", "bench", "--name", "bench", "--scope", "ingest")
     manage(
-        database_url,
         "shell",
         "-c",
         "from periscope.models import Organization; from services.catalog import create_service;"
@@ -136,13 +150,38 @@ def set_up_tenant(database_url: str, services: int = 1) -> tuple[str, int]:
         f" for n in range({services if services > 1 else 0})]",
     )
     organization_id = manage(
-        database_url,
         "shell",
         "-c",
         "from periscope.models import Organization;"
         "print(Organization.objects.get(slug='bench').pk)",
     )
     return key.strip().splitlines()[-1], int(organization_id.strip().splitlines()[-1])
+
+
+def _commit(repo: Path) -> str:
+    """The checkout's commit, with "+dirty" when its tracked or new files differ from it."""
+    git = ["git", "-C", str(repo)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(master_pid: int) -> float:
+    """CPU seconds (user + system, all threads) used so far by gunicorn's master and workers."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == master_pid or ppid == master_pid:
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
 def free_port() -> int:
@@ -171,7 +210,7 @@ def start_gunicorn(args: argparse.Namespace, port: int, organization_id: int) ->
         DJANGO_SETTINGS_MODULE="bench.baseline_settings",
         BENCH_ORGANIZATION_ID=str(organization_id),
     )
-    server = subprocess.Popen(command, cwd=REPO, env=env)
+    server = subprocess.Popen(command, cwd=args.repo, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -260,9 +299,15 @@ def count_check(conn: psycopg.Connection, *, mode: str, tag: str, wrk: dict) -> 
     return check
 
 
-def one_run(args, conn, *, port, key, name, mode, repeat, concurrency, round_no) -> dict:
+def one_run(
+    args, conn, *, port, server_pid, key, name, mode, repeat, concurrency, round_no
+) -> dict:
     tag = f"r{round_no}c{concurrency}{mode}{repeat}"
     quota = math.ceil(args.requests / concurrency)
+    # CPU of gunicorn (all workers) and of the database's PostgreSQL backends over the run:
+    # steadier than throughput on a shared machine (wrk's own CPU is not counted).
+    backends = DatabaseBackendsCpu(args.database_url)
+    server_before = server_cpu_seconds(server_pid)
     wrk = run_wrk(
         port=port,
         mode=mode,
@@ -274,6 +319,9 @@ def one_run(args, conn, *, port, key, name, mode, repeat, concurrency, round_no)
         limit=args.max_seconds,
         services=args.services,
     )
+    gunicorn_cpu = server_cpu_seconds(server_pid) - server_before
+    postgres_cpu = backends.seconds()
+    backends.close()
     seconds = wrk["duration_us"] / 1e6
     answered = wrk["created"] + wrk["updated"]
     return {
@@ -286,6 +334,8 @@ def one_run(args, conn, *, port, key, name, mode, repeat, concurrency, round_no)
         "p50_ms": wrk["p50_us"] / 1000,
         "p99_ms": wrk["p99_us"] / 1000,
         "max_ms": wrk["max_us"] / 1000,
+        "gunicorn_cpu_ms": round(gunicorn_cpu * 1000 / max(answered, 1), 3),
+        "postgres_cpu_ms": round(postgres_cpu * 1000 / max(answered, 1), 3),
         "count_check": count_check(conn, mode=mode, tag=tag, wrk=wrk),
         "wrk": wrk,
         "loadavg_after": os.getloadavg()[0],
@@ -319,6 +369,9 @@ def summarize(runs: list[dict]) -> list[dict]:
                     "p50_ms": statistics.median(r["p50_ms"] for r in group),
                     "p99_ms": statistics.median(r["p99_ms"] for r in group),
                     "p99_ms_max": max(r["p99_ms"] for r in group),
+                    # CPU ms per answered request: gunicorn (all workers), PostgreSQL backends.
+                    "gunicorn_cpu_ms": statistics.median(r["gunicorn_cpu_ms"] for r in group),
+                    "postgres_cpu_ms": statistics.median(r["postgres_cpu_ms"] for r in group),
                     "count_check_ok": all(r["count_check"]["ok"] for r in group),
                 }
             )
@@ -328,7 +381,8 @@ def summarize(runs: list[dict]) -> list[dict]:
 def print_table(rows: list[dict]) -> None:
     header = (
         f"{'scenario':<16}{'conc':>5}{'req/s median':>14}{'(min-max)':>16}"
-        f"{'x healthz':>11}{'(min-max)':>14}{'p50 ms':>8}{'p99 ms':>8}{'(max)':>8}  counts"
+        f"{'x healthz':>11}{'(min-max)':>14}{'p50 ms':>8}{'p99 ms':>8}{'(max)':>8}"
+        f"{'cpu gu+pg ms':>14}  counts"
     )
     print(header)
     print("-" * len(header))
@@ -340,6 +394,7 @@ def print_table(rows: list[dict]) -> None:
             f"{row['scenario']:<16}{row['concurrency']:>5}{row['per_second']:>14.0f}"
             f"{f'{low:.0f}-{high:.0f}':>16}{ratio:>11}{spread:>14}"
             f"{row['p50_ms']:>8.1f}{row['p99_ms']:>8.1f}{row['p99_ms_max']:>8.1f}"
+            f"{row['gunicorn_cpu_ms']:>7.2f}+{row['postgres_cpu_ms']:<6.2f}"
             f"  {'ok' if row['count_check_ok'] else 'MISMATCH'}"
         )
 
@@ -348,7 +403,7 @@ def main() -> None:
     args = parse_args()
     scenarios = [s for s in SCENARIOS if not args.only or s[0] in args.only or s[0] == "healthz"]
     conninfo = fresh_database(args.database_url)
-    key, organization_id = set_up_tenant(args.database_url, args.services)
+    key, organization_id = set_up_tenant(args.database_url, args.services, args.repo)
     port = free_port()
     loadavg_before = os.getloadavg()
     server = start_gunicorn(args, port, organization_id)
@@ -365,7 +420,8 @@ def main() -> None:
                 for concurrency in args.concurrency:
                     for name, mode, repeat in scenarios:
                         run = one_run(
-                            args, conn, port=port, key=key, name=name, mode=mode,
+                            args, conn, port=port, server_pid=server.pid, key=key,
+                            name=name, mode=mode,
                             repeat=repeat, concurrency=concurrency, round_no=round_no,
                         )  # fmt: skip
                         runs.append(run)
@@ -373,6 +429,7 @@ def main() -> None:
                             f"round {round_no} c={concurrency:<3} {name:<16}"
                             f"{run['per_second']:>8.0f}/s  p50 {run['p50_ms']:.1f} ms"
                             f"  p99 {run['p99_ms']:.1f} ms"
+                            f"  cpu/req {run['gunicorn_cpu_ms']:.2f}+{run['postgres_cpu_ms']:.2f} ms"
                             f"  counts {'ok' if run['count_check']['ok'] else run['count_check']}",
                             flush=True,
                         )
@@ -403,6 +460,8 @@ def main() -> None:
                     "loadavg_after": os.getloadavg(),
                 },
                 "config": {
+                    "repo": str(args.repo),
+                    "commit": _commit(args.repo),
                     "requests_per_run": args.requests,
                     "rounds": args.rounds,
                     "concurrency": args.concurrency,
