@@ -337,9 +337,10 @@ def open_incidents(*, scope: Window, limit: int = 20) -> list[Incident]:
 # --- from the rollups ---------------------------------------------------------------------
 
 
-def _filter(scope: Window) -> rq.Filter:
+def _filter(scope: Window, *, totals: bool = False) -> rq.Filter:
     """The rollup rows and raw rows of the scope's service/team filter, once the writes
-    noted so far are folded into the rollups (deployments/rollups/maintain.py)."""
+    noted so far are folded into the rollups (deployments/rollups/maintain.py). With
+    `totals`, a scope of every service reads the all-services totals."""
     fold(organization_id=scope.organization_id)
     deployments = incidents = Q()
     selector = scope.service
@@ -361,6 +362,7 @@ def _filter(scope: Window) -> rq.Filter:
         incidents=incidents,
         raw_deployments=_service_q(scope),
         raw_incidents=_service_q(scope, incidents=True),
+        totals=totals and selector is None and not scope.team,
     )
 
 
@@ -412,7 +414,7 @@ def _cell_numbers(cell) -> dict:
 def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -> DoraReport:
     """The summary of [start, end) and (unless `series` is False) the series per interval,
     from the rollups: a constant number of queries whatever the range, buckets or services."""
-    window_filter = _filter(scope)
+    window_filter = _filter(scope, totals=True)
     days = rq.Days.of(scope.start, scope.end)
     periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
     edges, before = rq.edge_cells(window_filter, days)

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from deployments.models import DailyRollup
+from deployments.models import DailyRollup, OrganizationRollup
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import sketch
 from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, Slice, compute, midnight
@@ -39,13 +39,45 @@ class Filter:
     # The same filters on the raw rows, for the edges.
     raw_deployments: Q = field(default_factory=Q)
     raw_incidents: Q = field(default_factory=Q)
+    # No service or team filter: read the all-services totals (OrganizationRollup) instead of
+    # every service's rows.
+    totals: bool = False
 
-    def rows(self, *, incidents: bool = False) -> QuerySet:
+    def rows(self, *, incidents: bool = False, level: str = "day") -> QuerySet:
+        if self.totals:
+            return OrganizationRollup.objects.filter(
+                organization_id=self.organization_id, environment=self.environment, level=level
+            )
         return DailyRollup.objects.filter(
             self.incidents if incidents else self.deployments,
             organization_id=self.organization_id,
             environment=self.environment,
         )
+
+
+def _next_month(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1)
+
+
+def spans(days: "Days", *, interval: str | None) -> list[tuple[str, date, date]]:
+    """The whole days [first, last) as (level, first, end) spans of stored totals: whole ISO
+    weeks (a weekly series) or whole months (a monthly series or a summary) in the middle,
+    days at the edges, so each span lies inside one bucket."""
+    first, last = days.first, days.last
+    if interval == "week":
+        big_first = first + timedelta(days=(7 - first.weekday()) % 7)
+        big_last = last - timedelta(days=last.weekday())
+        level = "week"
+    elif interval in ("month", None):
+        big_first = first if first.day == 1 else _next_month(first)
+        big_last = last.replace(day=1)
+        level = "month"
+    else:
+        return [("day", first, last)]
+    if big_first >= big_last:
+        return [("day", first, last)]
+    found = [("day", first, big_first), (level, big_first, big_last), ("day", big_last, last)]
+    return [span for span in found if span[1] < span[2]]
 
 
 @dataclass(frozen=True)
@@ -194,18 +226,33 @@ def _values_sql(rows: list[tuple]) -> tuple[str, list]:
     return f"SELECT * FROM (VALUES {', '.join([one] * len(rows))}) v", params
 
 
+def _sources(window_filter: Filter, days: Days, *, by: str | None) -> list[tuple[QuerySet, tuple]]:
+    """The rows whose sketches a merge reads, with the sketch names each contributes."""
+    if window_filter.totals:
+        names = DEPLOYMENT_SKETCHES + INCIDENT_SKETCHES
+        return [
+            (window_filter.rows(level=level).filter(day__gte=start, day__lt=end), names)
+            for level, start, end in spans(days, interval=by)
+        ]
+    return [
+        (
+            window_filter.rows(incidents=incidents).filter(day__gte=days.first, day__lt=days.last),
+            names,
+        )
+        for incidents, names in ((False, DEPLOYMENT_SKETCHES), (True, INCIDENT_SKETCHES))
+    ]
+
+
 def percentiles(
     window_filter: Filter, days: Days, *, by: str | None, extra: dict
 ) -> dict[tuple, tuple[int, float, float, float, float]]:
     """{(key, sketch name): (n, sum, median, p90, mean)} of the sketches merged per `by`
     (a rollup column: day, week, month or group; None: all), with `extra`
-    {(key, sketch name): Sketch} (the edges) merged in. One query."""
+    {(key, sketch name): Sketch} (the edges) merged in. One query. From the all-services
+    totals, whole weeks or months are read as one row each."""
     key_sql = "CAST(r.bucket AS TEXT)" if by else "''"
     parts, params = [], []
-    for incidents, names in ((False, DEPLOYMENT_SKETCHES), (True, INCIDENT_SKETCHES)):
-        rows = window_filter.rows(incidents=incidents).filter(
-            day__gte=days.first, day__lt=days.last
-        )
+    for rows, names in _sources(window_filter, days, by=by):
         columns = {"bucket": F(by)} if by else {}
         inner_sql, inner_params = rows.values(*names, **columns).order_by().query.sql_with_params()
         for name in names:

@@ -174,6 +174,10 @@ QUESTIONS = [
     {**WHOLE, "interval": "month", "service": "billing"},
     {**WHOLE, "interval": "week", "environment": "staging"},
     {"from": "2024-02-20T05:30:00Z", "to": "2024-03-07T17:45:10Z", "interval": "day"},
+    # All services over whole months and weeks with edges: read from the month and week
+    # totals plus edge days (the summary from months, the series from months or weeks).
+    {"from": "2024-01-29", "to": "2024-04-03", "interval": "month"},
+    {"from": "2024-02-01T12:00:00Z", "to": "2024-04-01", "interval": "week"},
     {
         "from": "2024-02-20T05:30:00Z",
         "to": "2024-03-07T17:45:10Z",

@@ -23,7 +23,7 @@ from deployments.models.deployment import (
     Status,
 )
 from deployments.models.incident import Incident, IncidentDelivery
-from deployments.models.rollup import DailyRollup, RollupPending
+from deployments.models.rollup import DailyRollup, OrganizationRollup, RollupPending
 
 __all__ = [
     "CONCLUDED_STATUSES",
@@ -42,6 +42,7 @@ __all__ = [
     "ForgeDelivery",
     "Incident",
     "IncidentDelivery",
+    "OrganizationRollup",
     "PullRequest",
     "Repository",
     "RollupPending",

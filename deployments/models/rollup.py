@@ -1,4 +1,5 @@
-"""The metrics' rollups: one row per organization, environment, service group and UTC day."""
+"""The metrics' rollups: one row per organization, environment, service group and UTC day,
+and their sums over every service per day, ISO week and month."""
 
 from django.db import models
 
@@ -6,25 +7,8 @@ from periscope.models import Organization
 from services.models import Service
 
 
-class DailyRollup(models.Model):
-    """What the DORA metrics need of one day of one service (or unmatched name) in one
-    environment, kept exact by every write in the write's own transaction
-    (deployments/rollups/). Definitions: deployments/rollups/cells.py and docs/metrics.md."""
-
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    environment = models.CharField(max_length=100)
-    # ServiceGroup.encode(): "service:<id>" or "name:<normalized name>".
-    group = models.CharField(max_length=520)
-    # The catalogued service of "service:<id>" rows, for the team filter (a join).
-    service = models.ForeignKey(
-        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    day = models.DateField()
-    # The ISO week (its Monday) and the month (its first day) of `day`: the series' buckets.
-    week = models.DateField()
-    month = models.DateField()
+class RollupValues(models.Model):
+    """What a rollup row holds (deployments/rollups/cells.py: the definitions)."""
 
     completed = models.PositiveIntegerField(default=0)
     reached = models.PositiveIntegerField(default=0)
@@ -48,6 +32,30 @@ class DailyRollup(models.Model):
     incidents_closed = models.PositiveIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class DailyRollup(RollupValues):
+    """What the DORA metrics need of one day of one service (or unmatched name) in one
+    environment, kept exact from what every write notes (deployments/rollups/maintain.py).
+    Definitions: deployments/rollups/cells.py and docs/metrics.md."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    environment = models.CharField(max_length=100)
+    # ServiceGroup.encode(): "service:<id>" or "name:<normalized name>".
+    group = models.CharField(max_length=520)
+    # The catalogued service of "service:<id>" rows, for the team filter (a join).
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    # The ISO week (its Monday) and the month (its first day) of `day`: the series' buckets.
+    week = models.DateField()
+    month = models.DateField()
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "environment", "group", "day"], name="uniq_rollup_cell"
@@ -60,6 +68,38 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.environment} {self.group} {self.day}"
+
+
+class OrganizationRollup(RollupValues):
+    """The DailyRollup rows of every service of an environment summed, per UTC day, ISO week
+    (`day` its Monday) and calendar month (`day` its first): an all-services question over
+    two years reads 24 months and a few edge days, not 73,000 service-days. Kept by the same
+    fold as the rows they sum (deployments/rollups/totals.py)."""
+
+    class Level(models.TextChoices):
+        DAY = "day"
+        WEEK = "week"
+        MONTH = "month"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    environment = models.CharField(max_length=100)
+    level = models.CharField(max_length=8, choices=Level.choices)
+    day = models.DateField()
+    week = models.DateField()
+    month = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "environment", "level", "day"],
+                name="uniq_organization_rollup",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment} {self.level} {self.day}"
 
 
 class RollupPending(models.Model):

@@ -2,10 +2,11 @@
 
 import math
 
-from deployments.models import DailyRollup
+from deployments.models import DailyRollup, OrganizationRollup
 from deployments.rollups import sketch
-from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, Slice, compute
-from deployments.rollups.maintain import fold
+from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, compute
+from deployments.rollups.maintain import fold, months
+from deployments.rollups.totals import cell_of, week_of
 
 
 def _close(a: float, b: float) -> bool:
@@ -24,14 +25,37 @@ def drift(*, organization_id: int) -> list[str]:
     """One line per cell whose stored values differ from the raw rows' (empty: no drift),
     once the writes noted so far are folded in (what any metrics read would do first)."""
     fold(organization_id=organization_id)
-    computed = compute(organization_id=organization_id, slices=[Slice()])
+    computed: dict = {}
+    for month in months(organization_id):  # a month at a time: memory follows a month
+        computed.update(compute(organization_id=organization_id, slices=[month]))
     stored: dict = {}
     for row in DailyRollup.objects.filter(organization_id=organization_id):
-        cell = Cell(
-            **{name: getattr(row, name) for name in NUMBERS},
-            **{name: sketch.from_json(getattr(row, name)) for name in SKETCHES},
-        )
-        stored[(row.environment, row.group, row.day)] = cell
+        stored[(row.environment, row.group, row.day)] = cell_of(row)
+    problems = _compare(stored, computed)
+    return problems + _compare(_stored_totals(organization_id), _totals(computed))
+
+
+def _totals(computed: dict) -> dict:
+    """The all-services totals the computed cells sum to, keyed like OrganizationRollup rows."""
+    sums: dict = {}
+    for (environment, _group, day), cell in computed.items():
+        for level, start in (
+            ("day", day),
+            ("week", week_of(day)),
+            ("month", day.replace(day=1)),
+        ):
+            sums.setdefault((environment, f"all services {level}", start), Cell()).merge(cell)
+    return sums
+
+
+def _stored_totals(organization_id: int) -> dict:
+    return {
+        (row.environment, f"all services {row.level}", row.day): cell_of(row)
+        for row in OrganizationRollup.objects.filter(organization_id=organization_id)
+    }
+
+
+def _compare(stored: dict, computed: dict) -> list[str]:
     problems = []
     for key in sorted(set(stored) | set(computed), key=str):
         have, want = stored.get(key), computed.get(key)

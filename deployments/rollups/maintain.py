@@ -43,6 +43,7 @@ from deployments.models import (
     DeploymentCommit,
     DeploymentPullRequest,
     Incident,
+    OrganizationRollup,
     RollupPending,
     Status,
 )
@@ -59,6 +60,7 @@ from deployments.rollups.cells import (
     midnight,
     utc_day,
 )
+from deployments.rollups.totals import refresh_totals
 from periscope import rows
 
 
@@ -402,9 +404,13 @@ def refresh(*, organization_id: int, slices: list[Slice]) -> int:
         return 0
     with transaction.atomic():
         computed = compute(organization_id=organization_id, slices=slices)
-        DailyRollup.objects.filter(
+        stored = DailyRollup.objects.filter(
             any_of(slices, _stored_q), organization_id=organization_id
-        ).delete()
+        )
+        # The days whose all-services totals change: those stored before and those computed.
+        days = set(stored.values_list("environment", "day").distinct().order_by())
+        days |= {(environment, day) for environment, _group, day in computed}
+        stored.delete()
         DailyRollup.objects.bulk_create(
             [
                 row_of(organization_id=organization_id, key=key, cell=cell)
@@ -412,10 +418,11 @@ def refresh(*, organization_id: int, slices: list[Slice]) -> int:
             ],
             batch_size=2000,
         )
+        refresh_totals(organization_id=organization_id, days=days)
     return len(computed)
 
 
-def _months(organization_id: int) -> list[Slice]:
+def months(organization_id: int) -> list[Slice]:
     """Calendar-month slices covering every completion, start and resolution of the
     organization: a rebuild computes one month at a time, so its memory follows a month's
     rows, not the history's (one slice over 1M deployments held ~900 MB)."""
@@ -452,9 +459,10 @@ def rebuild(*, organization_id: int) -> int:
             last=Max("id")
         )["last"]
         DailyRollup.objects.filter(organization_id=organization_id).delete()
+        OrganizationRollup.objects.filter(organization_id=organization_id).delete()
         stored = sum(
             refresh(organization_id=organization_id, slices=[month])
-            for month in _months(organization_id)
+            for month in months(organization_id)
         )
         if last is not None:
             RollupPending.objects.filter(organization_id=organization_id, id__lte=last).delete()
