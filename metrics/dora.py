@@ -5,7 +5,7 @@ return plain dataclasses. Every count, median and percentile is computed in SQL;
 assembles the rows the database returns (one per group, UTC day or status).
 """
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -445,21 +445,28 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
         else {}
     )
 
+    # Running sums over the days in order: a bucket's numbers, its active days and the
+    # incidents open at its end are two bisections each, not a pass over every day.
+    ordered = sorted(per_day)
+    running = [dict.fromkeys(rq.NUMBERS, 0)]
+    for day in ordered:
+        following = dict(running[-1])
+        _add(following, per_day[day])
+        running.append(following)
+    active_days = sorted(active)
+
     def numbers_between(first: date, last: date) -> dict:
         """Sums of the days in [first, last]."""
-        total: dict = {}
-        for day, row in per_day.items():
-            if first <= day <= last:
-                _add(total, row)
-        return total
+        high, low = running[bisect_right(ordered, last)], running[bisect_left(ordered, first)]
+        return {name: high[name] - low[name] for name in rq.NUMBERS}
+
+    def active_between(first: date, last: date) -> set[date]:
+        return set(active_days[bisect_left(active_days, first) : bisect_right(active_days, last)])
 
     def open_at(end: datetime) -> int:
         # Incidents opened minus closed before `end`: every day before it, in the window.
-        opened = baseline
-        for day, row in per_day.items():
-            if rq.midnight(day) < end:
-                opened += row.get("incidents_opened", 0) - row.get("incidents_closed", 0)
-        return opened
+        upto = running[bisect_right(ordered, _last_day(end))]
+        return baseline + upto["incidents_opened"] - upto["incidents_closed"]
 
     def metrics(start: datetime, end: datetime, key: str, found: dict) -> DoraMetrics:
         cell = numbers_between(start.date(), _last_day(end))
@@ -467,10 +474,13 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
             start=start,
             end=end,
             deployment_frequency=_frequency(
-                reached=cell.get("reached", 0), days=active, start=start, end=end
+                reached=cell["reached"],
+                days=active_between(start.date(), _last_day(end)),
+                start=start,
+                end=end,
             ),
             lead_time=_lead(cell, found.get((key, "lead"))),
-            change_failure_rate=_cfr(cell if cell else None),
+            change_failure_rate=_cfr(cell),
             failed_deployment_recovery_time=_recovery(cell, found.get((key, "recovery"))),
             incident_time_to_restore=_restore(found.get((key, "restore")), open_at(end)),
         )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -251,6 +251,9 @@ def percentiles(
     {(key, sketch name): Sketch} (the edges) merged in. One query. From the all-services
     totals, whole weeks or months are read as one row each."""
     key_sql = "CAST(r.bucket AS TEXT)" if by else "''"
+    # Byte order for the grouping and window sorts: a locale's text collation cost a third of
+    # a 104-week merge on PostgreSQL.
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
     parts, params = [], []
     for rows, names in _sources(window_filter, days, by=by):
         columns = {"bucket": F(by)} if by else {}
@@ -258,7 +261,8 @@ def percentiles(
         for name in names:
             each, count_sql, sum_sql = _each_bin(name)
             parts.append(
-                f"SELECT {key_sql} AS k, '{name}' AS kind, CAST(e.key AS BIGINT) AS o, "
+                f"SELECT {key_sql}{collate} AS k, '{name}'{collate} AS kind, "
+                f"CAST(e.key AS BIGINT) AS o, "
                 f"{count_sql} AS c, {sum_sql} AS s FROM ({inner_sql}) r, {each}"
             )
             params += inner_params
@@ -292,7 +296,14 @@ def percentiles(
                         THEN s / c END)
         FROM ranked WHERE c > 0 GROUP BY k, kind
     """
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The JSON expansion inflates the plan's cost estimate past jit_above_cost, and
+            # compiling it then cost more than running it (as in metrics/sql.py). The merged
+            # bins of a long series (60,000 for 104 weeks) spilled to disk at the default
+            # work_mem (4 MB): 135 of 193 ms.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
         found = cursor.fetchall()
     result = {}
