@@ -296,16 +296,21 @@ def percentiles(
                         THEN s / c END)
         FROM ranked WHERE c > 0 GROUP BY k, kind
     """
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
             # The JSON expansion inflates the plan's cost estimate past jit_above_cost, and
             # compiling it then cost more than running it (as in metrics/sql.py). The merged
             # bins of a long series (60,000 for 104 weeks) spilled to disk at the default
             # work_mem (4 MB): 135 of 193 ms.
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+            cursor.execute(
+                "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+            )
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
     result = {}
     for key, kind, n, total, low, high, p90 in found:
         n, total = int(n), float(total)
