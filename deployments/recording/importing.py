@@ -506,6 +506,9 @@ def import_lines(
                 importer.keep_statistics()
                 importer.store(batch)
     importer.link()
+    # Folded here rather than by the next metrics request: a large history's fold is work
+    # for the import, not for a request under its statement timeout.
+    rollups.fold(organization_id=organization.pk)
     return importer.report
 
 

@@ -335,8 +335,12 @@ def _sibling_cells(*, organization_id: int, ids: set[int]) -> set[tuple[str, Ser
     return found
 
 
+_PIECE = 100
+
+
 def _day_slices(cells: set[tuple[str, ServiceGroup, date]]) -> list[Slice]:
-    """Runs of consecutive days of one environment and group as one slice each."""
+    """Runs of consecutive days of one environment and group, within a month, as one slice
+    each."""
     slices = []
     by_pair: dict[tuple[str, ServiceGroup], list[date]] = {}
     for environment, group, day in cells:
@@ -345,7 +349,11 @@ def _day_slices(cells: set[tuple[str, ServiceGroup, date]]) -> list[Slice]:
         days.sort()
         first = previous = days[0]
         for day in days[1:] + [None]:
-            if day is not None and day - previous <= timedelta(days=1):
+            if (
+                day is not None
+                and day - previous <= timedelta(days=1)
+                and day.month == previous.month
+            ):
                 previous = day
                 continue
             slices.append(
@@ -365,7 +373,10 @@ def refresh_noted(changes: _Changes) -> None:
             day += timedelta(days=1)
     slices = [Slice(group=group) for group in changes.groups]
     slices += _day_slices({cell for cell in cells if cell[1] not in changes.groups})
-    refresh(organization_id=changes.organization_id, slices=slices)
+    # In pieces: an import's notes can cover years of every service, and one computation of
+    # all of it held ~900 MB at 1M deployments; a piece is at most a month of 100 runs.
+    for start in range(0, len(slices), _PIECE):
+        refresh(organization_id=changes.organization_id, slices=slices[start : start + _PIECE])
 
 
 def _stored_q(part: Slice) -> Q:
