@@ -75,6 +75,8 @@ ADAPTERS: dict[str, DeploymentFormat] = {
 }
 FORMATS = tuple(ADAPTERS)
 _DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE deadlock_detected
+# Tries of one batch when PostgreSQL aborts it to break a deadlock between writers.
+_ATTEMPTS = 5
 # Fewer, larger transactions: 5,000 per batch was 27% faster than 1,000.
 DEFAULT_BATCH_SIZE = 5000
 # Imported deployments are linked this many at a time (bounded IN lists on SQLite).
@@ -295,7 +297,7 @@ class Importer:
         """Write one batch of parsed lines in one transaction (on this thread's connection)."""
         if not batch:
             return
-        for attempt in (1, 2):
+        for attempt in range(1, _ATTEMPTS + 1):
             written = self._writer.written = _Written()
             try:
                 with transaction.atomic():
@@ -310,8 +312,9 @@ class Importer:
             except OperationalError as exc:
                 # Writers that take recovery locks in different orders (an update moving a
                 # deployment to another group) can deadlock; PostgreSQL then aborts one
-                # transaction, all of it, so its batch is written once more.
-                if attempt == 2 or getattr(exc.__cause__, "sqlstate", None) != _DEADLOCK:
+                # transaction, all of it, so its batch is written again (a repeat takes its
+                # groups' locks before its row's, so busy batches meet this more than once).
+                if attempt == _ATTEMPTS or getattr(exc.__cause__, "sqlstate", None) != _DEADLOCK:
                     raise
         with self._lock:
             for action in written.actions:

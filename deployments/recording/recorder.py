@@ -310,15 +310,16 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
     # The recovery locks of its groups (as stored and as sent) before the row's lock: a
     # success being recorded holds its group's lock and then updates this row if it is a
     # failure, so taking them the other way round deadlocked (32 deliveries at once).
-    groups = {
-        ServiceGroup.of(service_id=row[0], service_key=row[1])
-        for row in same_id.values_list("service_id", "service_key")[:1]
-    }
-    groups.add(
-        ServiceGroup.of(
-            service_id=pending.values["service_id"], service_key=pending.values["service_key"]
-        )
+    # (Only production deployments take recovery locks.)
+    states = [*same_id.values_list("service_id", "service_key", "environment")[:1]]
+    states.append(
+        (pending.values["service_id"], pending.values["service_key"], pending.values["environment"])
     )
+    groups = {
+        ServiceGroup.of(service_id=service_id, service_key=service_key)
+        for service_id, service_key, environment in states
+        if environment == PRODUCTION
+    }
     recovery.lock_groups(organization_id=organization.pk, groups=groups)
     deployment = same_id.select_for_update().first()
     if deployment is None:
