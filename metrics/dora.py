@@ -493,6 +493,35 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
     return DoraReport(benchmarks=benchmarks.CURRENT, summary=summary, series=items)
 
 
+def group_labels(*, organization_id: int, groups) -> dict[str, tuple[int | None, str, str]]:
+    """{encoded group: (service id, name, team)} for the per-service tables: a catalogued
+    service's name and team; an unmatched name as first sent (its suggestion's name, which
+    ingest makes one per key). Two queries."""
+    decoded = {key: ServiceGroup.decode(key) for key in groups}
+    ids = [g.service_id for g in decoded.values() if g.service_id is not None]
+    services = {
+        s.pk: s for s in Service.objects.filter(organization_id=organization_id, pk__in=ids)
+    }
+    names = dict(
+        ServiceSuggestion.objects.filter(
+            organization_id=organization_id,
+            key__in=[g.service_key for g in decoded.values() if g.service_id is None],
+        ).values_list("key", "name")
+    )
+    labels = {}
+    for key, group in decoded.items():
+        if group.service_id is not None:
+            service = services.get(group.service_id)
+            labels[key] = (
+                group.service_id,
+                getattr(service, "name", str(group.service_id)),
+                getattr(service, "team", ""),
+            )
+        else:
+            labels[key] = (None, names.get(group.service_key, group.service_key), "")
+    return labels
+
+
 def dora_by_service(*, scope: Window) -> list[ServiceDora]:
     """Per service (or unmatched name) with deployments completed in the scope: the summary
     metrics dora_report gives with that `service=`, from the rollups grouped by service."""
@@ -514,28 +543,10 @@ def dora_by_service(*, scope: Window) -> list[ServiceDora]:
     stats = rq.percentiles(
         window_filter, days, by="group", extra=rq.sketches_of(edges, lambda key: key[1])
     )
-    groups = {key: ServiceGroup.decode(key) for key in per_group}
-    ids = [g.service_id for g in groups.values() if g.service_id is not None]
-    services = {
-        s.pk: s for s in Service.objects.filter(organization_id=scope.organization_id, pk__in=ids)
-    }
-    # An unmatched name as first sent is its suggestion's name (ingest makes one per key).
-    names = dict(
-        ServiceSuggestion.objects.filter(
-            organization_id=scope.organization_id,
-            key__in=[g.service_key for g in groups.values() if g.service_id is None],
-        ).values_list("key", "name")
-    )
+    labels = group_labels(organization_id=scope.organization_id, groups=per_group)
     result = []
     for key, cell in per_group.items():
-        service_group = groups[key]
-        service_id = service_group.service_id
-        if service_id is not None:
-            service = services.get(service_id)
-            name = getattr(service, "name", str(service_id))
-            team = getattr(service, "team", "")
-        else:
-            name, team = names.get(service_group.service_key, service_group.service_key), ""
+        service_id, name, team = labels[key]
         result.append(
             ServiceDora(
                 service_id=service_id,

@@ -38,10 +38,10 @@ from metrics.dora import (
     _recovery_result,
     buckets,
     deployments_in,
+    group_labels,
 )
 from metrics.lead_time import lead_time_series, lead_time_stats
 from metrics.sql import EpochSeconds, as_utc, distribution
-from services.models import Service, ServiceSuggestion
 
 
 def _counts(deployments: QuerySet, *, scope: Window, group) -> dict[object, dict[str, int]]:
@@ -241,30 +241,12 @@ def dora_by_service(*, scope: Window) -> list[ServiceDora]:
         key = ServiceGroup.of(service_id=service_id, service_key=service_key).encode()
         parsed = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
         days_by_group.setdefault(key, set()).add(parsed)
-    groups = {key: ServiceGroup.decode(key) for key in counts}
-    ids = [g.service_id for g in groups.values() if g.service_id is not None]
-    services = {
-        s.pk: s for s in Service.objects.filter(organization_id=scope.organization_id, pk__in=ids)
-    }
-    # An unmatched name as first sent is its suggestion's name (ingest makes one per key).
-    names = dict(
-        ServiceSuggestion.objects.filter(
-            organization_id=scope.organization_id,
-            key__in=[g.service_key for g in groups.values() if g.service_id is None],
-        ).values_list("key", "name")
-    )
+    labels = group_labels(organization_id=scope.organization_id, groups=counts)
     result = []
     for key, row in counts.items():
-        service_group = groups[key]
-        service_id = service_group.service_id
+        service_id, name, team = labels[key]
+        service_group = ServiceGroup.decode(key)
         successful = deployments.filter(service_group.q(), status=Status.SUCCESS)
-        if service_id is not None:
-            service = services.get(service_id)
-            name = getattr(service, "name", str(service_id))
-            team = getattr(service, "team", "")
-        else:
-            key_name = service_group.service_key
-            name, team = names.get(key_name, key_name), ""
         result.append(
             ServiceDora(
                 service_id=service_id,

@@ -151,10 +151,12 @@ def test_key_without_ingest_scope_is_403_naming_it(api, org):
         {"error": "This API key lacks the 'ingest' scope"},
         key=read_only,
     )
+    assert not Deployment.objects.exists()
 
 
 def test_ingest_only_key_is_accepted(api, org):
     check_webhook(api, "periscope", SEED_MINIMAL, 201, key=make_key(org, scopes=("ingest",)))
+    assert Deployment.objects.get().organization == org
 
 
 def test_key_past_its_rotation_grace_is_401(api, org):
@@ -162,6 +164,7 @@ def test_key_past_its_rotation_grace_is_401(api, org):
     issued.api_key.expires_at = timezone.now() - timedelta(seconds=1)
     issued.api_key.save()
     check_webhook(api, "periscope", SEED_MINIMAL, 401, key=issued.plaintext)
+    assert not Deployment.objects.exists()
 
 
 def test_use_is_recorded_on_the_key(api, org):
@@ -202,6 +205,7 @@ def test_commit_sha_must_be_5_to_40_hex(api, org, key, sha):
         {"error": "Invalid payload: commitSha must be a valid hex string (5-40 characters)"},
         key=key,
     )
+    assert not Deployment.objects.exists()
 
 
 @pytest.mark.parametrize("sha", ["abcde", "A1B2C3D4E5F6", "a" * 40])
@@ -239,6 +243,8 @@ def test_completed_at_is_optional_while_running(api, org, key, status):
     payload = {**SEED_MINIMAL, "status": status}
     del payload["completedAt"]
     check_webhook(api, "periscope", payload, 201, key=key)
+    stored = Deployment.objects.get()
+    assert (stored.status, stored.completed_at) == (status, None)
 
 
 def test_completed_before_started_is_400(api, org, key):

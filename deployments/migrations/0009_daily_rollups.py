@@ -4,18 +4,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def fill(apps, schema_editor):
-    """Existing histories get their rollups at once (the metrics read nothing else).
-
-    Uses the live code (deployments.rollups), not the historical models: a later migration
-    that changes what a rollup holds must refill them itself, and may make this a no-op."""
-    from deployments.rollups.maintain import rebuild
-
-    Organization = apps.get_model("periscope", "Organization")
-    for organization_id in Organization.objects.values_list("pk", flat=True):
-        rebuild(organization_id=organization_id)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("deployments", "0008_incident_deliveries"),
@@ -120,5 +108,4 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop),
     ]

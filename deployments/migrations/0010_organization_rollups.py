@@ -5,9 +5,12 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    """The all-services totals of existing histories (and their service-day rows again).
+    """Existing histories get their rollups (0009's service-day rows and these totals) at
+    once: the metrics read nothing else.
 
-    Uses the live code, as 0009 does."""
+    Uses the live code (deployments.rollups), not the historical models, so it runs once
+    both tables exist; a later migration that changes what a rollup holds must refill them
+    itself, and may make this a no-op."""
     from deployments.rollups.maintain import rebuild
 
     Organization = apps.get_model("periscope", "Organization")
