@@ -25,7 +25,13 @@ from deployments.models import (
     PullRequest,
     Repository,
 )
-from deployments.recording.admin import DeliveryAdmin, DeploymentAdmin, EnvironmentAliasAdmin
+from deployments.recording.admin import (
+    DeliveryAdmin,
+    DeploymentAdmin,
+    EnvironmentAliasAdmin,
+    OrganizationAdmin,
+)
+from periscope.models import Organization
 
 for model, model_admin in [
     # Deployments and their delivery log.
@@ -44,3 +50,8 @@ for model, model_admin in [
     (ForgeDelivery, ForgeDeliveryAdmin),
 ]:
     admin.site.register(model, model_admin)
+
+# The organization's page gains what this app adds to an organization (rollback detection):
+# periscope's admin cannot import this app, so this app registers its extension.
+admin.site.unregister(Organization)
+admin.site.register(Organization, OrganizationAdmin)

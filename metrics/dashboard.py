@@ -81,6 +81,7 @@ def tiles(summary: dora.DoraMetrics, previous: dora.DoraMetrics, *, days: int) -
     lt, plt = summary.lead_time, previous.lead_time
     cfr, pcfr = summary.change_failure_rate, previous.change_failure_rate
     rec, prec = summary.failed_deployment_recovery_time, previous.failed_deployment_recovery_time
+    rw, prw = summary.rework_rate, previous.rework_rate
     pairs = [
         (
             "deploymentFrequency",
@@ -120,6 +121,16 @@ def tiles(summary: dora.DoraMetrics, previous: dora.DoraMetrics, *, days: int) -
             duration(rec.median_seconds),
             f"median of {rec.recovered} recovered, {rec.open} not yet",
             rec.level,
+            False,
+        ),
+        (
+            "reworkRate",
+            "Deployment rework rate",
+            rw.rate,
+            prw.rate,
+            percent(rw.rate),
+            f"{rw.rework} of {rw.total} deployments were rework",
+            rw.level,
             False,
         ),
     ]
@@ -209,6 +220,16 @@ def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
                 labels=labels,
                 values=[_hours(m.failed_deployment_recovery_time.median_seconds) for m in series],
                 fmt=_from_hours,
+            ),
+        },
+        {
+            "title": "Deployment rework rate",
+            "svg": chart(
+                kind="line",
+                title="Deployment rework rate per " + interval,
+                labels=labels,
+                values=[m.rework_rate.rate for m in series],
+                fmt=lambda v: f"{round(v * 100, 1):g} %",
             ),
         },
     ]
@@ -344,6 +365,7 @@ def dashboard_view(request):
                 "lead_time": duration(row.lead_time.median_seconds),
                 "cfr": percent(row.change_failure_rate.rate),
                 "recovery": duration(row.failed_deployment_recovery_time.median_seconds),
+                "rework": percent(row.rework_rate.rate),
                 "ranks": {
                     name: LEVEL_ORDER.get(level or "", 0)
                     for name, level in (

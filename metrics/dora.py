@@ -26,7 +26,7 @@ from services.models import Service, ServiceSuggestion
 from services.selection import ServiceSelector
 
 INTERVALS = ("day", "week", "month")
-COUNTS = ("reached", "failed", "rolled_back", "incident_caused", "total")
+COUNTS = ("reached", "failed", "rolled_back", "incident_caused", "total", "rework")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +146,17 @@ class ChangeFailureRate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReworkRate:
+    """Deployment rework rate: the share of deployments that reached the environment and were
+    rework (deployments/recording/rework.py). DORA publishes no performance levels for it."""
+
+    rate: float | None
+    rework: int
+    total: int
+    level: None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Recovery:
     median_seconds: float | None
     p90_seconds: float | None
@@ -170,6 +181,7 @@ class DoraMetrics:
     change_failure_rate: ChangeFailureRate
     failed_deployment_recovery_time: Recovery
     incident_time_to_restore: TimeToRestore
+    rework_rate: ReworkRate
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +248,11 @@ def _cfr(row: dict | None) -> ChangeFailureRate:
     )
 
 
+def _rework(row: dict | None) -> ReworkRate:
+    reached, rework = (row or {}).get("reached", 0), (row or {}).get("rework", 0)
+    return ReworkRate(rate=rework / reached if reached else None, rework=rework, total=reached)
+
+
 def _recovery_result(values: tuple | None, counts: dict | None) -> Recovery:
     recovered, median, p90 = values or (0, None, None)
     failed = (counts["failed"] + counts["rolled_back"]) if counts else 0
@@ -286,6 +303,7 @@ class ServiceDora:
     lead_time: LeadTime
     change_failure_rate: ChangeFailureRate
     failed_deployment_recovery_time: Recovery
+    rework_rate: ReworkRate
 
 
 def unrecovered_failures(*, scope: Window, limit: int = 20) -> list[Deployment]:
@@ -483,6 +501,7 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
             change_failure_rate=_cfr(cell),
             failed_deployment_recovery_time=_recovery(cell, found.get((key, "recovery"))),
             incident_time_to_restore=_restore(found.get((key, "restore")), open_at(end)),
+            rework_rate=_rework(cell),
         )
 
     items = [
@@ -562,6 +581,7 @@ def dora_by_service(*, scope: Window) -> list[ServiceDora]:
                 lead_time=_lead(cell, stats.get((key, "lead"))),
                 change_failure_rate=_cfr(cell),
                 failed_deployment_recovery_time=_recovery(cell, stats.get((key, "recovery"))),
+                rework_rate=_rework(cell),
             )
         )
     result.sort(key=lambda item: (-item.deployment_frequency.deployments, item.name.lower()))

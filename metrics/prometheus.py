@@ -34,6 +34,10 @@ GAUGES = (
         "periscope_dora_failed_deployment_recovery_median_seconds",
         "Median failed deployment recovery time, last 30 days",
     ),
+    (
+        "periscope_dora_rework_rate",
+        "Deployment rework rate (fraction of deployments that were rework), last 30 days",
+    ),
 )
 
 
@@ -67,6 +71,7 @@ def organization_samples(
             "periscope_dora_failed_deployment_recovery_median_seconds": (
                 row.failed_deployment_recovery_time.median_seconds
             ),
+            "periscope_dora_rework_rate": row.rework_rate.rate,
         }
         samples.extend((name, labels, value) for name, value in values.items() if value is not None)
     return samples

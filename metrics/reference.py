@@ -20,6 +20,7 @@ from deployments.models import (
     Incident,
     Status,
 )
+from deployments.recording import rework
 from deployments.recording.service_group import ServiceGroup
 from metrics import benchmarks
 from metrics.dora import (
@@ -36,6 +37,7 @@ from metrics.dora import (
     _lead_time,
     _period_start,
     _recovery_result,
+    _rework,
     buckets,
     deployments_in,
     group_labels,
@@ -65,6 +67,7 @@ def _counts(deployments: QuerySet, *, scope: Window, group) -> dict[object, dict
         .annotate(
             n=Count("status"),
             caused=Count("status", filter=Q(status=Status.SUCCESS, id__in=with_incident)),
+            rework=Count("status", filter=Q(rework.is_rework(), status__in=REACHED_STATUSES)),
         )
     )
     result = {}
@@ -76,6 +79,7 @@ def _counts(deployments: QuerySet, *, scope: Window, group) -> dict[object, dict
         counts["rolled_back"] += n if status == Status.ROLLED_BACK else 0
         counts["incident_caused"] += row["caused"]
         counts["total"] += n if status in CONCLUDED_STATUSES else 0
+        counts["rework"] += row["rework"]
     return result
 
 
@@ -201,6 +205,7 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
             change_failure_rate=_cfr(row),
             failed_deployment_recovery_time=_recovery_result(recovery_values, row),
             incident_time_to_restore=restore_values,
+            rework_rate=_rework(row),
         )
 
     series = []
@@ -262,6 +267,7 @@ def dora_by_service(*, scope: Window) -> list[ServiceDora]:
                 lead_time=_lead_time(lead_time_stats(deployments=successful)),
                 change_failure_rate=_cfr(row),
                 failed_deployment_recovery_time=_recovery_result(recovery.get(key), row),
+                rework_rate=_rework(row),
             )
         )
     result.sort(key=lambda item: (-item.deployment_frequency.deployments, item.name.lower()))

@@ -48,12 +48,26 @@ class TimeToRestoreSerializer(serializers.Serializer):
     open = serializers.IntegerField()
 
 
+class ReworkRateSerializer(serializers.Serializer):
+    rate = serializers.FloatField(
+        allow_null=True, help_text="A fraction of the deployments that reached the environment"
+    )
+    rework = serializers.IntegerField(
+        help_text="Declared rework, detected rollbacks and deployments during an open incident"
+    )
+    total = serializers.IntegerField(help_text="Deployments that reached the environment")
+    level = serializers.CharField(
+        allow_null=True, help_text="Always null: DORA publishes no performance levels for it"
+    )
+
+
 class MetricsSerializer(serializers.Serializer):
     deploymentFrequency = FrequencySerializer(source="deployment_frequency")
     leadTime = LeadTimeSerializer(source="lead_time")
     changeFailureRate = ChangeFailureRateSerializer(source="change_failure_rate")
     failedDeploymentRecoveryTime = RecoverySerializer(source="failed_deployment_recovery_time")
     incidentTimeToRestore = TimeToRestoreSerializer(source="incident_time_to_restore")
+    reworkRate = ReworkRateSerializer(source="rework_rate")
 
 
 class BucketSerializer(MetricsSerializer):

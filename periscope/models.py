@@ -9,6 +9,13 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    detect_rollbacks = models.BooleanField(
+        default=True,
+        help_text=(
+            "A production success that redeploys an earlier commit marks the deployment it "
+            "replaced as rolled back (docs/metrics.md)."
+        ),
+    )
 
     class Meta:
         ordering = ["slug"]

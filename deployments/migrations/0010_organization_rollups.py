@@ -5,17 +5,9 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    """Existing histories get their rollups (0009's service-day rows and these totals) at
-    once: the metrics read nothing else.
-
-    Uses the live code (deployments.rollups), not the historical models, so it runs once
-    both tables exist; a later migration that changes what a rollup holds must refill them
-    itself, and may make this a no-op."""
-    from deployments.rollups.maintain import rebuild
-
-    Organization = apps.get_model("periscope", "Organization")
-    for organization_id in Organization.objects.values_list("pk", flat=True):
-        rebuild(organization_id=organization_id)
+    """No longer fills: the fill runs the live code, which writes what later migrations add
+    to the rollup tables, so only the newest migration that changes what a rollup holds
+    fills them (0011_rework_and_rollbacks)."""
 
 
 class Migration(migrations.Migration):

@@ -79,6 +79,25 @@ class Deployment(models.Model):
     # pairing key, when known (NULL: the metrics look it up). Kept by deployments/recovery.py.
     recovered_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Rework (deployment rework rate, docs/metrics.md): the sender said this deployment was
+    # unplanned, made because of a problem in production (a rollback, a hotfix).
+    rework = models.BooleanField(
+        "declared rework", default=False, db_default=False, help_text="As the sender said"
+    )
+    # A detected rollback (deployments/recording/rollbacks.py): this deployment redeployed an
+    # earlier commit and replaced the deployment named here.
+    rollback_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rollbacks",
+        editable=False,
+    )
+    # The status "rolled back" was set by rollback detection; the sender said success
+    # (status_raw keeps what it said). Switching detection off restores it.
+    rolled_back_detected = models.BooleanField(default=False, db_default=False, editable=False)
+
     triggered_by = models.CharField(max_length=255, blank=True)
     pipeline_name = models.CharField(max_length=255, blank=True)
     pipeline_url = models.CharField(max_length=2000, blank=True)

@@ -18,6 +18,7 @@ class RollupValues(models.Model):
     successful = models.PositiveIntegerField(default=0)
     incident_caused = models.PositiveIntegerField(default=0)
     with_changes = models.PositiveIntegerField(default=0)
+    rework = models.PositiveIntegerField(default=0)
     # Duration sketches (deployments/rollups/sketch.py): {"<order>": [count, sum]}.
     lead = models.JSONField(default=dict)
     recovery = models.JSONField(default=dict)

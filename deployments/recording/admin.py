@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.db import transaction
 
 from deployments.models import Delivery, Deployment
-from deployments.recording import recovery
+from deployments.recording import recovery, rollbacks
 from deployments.recording.delivery_log import delivery_log
 from deployments.rollups import maintain as rollups
+from periscope.admin import OrganizationAdmin as BaseOrganizationAdmin
 from periscope.admin_counts import count_per_row
 from periscope.admin_scoping import OrganizationScopedAdmin
+from periscope.models import Organization
 
 
 class DeliveredMoreThanOnce(admin.SimpleListFilter):
@@ -61,6 +63,9 @@ class DeploymentAdmin(OrganizationScopedAdmin):
         "updated_at",
         "raw_payload",
         "metadata",
+        "rollback_of",
+        "rolled_back_detected",
+        "rolled_back_by",
     ]
     # The delivery log is shown full width under the form (see change_view).
     change_form_template = "admin/deployments/deployment/change_form.html"
@@ -102,6 +107,7 @@ class DeploymentAdmin(OrganizationScopedAdmin):
                     deployment_id=obj.pk,
                     **{name: getattr(obj, name) for name in recovery.INSERT_FIELDS},
                 )
+            rollbacks.detect(organization=obj.organization, deployment_id=obj.pk)
 
     def _delete(self, *, organization_id: int, ids: list[int]) -> None:
         """Before deleting: the cells of the deployments, of those sharing their changes, and
@@ -113,7 +119,8 @@ class DeploymentAdmin(OrganizationScopedAdmin):
     def delete_model(self, request, obj):
         with transaction.atomic():
             self._delete(organization_id=obj.organization_id, ids=[obj.pk])
-            super().delete_model(request, obj)
+            with rollbacks.deleting(organization=obj.organization, ids=[obj.pk]):
+                super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         by_organization: dict[int, list[int]] = {}
@@ -123,7 +130,16 @@ class DeploymentAdmin(OrganizationScopedAdmin):
             for organization_id, ids in sorted(by_organization.items()):
                 with transaction.atomic():
                     self._delete(organization_id=organization_id, ids=ids)
-                    Deployment.objects.filter(organization_id=organization_id, pk__in=ids).delete()
+                    organization = Organization.objects.get(pk=organization_id)
+                    with rollbacks.deleting(organization=organization, ids=ids):
+                        Deployment.objects.filter(
+                            organization_id=organization_id, pk__in=ids
+                        ).delete()
+
+    @admin.display(description="rolled back by (detected)")
+    def rolled_back_by(self, obj) -> str:
+        rollbacks_of = list(obj.rollbacks.values_list("external_id", flat=True)[:5])
+        return ", ".join(rollbacks_of) or "—"
 
     @admin.display(description="deliveries", ordering="_deliveries")
     def delivery_count(self, obj) -> int:
@@ -152,3 +168,14 @@ class EnvironmentAliasAdmin(OrganizationScopedAdmin):
     list_display = ["name", "environment", "organization"]
     list_filter = ["organization", "environment"]
     search_fields = ["name", "environment"]
+
+
+class OrganizationAdmin(BaseOrganizationAdmin):
+    """Switching rollback detection applies to the whole history: off restores what every
+    sender said, on detects the rollbacks already stored."""
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and "detect_rollbacks" in form.changed_data:
+                rollbacks.redetect(organization=obj)

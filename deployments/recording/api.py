@@ -32,7 +32,15 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "completed_at",
             "pipeline_name",
             "pipeline_url",
+            "rework",
+            "rollback_of",
         ]
+        extra_kwargs = {
+            "rework": {"help_text": "The sender declared it rework (a rollback, a hotfix)"},
+            "rollback_of": {
+                "help_text": "A detected rollback: the id of the deployment it replaced"
+            },
+        }
 
 
 class DeploymentDetailSerializer(DeploymentSerializer):

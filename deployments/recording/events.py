@@ -35,6 +35,9 @@ class DeploymentEvent:
     description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     raw_payload: dict[str, Any] | None = None
+    # The sender declared the deployment rework (deployments/recording/rework.py); None: it
+    # said nothing, and a repeat keeps what an earlier delivery declared.
+    rework: bool | None = None
     duplicate_policy: DuplicatePolicy = DuplicatePolicy.UPDATE
     # Fields the adapter filled in itself rather than read from the sender (DevGrid dates an
     # event without a timestamp by its arrival): they fill a new deployment, but never replace

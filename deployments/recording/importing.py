@@ -47,7 +47,7 @@ from deployments.models import (
     Status,
 )
 from deployments.recording import recorder as recording
-from deployments.recording import recovery
+from deployments.recording import recovery, rollbacks
 from deployments.recording.bulk_insert import (
     DEPLOYMENT_COLUMNS,
     allocate_ids,
@@ -60,6 +60,7 @@ from deployments.recording.bulk_insert import (
 )
 from deployments.recording.environments import PRODUCTION
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy
+from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import maintain as rollups
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization
@@ -230,6 +231,21 @@ class Importer:
         self._lock = threading.Lock()
         self._writer = threading.local()
         self._analyzing: Future | None = None
+
+    def detect_rollbacks(self) -> None:
+        """The rollbacks among (or replaced by) what this import created, group by group."""
+        if not self._created_ids:
+            return
+        created = Deployment.objects.filter(
+            organization=self.organization, environment=PRODUCTION, pk__in=self._created_ids
+        ).exclude(commit_sha="")
+        groups = {
+            ServiceGroup.of(service_id=service_id, service_key=service_key)
+            for service_id, service_key in created.values_list("service_id", "service_key")
+            .distinct()
+            .order_by()
+        }
+        rollbacks.redetect(organization=self.organization, groups=groups)
 
     def parse(self, number: int, text: str | bytes) -> list[_Item]:
         """The deployments of one line, validated; an invalid line is reported. No query:
@@ -509,6 +525,7 @@ def import_lines(
                 importer.keep_statistics()
                 importer.store(batch)
     importer.link()
+    importer.detect_rollbacks()
     # Folded here rather than by the next metrics request: a large history's fold is work
     # for the import, not for a request under its statement timeout.
     rollups.fold(organization_id=organization.pk)

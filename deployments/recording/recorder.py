@@ -23,8 +23,9 @@ from deployments.models import (
     Deployment,
     EnvironmentAlias,
     Repository,
+    Status,
 )
-from deployments.recording import new_names, recovery, repeats
+from deployments.recording import new_names, recovery, repeats, rollbacks
 from deployments.recording.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.recording.service_group import ServiceGroup
@@ -56,6 +57,7 @@ MUTABLE_FIELDS = (
     "description",
     "metadata",
     "raw_payload",
+    "rework",
 )
 
 # The idempotency key: a repeat of these is the same deployment (constraint uniq_deployment_id).
@@ -145,6 +147,7 @@ def deployment_values(*, event: DeploymentEvent, service_id: int | None, environ
         "description": event.description,
         "metadata": event.metadata,
         "raw_payload": event.raw_payload,
+        "rework": bool(event.rework),
     }
 
 
@@ -203,12 +206,24 @@ def _apply_repeat(
         candidates = {"status": incoming_status, "status_raw": values["status_raw"]}
     else:
         candidates = values
+    if event.rework is None:
+        # Saying nothing about rework keeps what an earlier delivery declared.
+        candidates = {name: value for name, value in candidates.items() if name != "rework"}
     changes = repeats.merged(
         stored={name: getattr(existing, name) for name in candidates},
         incoming=candidates,
         groups=_GROUPS,
         assumed=event.assumed,
     )
+    if existing.rolled_back_detected and "status" in changes:
+        if changes["status"] == Status.SUCCESS:
+            # Still the success a detected rollback replaced: it stays rolled back.
+            changes.pop("status")
+            changes.pop("status_raw", None)
+        else:
+            # The sender says otherwise now, and what it says stands.
+            existing.rolled_back_detected = False
+            changes["rolled_back_detected"] = False
     if not changes:
         return DeliveryAction.DUPLICATE, []
     for name, value in changes.items():
@@ -350,13 +365,28 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
     )
 
 
+def _detect_rollbacks(*, pending: _Pending, result: RecordResult) -> RecordResult:
+    """Inside the delivery's transaction: a new production deployment may be, or change, a
+    detected rollback; so may any stored deployment a repeat changed."""
+    values = pending.values
+    if (result.created and rollbacks.needs_detection(**_detection_values(values))) or (
+        result.action == DeliveryAction.UPDATED
+    ):
+        rollbacks.detect(organization=pending.organization, deployment_id=result.deployment_id)
+    return result
+
+
+def _detection_values(values: dict) -> dict:
+    return {name: values[name] for name in ("environment", "status", "commit_sha")}
+
+
 def _record_one(*, pending: _Pending) -> RecordResult:
     """Record one event inside `atomic()`: new or repeat, with change linking. A stored row
     deleted between the insert and the repeat's lock is recorded anew."""
     while True:
         result = _record_new(pending=pending, link=True) or _record_repeat(pending=pending)
         if result is not None:
-            return result
+            return _detect_rollbacks(pending=pending, result=result)
 
 
 def _pending(
@@ -416,10 +446,17 @@ def record_deployment(
     with rows.transaction():
         result = _record_new(pending=pending, link=False)
     if result is not None:
+        if rollbacks.needs_detection(**_detection_values(pending.values)):
+            rollbacks.detect_after_record(
+                organization=organization, deployment_id=result.deployment_id
+            )
         return result
     with transaction.atomic():
         # The id is stored: a repeat, without trying the insert again.
-        return _record_repeat(pending=pending) or _record_one(pending=pending)
+        result = _record_repeat(pending=pending)
+        if result is None:
+            return _record_one(pending=pending)
+        return _detect_rollbacks(pending=pending, result=result)
 
 
 def record_deployments(

@@ -9,7 +9,8 @@ partial days. A cell's contents, all by the UTC day of the time named:
 - counts (a deployment's completion): completed (any status), reached (success, rolled back), failed, rolled_back,
   total (success, failure, rolled back), successful, incident_caused (a success with an
   incident attributed), with_changes (a success that first shipped a change with a known
-  start);
+  start), rework (reached, and rework by deployments/recording/rework.py: declared, a
+  detected rollback, or completed while an incident of its group was open);
 - lead (its deployment's completion): the lead time of each change it first shipped, as a
   sketch, and the pull requests' stage sums and counts;
 - recovery (the failure's completion): seconds to the next success of the pairing key and
@@ -37,6 +38,7 @@ from deployments.models import (
     Incident,
     Status,
 )
+from deployments.recording import rework
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import sketch
 
@@ -53,6 +55,7 @@ class Cell:
     successful: int = 0
     incident_caused: int = 0
     with_changes: int = 0
+    rework: int = 0
     lead: sketch.Sketch = field(default_factory=dict)
     coding_count: int = 0
     coding_sum: float = 0.0
@@ -187,6 +190,7 @@ def _counts(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
         .annotate(
             n=Count("id"),
             caused=Count("id", filter=Q(Exists(with_incident), status=Status.SUCCESS)),
+            rework=Count("id", filter=Q(rework.is_rework(), status__in=REACHED_STATUSES)),
         )
     )
     for row in rows:
@@ -202,6 +206,7 @@ def _counts(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
         cell.total += n if status in CONCLUDED_STATUSES else 0
         cell.successful += n if status == Status.SUCCESS else 0
         cell.incident_caused += row["caused"]
+        cell.rework += row["rework"]
 
 
 def next_success() -> Coalesce:

@@ -35,6 +35,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Max, Min, Q
+from django.utils import timezone
 
 from deployments.models import (
     FAILED_STATUSES,
@@ -167,8 +168,12 @@ def note_incident(
     resolved_at: datetime | None,
 ) -> None:
     group = ServiceGroup.of(service_id=service_id, service_key=service_key).encode()
-    for day in {utc_day(moment) for moment in (started_at, resolved_at) if moment is not None}:
-        _note(organization_id, environment=environment, group=group, first_day=day, last_day=day)
+    # Every day it is open: a deployment completed then is rework. Open still: up to tomorrow
+    # (a deployment recorded later is noted by its own write).
+    first = utc_day(started_at)
+    last = utc_day(resolved_at) if resolved_at is not None else utc_day(timezone.now())
+    last = max(first, last + timedelta(days=0 if resolved_at is not None else 1))
+    _note(organization_id, environment=environment, group=group, first_day=first, last_day=last)
 
 
 def note_incident_row(incident) -> None:

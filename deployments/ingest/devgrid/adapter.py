@@ -19,6 +19,7 @@ from deployments.ingest.contract import Received
 from deployments.ingest.fields import flexible_timestamp, optional_text, required_string
 from deployments.ingest.statuses import normalize_status
 from deployments.models import Source
+from deployments.recording import rework
 from deployments.recording.events import DeploymentEvent, RecordResult
 from periscope.errors import InvalidPayload, PayloadTooLarge
 
@@ -74,6 +75,9 @@ def _event(item: Any, index: int, received_at: datetime) -> DeploymentEvent:
     moment = (
         received_at if dated_by_arrival else flexible_timestamp(timestamp, f"{prefix}.timestamp")
     )
+    description = text("description", max_length=10_000)
+    custom = {k: v for k, v in attributes.items() if k not in _KNOWN}
+    kind_sent = custom.get("deployment_type")
     return DeploymentEvent(
         source=Source.DEVGRID,
         external_id=idempotency_key(entity=entity, env=env, build_id=build_id),
@@ -86,11 +90,15 @@ def _event(item: Any, index: int, received_at: datetime) -> DeploymentEvent:
         completed_at=moment,
         triggered_by=text("initiator"),
         pipeline_url=text("build_url", max_length=2000),
-        description=text("description", max_length=10_000),
-        metadata={
-            **({"build_id": build_id} if build_id else {}),
-            **{k: v for k, v in attributes.items() if k not in _KNOWN},
-        },
+        description=description,
+        metadata={**({"build_id": build_id} if build_id else {}), **custom},
+        # DevGrid's rollback and hotfix workflows (a custom `deployment_type`, a description
+        # that starts "Rollback to ..." or "Hotfix: ...").
+        rework=rework.declared(
+            metadata=custom,
+            kind=kind_sent if isinstance(kind_sent, str) else "",
+            description=description,
+        ),
         raw_payload=item,
         # A retry without a timestamp is the same event arriving later, not a later event.
         assumed=frozenset({"completed_at"}) if dated_by_arrival else frozenset(),

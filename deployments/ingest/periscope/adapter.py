@@ -12,6 +12,7 @@ from rest_framework import status as http
 from deployments.ingest.contract import Received
 from deployments.ingest.fields import iso8601, optional_string, required_string, string_map
 from deployments.models import TERMINAL_STATUSES, Source, Status
+from deployments.recording import rework
 from deployments.recording.events import DeploymentEvent, RecordResult
 from periscope.errors import InvalidPayload
 from periscope.models import Organization
@@ -66,6 +67,10 @@ def _parse(payload: dict[str, Any], organization: Organization) -> DeploymentEve
             "organizationSlug does not match the API key's organization",
             field="organizationSlug",
         )
+    rework_sent = payload.get("rework")
+    if rework_sent is not None and not isinstance(rework_sent, bool):
+        raise InvalidPayload("rework must be true or false", field="rework")
+    metadata = string_map(payload.get("metadata"), "metadata")
     raw_payload = payload.get("rawPayload")
     if raw_payload is not None and not isinstance(raw_payload, dict):
         raise InvalidPayload("rawPayload must be a JSON object", field="rawPayload")
@@ -84,8 +89,10 @@ def _parse(payload: dict[str, Any], organization: Organization) -> DeploymentEve
         triggered_by=optional_string(payload, "triggeredBy"),
         pipeline_name=optional_string(payload, "pipelineName"),
         pipeline_url=optional_string(payload, "pipelineUrl", max_length=2000),
-        metadata=string_map(payload.get("metadata"), "metadata"),
+        metadata=metadata,
         raw_payload=raw_payload,
+        # `rework` (ours), else metadata the seed documents (`rollbackInitiated`) or `rework`.
+        rework=rework_sent if rework_sent is not None else rework.declared(metadata=metadata),
     )
 
 

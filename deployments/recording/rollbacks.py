@@ -1,0 +1,298 @@
+"""Rollbacks detected from the commits (definition in docs/metrics.md).
+
+A production success of a service group whose commit was deployed before, and which replaces
+a different, later commit, is a rollback of the deployment it replaced:
+
+- the deployment it replaced is the group's latest deployment that reached production
+  before it;
+- "later" is decided by the commit graph where it is known (the rollback's commit is an
+  ancestor of the replaced one, deployments/changes/ancestry.py), and otherwise by the
+  earlier deployment of the rollback's commit, before the replaced one.
+
+The rollback stores `rollback_of`; the replaced deployment, if its sender said success,
+counts as rolled back (`status` rolled_back, `rolled_back_detected`, `status_raw` as sent),
+so the change failure rate and recovery time see it (recovered by the rollback). What the
+sender said otherwise (failure, rolled back) stands. Every change is noted for the rollups
+and goes through deployments/recording/recovery.py like a repeat's; the delivery log is not
+touched. An organization can switch detection off (`Organization.detect_rollbacks`), which
+undoes every detected effect.
+
+Detection runs under the group's recovery lock (recovery.lock_groups): for the deployment
+recorded, and for the group's next deployment after it, whose predecessor a late delivery
+changes.
+"""
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from django.db import transaction
+from django.db.models import Q
+
+from deployments.changes import ancestry
+from deployments.models import REACHED_STATUSES, Commit, Deployment, Status
+from deployments.recording import recovery
+from deployments.recording.environments import PRODUCTION
+from deployments.recording.service_group import ServiceGroup
+from deployments.rollups import maintain as rollups
+from periscope.models import Organization
+
+_FIELDS = (
+    "id",
+    "organization_id",
+    "environment",
+    "service_id",
+    "service_key",
+    "status",
+    "commit_sha",
+    "completed_at",
+    "rollback_of_id",
+    "rolled_back_detected",
+)
+
+
+def _reached(deployment: Deployment):
+    return Deployment.objects.filter(
+        ServiceGroup.of_row(deployment).q(),
+        organization_id=deployment.organization_id,
+        environment=deployment.environment,
+        status__in=REACHED_STATUSES,
+        completed_at__isnull=False,
+    )
+
+
+def _before(deployment: Deployment) -> Q:
+    return Q(completed_at__lt=deployment.completed_at) | Q(
+        completed_at=deployment.completed_at, id__lt=deployment.id
+    )
+
+
+def _after(deployment: Deployment) -> Q:
+    return Q(completed_at__gt=deployment.completed_at) | Q(
+        completed_at=deployment.completed_at, id__gt=deployment.id
+    )
+
+
+def _is_ancestor(*, organization_id: int, older: str, newer: str) -> bool | None:
+    """Whether `older` is an ancestor of `newer` in a repository that knows both commits; None
+    when no repository of the organization does (the graph is unknown)."""
+    known: dict[int, dict[str, int]] = {}
+    # A stub (no times: known only by its sha, as a deployment or a push's `before` named it)
+    # says nothing of its parents.
+    for repository_id, sha, generation in Commit.objects.filter(
+        Q(authored_at__isnull=False) | Q(committed_at__isnull=False),
+        organization_id=organization_id,
+        sha__in=[older, newer],
+    ).values_list("repository_id", "sha", "generation"):
+        known.setdefault(repository_id, {})[sha] = generation
+    for repository_id, generations in known.items():
+        if len(generations) == 2:
+            reach = ancestry.walk(
+                repository_id=repository_id, start=newer, floor=generations[older]
+            )
+            return older in reach
+    return None
+
+
+def _said_success(deployment: Deployment) -> bool:
+    # A success, or a success that a later detected rollback replaced.
+    return deployment.status == Status.SUCCESS or deployment.rolled_back_detected
+
+
+def replaced_by(deployment: Deployment) -> Deployment | None:
+    """The deployment `deployment` rolled back, or None."""
+    if not (
+        _said_success(deployment)
+        and deployment.environment == PRODUCTION
+        and deployment.commit_sha
+        and deployment.completed_at is not None
+    ):
+        return None
+    reached = _reached(deployment).only(*_FIELDS)
+    previous = reached.filter(_before(deployment)).order_by("-completed_at", "-id").first()
+    if previous is None or not previous.commit_sha or previous.commit_sha == deployment.commit_sha:
+        return None
+    if not reached.filter(_before(previous), commit_sha=deployment.commit_sha).exists():
+        return None
+    older = _is_ancestor(
+        organization_id=deployment.organization_id,
+        older=deployment.commit_sha,
+        newer=previous.commit_sha,
+    )
+    return previous if older in (None, True) else None
+
+
+def _set_status(deployment: Deployment, *, status: str, detected: bool) -> None:
+    """Change a stored deployment's status as a repeat would: rollups noted before and
+    after, recovery times kept (its row lock taken here)."""
+    Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
+    rollups.note_deployment_row(deployment)
+    recovery.before_change(
+        organization_id=deployment.organization_id,
+        deployment_id=deployment.pk,
+        changes={"status": status},
+    )
+    deployment.status = status
+    deployment.rolled_back_detected = detected
+    Deployment.objects.filter(pk=deployment.pk).update(status=status, rolled_back_detected=detected)
+    rollups.note_deployment_row(deployment)
+
+
+def _mark(replaced: Deployment) -> None:
+    if replaced.status == Status.SUCCESS:
+        _set_status(replaced, status=Status.ROLLED_BACK, detected=True)
+
+
+def _unmark(replaced_id: int) -> None:
+    """The deployment no detected rollback replaces any more gets back what its sender said."""
+    replaced = Deployment.objects.filter(pk=replaced_id).only(*_FIELDS).first()
+    if replaced is None or not replaced.rolled_back_detected:
+        return
+    if Deployment.objects.filter(rollback_of_id=replaced_id).exists():
+        return
+    _set_status(replaced, status=Status.SUCCESS, detected=False)
+
+
+def _settle(deployment: Deployment, *, enabled: bool) -> None:
+    """Make the stored relation of one deployment what detection says now."""
+    target = replaced_by(deployment) if enabled else None
+    target_id = target.pk if target is not None else None
+    if deployment.rollback_of_id == target_id:
+        if target is not None:
+            _mark(target)
+        return
+    old = deployment.rollback_of_id
+    rollups.note_deployment_row(deployment)  # its rework count changes
+    Deployment.objects.filter(pk=deployment.pk).update(rollback_of_id=target_id)
+    deployment.rollback_of_id = target_id
+    if old is not None:
+        _unmark(old)
+    if target is not None:
+        _mark(target)
+
+
+def detect(*, organization: Organization, deployment_id: int) -> None:
+    """After a deployment is recorded or changed (inside the caller's transaction): settle it
+    and the next deployment of its group, under the group's recovery lock."""
+    deployment = Deployment.objects.filter(pk=deployment_id).only(*_FIELDS).first()
+    if deployment is None:
+        return
+    if deployment.environment != PRODUCTION and deployment.rollback_of_id is None:
+        return
+    recovery.lock_groups(organization_id=organization.pk, groups=[ServiceGroup.of_row(deployment)])
+    enabled = organization.detect_rollbacks
+    _settle(deployment, enabled=enabled)
+    if deployment.completed_at is not None and deployment.environment == PRODUCTION:
+        following = (
+            _reached(deployment)
+            .filter(_after(deployment))
+            .order_by("completed_at", "id")
+            .only(*_FIELDS)
+            .first()
+        )
+        if following is not None:
+            _settle(following, enabled=enabled)
+
+
+def detect_after_record(*, organization: Organization, deployment_id: int) -> None:
+    """detect() in a transaction of its own (after a delivery's fast path committed)."""
+    with transaction.atomic():
+        detect(organization=organization, deployment_id=deployment_id)
+
+
+@contextmanager
+def deleting(*, organization: Organization, ids: Iterable[int]) -> Iterator[None]:
+    """Around deleting deployments (in the caller's transaction): what they replaced gets back
+    what its sender said, and their rollbacks and successors are settled again."""
+    ids = list(ids)
+    replaced = set(
+        Deployment.objects.filter(pk__in=ids, rollback_of__isnull=False).values_list(
+            "rollback_of_id", flat=True
+        )
+    )
+    affected = set(Deployment.objects.filter(rollback_of_id__in=ids).values_list("id", flat=True))
+    rollups.note_deployments(organization_id=organization.pk, ids=affected)
+    yield
+    for replaced_id in replaced - set(ids):
+        _unmark(replaced_id)
+    for deployment_id in affected - set(ids):
+        detect(organization=organization, deployment_id=deployment_id)
+
+
+def needs_detection(*, environment: str, status: str, commit_sha: str) -> bool:
+    """Whether a newly recorded deployment can be, or can change, a detected rollback."""
+    return environment == PRODUCTION and status in REACHED_STATUSES and bool(commit_sha)
+
+
+def _desired(organization_id: int, rows: list[Deployment]) -> dict[int, int | None]:
+    """{deployment id: the id it rolls back, or None} for one group's reached production
+    deployments in order: replaced_by() over the whole group in one pass."""
+    first_seen: dict[str, int] = {}
+    desired: dict[int, int | None] = {}
+    for index, row in enumerate(rows):
+        target = None
+        previous = rows[index - 1] if index else None
+        if (
+            previous is not None
+            and _said_success(row)
+            and row.commit_sha
+            and previous.commit_sha
+            and previous.commit_sha != row.commit_sha
+            and first_seen.get(row.commit_sha, index) < index - 1
+            and _is_ancestor(
+                organization_id=organization_id, older=row.commit_sha, newer=previous.commit_sha
+            )
+            in (None, True)
+        ):
+            target = previous.pk
+        desired[row.pk] = target
+        if row.commit_sha:
+            first_seen.setdefault(row.commit_sha, index)
+    return desired
+
+
+def _groups_of(production) -> list[ServiceGroup]:
+    return [
+        ServiceGroup.of(service_id=service_id, service_key=service_key)
+        for service_id, service_key in production.values_list("service_id", "service_key")
+        .distinct()
+        .order_by()
+    ]
+
+
+def redetect(*, organization: Organization, groups: Iterable[ServiceGroup] | None = None) -> int:
+    """Settle every production deployment of the organization (or of `groups`) at once: after
+    an import, or when detection is switched on or off. One query per group, and writes only
+    for what changes. Returns the rollbacks the organization has now."""
+    production = Deployment.objects.filter(
+        organization_id=organization.pk,
+        environment=PRODUCTION,
+        status__in=REACHED_STATUSES,
+        completed_at__isnull=False,
+    )
+    groups = _groups_of(production) if groups is None else list(groups)
+    with transaction.atomic():
+        recovery.lock_groups(organization_id=organization.pk, groups=groups)
+        for group in groups:
+            rows = list(production.filter(group.q()).order_by("completed_at", "id").only(*_FIELDS))
+            if organization.detect_rollbacks:
+                desired = _desired(organization.pk, rows)
+            else:
+                desired = dict.fromkeys((row.pk for row in rows), None)
+            targeted = {target for target in desired.values() if target is not None}
+            for row in rows:
+                if row.rollback_of_id != desired[row.pk]:
+                    rollups.note_deployment_row(row)
+                    Deployment.objects.filter(pk=row.pk).update(rollback_of_id=desired[row.pk])
+            for row in rows:
+                if row.pk in targeted and row.status == Status.SUCCESS:
+                    _set_status(row, status=Status.ROLLED_BACK, detected=True)
+                elif row.pk not in targeted and row.rolled_back_detected:
+                    _set_status(row, status=Status.SUCCESS, detected=False)
+        # A deployment that left production (or the reached statuses) rolls nothing back.
+        for row in Deployment.objects.filter(
+            organization_id=organization.pk, rollback_of__isnull=False
+        ).exclude(pk__in=production.values("pk")):
+            _settle(row, enabled=False)
+        return Deployment.objects.filter(
+            organization_id=organization.pk, rollback_of__isnull=False
+        ).count()
