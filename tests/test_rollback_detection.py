@@ -194,3 +194,30 @@ def test_other_organizations_are_untouched(send, api, org, other_org, other_key)
     send("d2", "a", 4)  # a was deployed only in the other organization
     assert state(org, "d2")[2] is None
     assert state(other_org, "o2") == (Status.SUCCESS, False, None)
+
+
+def test_the_command_detects_what_was_stored_before(org, other_org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from deployments.models import Deployment
+    from tests.factories import DeploymentFactory
+
+    for ident, commit, hour in (("h1", "a", 1), ("h2", "b", 2), ("h3", "a", 3)):
+        DeploymentFactory(
+            organization=org,
+            external_id=ident,
+            service_name="shop",
+            service_key="shop",
+            commit_sha=sha(commit),
+            status="success",
+            started_at=f"2026-01-01T{hour:02d}:00:00Z",
+            completed_at=f"2026-01-01T{hour:02d}:30:00Z",
+        )
+    Deployment.objects.filter(organization=org).update(rollback_of=None)
+    out = StringIO()
+    call_command("detect_rollbacks", org=["acme"], stdout=out)
+    assert out.getvalue() == "acme: 1 detected rollback(s)\n"
+    assert state(org, "h3")[2] == "h2"
+    check_rollups()

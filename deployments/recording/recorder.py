@@ -446,9 +446,16 @@ def record_deployment(
     with rows.transaction():
         result = _record_new(pending=pending, link=False)
     if result is not None:
-        if rollbacks.needs_detection(**_detection_values(pending.values)):
+        values = pending.values
+        if rollbacks.needs_detection(**_detection_values(values)):
             rollbacks.detect_after_record(
-                organization=organization, deployment_id=result.deployment_id
+                organization=organization,
+                deployment=Deployment(
+                    pk=result.deployment_id,
+                    organization_id=organization.pk,
+                    **{name: values[name] for name in recovery.INSERT_FIELDS},
+                    commit_sha=values["commit_sha"],
+                ),
             )
         return result
     with transaction.atomic():

@@ -607,3 +607,9 @@ def backfill_recovery(
                 organization_id=organization_id, group=group, only_null=not recompute
             )
     return written
+
+
+# The same helpers for deployments/recording/rollbacks.py, which writes the same kind of SQL.
+table = _table
+when = _when
+group_sql = _group_sql

@@ -25,7 +25,7 @@ changes.
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from deployments.changes import ancestry
@@ -170,13 +170,62 @@ def _settle(deployment: Deployment, *, enabled: bool) -> None:
         _mark(target)
 
 
+# Whether a deployment can be, or change, a detected rollback, in one statement (every
+# production success runs it): the commit of the group's previous deployment that reached
+# production, whether its own commit reached production before it, and whether any reached
+# production after it (a late delivery). In-order deliveries of a new commit answer (x, false,
+# false), and nothing more is done.
+_CANDIDATE = """
+SELECT
+    (SELECT commit_sha FROM {table} WHERE {same} AND {before} ORDER BY completed_at DESC, id DESC
+     LIMIT 1),
+    EXISTS (SELECT 1 FROM {table} WHERE {same} AND commit_sha = %s AND {before}),
+    EXISTS (SELECT 1 FROM {table} WHERE {same} AND {after})
+"""
+
+
+def _is_candidate(deployment: Deployment) -> bool:
+    group_sql, group_params = recovery.group_sql(ServiceGroup.of_row(deployment))
+    same = (
+        f"organization_id = %s AND environment = %s AND {group_sql} "
+        f"AND status IN ('{Status.SUCCESS.value}', '{Status.ROLLED_BACK.value}') "
+        "AND completed_at IS NOT NULL"
+    )
+    same_params = [deployment.organization_id, deployment.environment, *group_params]
+    when = recovery.when(deployment.completed_at)
+    before = "(completed_at < %s OR (completed_at = %s AND id < %s))"
+    after = "(completed_at > %s OR (completed_at = %s AND id > %s))"
+    moment = [when, when, deployment.pk]
+    sql = _CANDIDATE.format(table=recovery.table(), same=same, before=before, after=after)
+    params = [
+        *same_params,
+        *moment,
+        *same_params,
+        deployment.commit_sha,
+        *moment,
+        *same_params,
+        *moment,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        previous_commit, seen_before, followed = cursor.fetchone()
+    replaces_other = previous_commit is not None and previous_commit != deployment.commit_sha
+    return bool(followed) or (replaces_other and bool(seen_before))
+
+
 def detect(*, organization: Organization, deployment_id: int) -> None:
     """After a deployment is recorded or changed (inside the caller's transaction): settle it
-    and the next deployment of its group, under the group's recovery lock."""
+    and the next deployment of its group, under the group's recovery lock. One query when
+    nothing can change (the common case)."""
     deployment = Deployment.objects.filter(pk=deployment_id).only(*_FIELDS).first()
     if deployment is None:
         return
-    if deployment.environment != PRODUCTION and deployment.rollback_of_id is None:
+    involved = deployment.rollback_of_id is not None or deployment.rolled_back_detected
+    if not involved and not (
+        deployment.environment == PRODUCTION
+        and deployment.completed_at is not None
+        and _is_candidate(deployment)
+    ):
         return
     recovery.lock_groups(organization_id=organization.pk, groups=[ServiceGroup.of_row(deployment)])
     enabled = organization.detect_rollbacks
@@ -193,10 +242,15 @@ def detect(*, organization: Organization, deployment_id: int) -> None:
             _settle(following, enabled=enabled)
 
 
-def detect_after_record(*, organization: Organization, deployment_id: int) -> None:
-    """detect() in a transaction of its own (after a delivery's fast path committed)."""
+def detect_after_record(*, organization: Organization, deployment: Deployment) -> None:
+    """After a delivery's fast path committed a new production deployment: one query, and
+    detect() in a transaction of its own when it may be, or change, a rollback. (Two such
+    deliveries of one group racing: each checks after its own commit, so the later check
+    sees the other.)"""
+    if deployment.completed_at is None or not _is_candidate(deployment):
+        return
     with transaction.atomic():
-        detect(organization=organization, deployment_id=deployment_id)
+        detect(organization=organization, deployment_id=deployment.pk)
 
 
 @contextmanager
