@@ -7,8 +7,10 @@ A deployment that reached its environment is rework when any of these holds:
 - it completed while an incident of the same service group and environment was open
   (started at or before its completion, not resolved by then).
 
-`is_rework()` is the one definition in SQL: the rollup cells and the raw reference both
-count with it.
+`is_rework()` is the definition in SQL, which the raw reference (metrics/reference.py) counts
+with. The rollup cells count the third rule from the incidents' side
+(deployments/rollups/cells.py), which costs what the incidents cost rather than every
+deployment's lookup of every earlier incident; the property tests hold the two equal.
 """
 
 import re
@@ -58,6 +60,11 @@ def _open_incident(**same_group) -> Exists:
     )
 
 
+def is_declared_or_rollback() -> Q:
+    """The first two rules, read off the row itself."""
+    return Q(rework=True) | Q(rollback_of__isnull=False)
+
+
 def is_rework() -> Q:
     """The condition on a Deployment row (reached or not: callers count reached ones)."""
     during_incident = Q(
@@ -66,4 +73,4 @@ def is_rework() -> Q:
         _open_incident(service__isnull=True, service_key=OuterRef("service_key")),
         service_id__isnull=True,
     )
-    return Q(rework=True) | Q(rollback_of__isnull=False) | during_incident
+    return is_declared_or_rollback() | during_incident

@@ -190,7 +190,10 @@ def _counts(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
         .annotate(
             n=Count("id"),
             caused=Count("id", filter=Q(Exists(with_incident), status=Status.SUCCESS)),
-            rework=Count("id", filter=Q(rework.is_rework(), status__in=REACHED_STATUSES)),
+            # Declared or a detected rollback; during an incident: _rework_during_incidents.
+            rework=Count(
+                "id", filter=Q(rework.is_declared_or_rollback(), status__in=REACHED_STATUSES)
+            ),
         )
     )
     for row in rows:
@@ -311,6 +314,74 @@ def _lead(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
         cells[cell_key].with_changes = len(ids)
 
 
+def _span(slices: Sequence[Slice]) -> tuple[datetime | None, datetime | None]:
+    starts, ends = [part.start for part in slices], [part.end for part in slices]
+    return (
+        None if None in starts else min(starts),
+        None if None in ends else max(ends),
+    )
+
+
+# Past this many incident windows, the deployments are selected by group rather than by
+# window (one OR'ed condition each), and the windows are checked in Python only.
+_WINDOWS_IN_SQL = 200
+
+
+def _rework_during_incidents(
+    organization_id: int, where: Q, slices: Sequence[Slice], cells: dict[CellKey, Cell]
+) -> None:
+    """Rework by the third rule (deployments/recording/rework.py): reached while an incident
+    of its group and environment was open, and not counted by the other two already.
+
+    Driven from the incidents open during the slices (few), then the deployments inside their
+    windows: a per-deployment lookup of every earlier incident of its service would cost a
+    rebuild the incidents times the deployments."""
+    first, last = _span(slices)
+    incidents = Incident.objects.filter(
+        any_of(slices, lambda part: part._where(extra=Q(), time_q=Q())),
+        organization_id=organization_id,
+    )
+    if last is not None:
+        incidents = incidents.filter(started_at__lt=last)
+    if first is not None:
+        incidents = incidents.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=first))
+    windows: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
+    for environment, service_id, service_key, started_at, resolved_at in incidents.values_list(
+        "environment", "service_id", "service_key", "started_at", "resolved_at"
+    ).order_by():
+        windows.setdefault((environment, _group(service_id, service_key)), []).append(
+            (_moment(started_at), _moment(resolved_at))
+        )
+    if not windows:
+        return
+    count = sum(len(spans) for spans in windows.values())
+    selected = Q()
+    for (environment, group), spans in windows.items():
+        same = Q(environment=environment) & ServiceGroup.decode(group).q()
+        if count > _WINDOWS_IN_SQL:
+            selected |= same
+            continue
+        for started, resolved in spans:
+            inside = Q(completed_at__gte=started)
+            if resolved is not None:
+                inside &= Q(completed_at__lt=resolved)
+            selected |= same & inside
+    rows = (
+        Deployment.objects.filter(where, organization_id=organization_id)
+        .filter(selected, status__in=REACHED_STATUSES, completed_at__isnull=False)
+        .exclude(rework.is_declared_or_rollback())
+        .values_list("environment", "service_id", "service_key", "completed_at")
+        .order_by()
+    )
+    for environment, service_id, service_key, completed_at in rows:
+        group, completed = _group(service_id, service_key), _moment(completed_at)
+        if any(
+            started <= completed and (resolved is None or completed < resolved)
+            for started, resolved in windows.get((environment, group), ())
+        ):
+            cells.setdefault((environment, group, completed.date()), Cell()).rework += 1
+
+
 def _incidents(organization_id: int, slices: Sequence[Slice], cells: dict[CellKey, Cell]) -> None:
     rows = (
         Incident.objects.filter(any_of(slices, Slice.incident_q), organization_id=organization_id)
@@ -343,6 +414,7 @@ def compute(*, organization_id: int, slices: Iterable[Slice]) -> dict[CellKey, C
     cells: dict[CellKey, Cell] = {}
     where = any_of(slices, Slice.deployment_q)
     _counts(organization_id, where, cells)
+    _rework_during_incidents(organization_id, where, slices, cells)
     _lead(organization_id, where, cells)
     _recovery(organization_id, where, cells)
     _incidents(organization_id, slices, cells)
