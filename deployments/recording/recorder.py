@@ -339,9 +339,11 @@ def _record_repeat(*, pending: _Pending) -> RecordResult | None:
     deployment = same_id.select_for_update().first()
     if deployment is None:
         return None
+    # The cell it leaves, as stored: _apply_repeat changes `deployment` in place.
+    before = {name: getattr(deployment, name) for name in recovery.INSERT_FIELDS}
     action, changed = _apply_repeat(existing=deployment, values=pending.values, event=event)
     if changed:
-        rollups.note_deployment_row(deployment)
+        rollups.note_deployment(organization_id=organization.pk, **before)
         recovery.before_change(
             organization_id=organization.pk,
             deployment_id=deployment.pk,
