@@ -582,3 +582,39 @@ def test_two_writers_store_what_one_writer_stores():
         for org in (one, two):
             Deployment.objects.filter(organization=org).delete()
             org.delete()
+
+
+def _history(count: int) -> list[dict]:
+    return [
+        periscope_seed.SEED_FULL
+        | {
+            "deploymentId": f"h{n}",
+            "status": "failure" if n % 3 == 0 else "success",
+            "completedAt": f"2024-01-{1 + n % 28:02d}T10:{n % 60:02d}:00Z",
+            "startedAt": f"2024-01-{1 + n % 28:02d}T09:00:00Z",
+        }
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("folds_itself_from", [1000, 10])
+def test_a_small_import_leaves_its_fold_to_the_next_read_a_large_one_folds_itself(
+    tmp_path, api, org, other_org, key, monkeypatch, folds_itself_from
+):
+    """Either way the next metrics read answers from rollups that match the raw rows."""
+    from deployments.models import RollupPending
+    from deployments.recording import importing
+    from tests.rollup_checks import assert_api_matches_reference, check_rollups
+
+    monkeypatch.setattr(importing, "FOLDED_BY_THE_IMPORT_FROM", folds_itself_from)
+    path = write_lines(tmp_path, _history(40))
+    run(path, org=org.slug)
+    run(path, org=other_org.slug)
+
+    pending = RollupPending.objects.filter(organization=org).exists()
+    assert pending is (folds_itself_from > 40)
+    params = {"from": "2024-01-01", "to": "2024-02-01", "interval": "week"}
+    got = assert_api_matches_reference(api=api, key=key, organization=org, params=params)
+    assert got["summary"]["changeFailureRate"]["total"] == 40
+    assert not RollupPending.objects.filter(organization=org).exists()  # the read folded
+    check_rollups()

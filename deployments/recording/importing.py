@@ -526,10 +526,18 @@ def import_lines(
                 importer.store(batch)
     importer.link()
     importer.detect_rollbacks()
-    # Folded here rather than by the next metrics request: a large history's fold is work
-    # for the import, not for a request under its statement timeout.
-    rollups.fold(organization_id=organization.pk)
-    return importer.report
+    report = importer.report
+    if report.created + report.updated >= FOLDED_BY_THE_IMPORT_FROM:
+        rollups.fold(organization_id=organization.pk)
+    return report
+
+
+# An import of this many new or changed deployments or more folds its rollup notes itself
+# before it returns. A fold costs ~25-40 us per imported deployment here (most of an import's
+# own cost: docs/performance.md), and a large history's fold is the import's work, not a
+# request's under its timeouts; a smaller import's (at most ~4-6 s) is left, like any other
+# write's, to the next metrics read, which folds whatever is noted.
+FOLDED_BY_THE_IMPORT_FROM = 150_000
 
 
 def default_writers() -> int:

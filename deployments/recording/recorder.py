@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from deployments.changes import linking
@@ -314,43 +314,89 @@ def _record_new(*, pending: _Pending, link: bool) -> RecordResult | None:
     )
 
 
+# A repeat's stored row, locked, in one round trip: first the recovery locks of its groups
+# as sent (the parameter) and as stored (read from the row), in hash order, then the row's
+# lock. A success being recorded holds its group's lock and then updates this row if it is a
+# failure, so taking the row first deadlocked (32 deliveries at once). Only production
+# deployments take recovery locks. The stored group's lock key comes back too: the row's
+# lock returns its latest version, which a writer committing meanwhile may have moved.
+_LOCKED_REPEAT = rows.Statement(
+    """
+SELECT {columns}, locks.stored
+FROM {deployment} d
+CROSS JOIN LATERAL (
+    SELECT stored.key AS stored, (
+        SELECT count(pg_advisory_xact_lock(k))
+        FROM (
+            SELECT DISTINCT hashtextextended(t, 0) AS k
+            FROM unnest(ARRAY[%s::text, stored.key]) AS t
+            WHERE t IS NOT NULL
+            ORDER BY k
+        ) keys
+    ) AS taken
+    FROM (SELECT CASE WHEN d.environment = %s THEN """
+    + recovery.LOCK_KEY_SQL
+    + """ END AS key) stored
+) locks
+WHERE d.organization_id = %s AND d.source = %s AND d.external_id = %s
+FOR UPDATE OF d
+""",
+    columns=rows.Columns(Deployment, alias="d"),
+    deployment=Deployment,
+)
+
+
+def _production_group(state: dict) -> ServiceGroup | None:
+    if state["environment"] != PRODUCTION:
+        return None
+    return ServiceGroup.of(service_id=state["service_id"], service_key=state["service_key"])
+
+
+def _locked_repeat(*, pending: _Pending) -> tuple[Deployment | None, frozenset[ServiceGroup]]:
+    """The stored row of a repeat, locked, and the groups whose recovery locks are held."""
+    organization, event = pending.organization, pending.event
+    if connection.vendor != "postgresql":  # one writer at a time: no locks
+        stored = Deployment.objects.filter(
+            organization=organization, source=event.source, external_id=event.external_id
+        ).first()
+        return stored, frozenset()
+    org = organization.pk
+    sent = _production_group(pending.values)
+    sent_key = None if sent is None else recovery.lock_key(organization_id=org, group=sent)
+    row = rows.fetchone(
+        _LOCKED_REPEAT, [sent_key, PRODUCTION, org, event.source, event.external_id]
+    )
+    if row is None:
+        return None, frozenset()
+    deployment = rows.instance(Deployment, row[:-1])
+    held = {sent} if sent is not None else set()
+    stored = _production_group(deployment.__dict__)
+    if stored is not None and recovery.lock_key(organization_id=org, group=stored) == row[-1]:
+        held.add(stored)
+    return deployment, frozenset(held)
+
+
 def _record_repeat(*, pending: _Pending) -> RecordResult | None:
     """A known id (or the loser of a race for a new one, which waited for the winner's
     commit): lock the stored row, then apply what may change. None if no row has the id
     (deleted since it was found)."""
     organization, event = pending.organization, pending.event
-    same_id = Deployment.objects.filter(
-        organization=organization, source=event.source, external_id=event.external_id
-    )
-    # The recovery locks of its groups (as stored and as sent) before the row's lock: a
-    # success being recorded holds its group's lock and then updates this row if it is a
-    # failure, so taking them the other way round deadlocked (32 deliveries at once).
-    # (Only production deployments take recovery locks.)
-    states = [*same_id.values_list("service_id", "service_key", "environment")[:1]]
-    states.append(
-        (pending.values["service_id"], pending.values["service_key"], pending.values["environment"])
-    )
-    groups = {
-        ServiceGroup.of(service_id=service_id, service_key=service_key)
-        for service_id, service_key, environment in states
-        if environment == PRODUCTION
-    }
-    recovery.lock_groups(organization_id=organization.pk, groups=groups)
-    deployment = same_id.select_for_update().first()
+    deployment, held = _locked_repeat(pending=pending)
     if deployment is None:
         return None
-    # The cell it leaves, as stored: _apply_repeat changes `deployment` in place.
-    before = {name: getattr(deployment, name) for name in recovery.INSERT_FIELDS}
+    before = {name: getattr(deployment, name) for name in recovery.RELEVANT}
     action, changed = _apply_repeat(existing=deployment, values=pending.values, event=event)
     if changed:
-        rollups.note_deployment(organization_id=organization.pk, **before)
+        after = {name: getattr(deployment, name) for name in recovery.RELEVANT}
         recovery.before_change(
             organization_id=organization.pk,
             deployment_id=deployment.pk,
             changes={name: getattr(deployment, name) for name in changed},
+            old=before,
+            held=held,
         )
         deployment.save(update_fields=[*changed, "updated_at"])
-        rollups.note_deployment_row(deployment)
+        rollups.note_change(organization_id=organization.pk, before=before, after=after)
     _suggest(organization=organization, values=pending.values, names=pending.names)
     _log_delivery(pending=pending, deployment_id=deployment.pk, action=action)
     linked_prs = linking.link_on_record(

@@ -33,7 +33,6 @@ other lock-order conflicts. A batch can avoid it by taking all its groups' locks
 in one `lock_groups` call (sorted), before recording.
 """
 
-import hashlib
 import json
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -72,38 +71,41 @@ def _group_sql(group: ServiceGroup, alias: str = "") -> tuple[str, list]:
     return f"{prefix}service_id IS NULL AND {prefix}service_key = %s", [group.service_key]
 
 
+def lock_key(*, organization_id: int, group: ServiceGroup) -> str:
+    """The text a group's lock is named by; the database hashes it (LOCK_KEY_SQL), so a
+    statement can also name the lock of a group it reads from a row (the repeat's)."""
+    return f"recovery|{organization_id}|{group.service_id}|{group.service_key}"
+
+
+# lock_key() of a deployment row `d` in SQL (for a matched service the name does not count).
+LOCK_KEY_SQL = (
+    "'recovery|' || d.organization_id || '|' || COALESCE(d.service_id::text, 'None') || '|'"
+    " || CASE WHEN d.service_id IS NULL THEN d.service_key ELSE '' END"
+)
+
+
 def _lock_sql(*, organization_id: int, groups: Iterable[ServiceGroup]) -> tuple[str, list]:
-    """The statement taking the groups' advisory locks in a fixed order (no deadlock between
-    two writers that need two groups); ("", []) on SQLite."""
+    """The statement taking the groups' advisory locks in a fixed order (their hashes, so no
+    deadlock between two writers that need two groups); ("", []) on SQLite."""
     if connection.vendor != "postgresql":
         return "", []
-    keys = sorted(
-        {
-            int.from_bytes(
-                hashlib.blake2b(
-                    f"recovery|{organization_id}|{g.service_id}|{g.service_key}".encode(),
-                    digest_size=8,
-                ).digest(),
-                "big",
-                signed=True,
-            )
-            for g in groups
-        }
-    )
+    keys = sorted({lock_key(organization_id=organization_id, group=g) for g in groups})
     if not keys:
         return "", []
     if len(keys) == 1:
-        return "SELECT pg_advisory_xact_lock(%s)", keys
+        return "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", keys
+    # The lock call is volatile: PostgreSQL evaluates it after the sort, in order.
     return (
-        "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n) "
-        "ORDER BY n",
+        "SELECT pg_advisory_xact_lock(k) FROM "
+        "(SELECT DISTINCT hashtextextended(t, 0) AS k FROM unnest(%s::text[]) AS t) s ORDER BY k",
         [keys],
     )
 
 
 # One group's lock (as _lock_sql gives it), with SET LOCAL plan_cache_mode in the same statement.
 _LOCK_ONE_WITH_GENERIC_PLAN = (
-    "SELECT pg_advisory_xact_lock(%s), set_config('plan_cache_mode', 'force_generic_plan', true)"
+    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true)"
 )
 
 
@@ -242,9 +244,18 @@ def _recompute(
         return sum(1 for (value,) in cursor.fetchall() if value is not None)
 
 
-def before_change(*, organization_id: int, deployment_id: int, changes: dict[str, Any]) -> None:
+def before_change(
+    *,
+    organization_id: int,
+    deployment_id: int,
+    changes: dict[str, Any],
+    old: dict[str, Any] | None = None,
+    held: frozenset[ServiceGroup] = frozenset(),
+) -> None:
     """Before a stored deployment's changed fields are saved (its row locked by the caller):
-    `changes` maps field names to their new values.
+    `changes` maps field names to their new values; `old`, the RELEVANT values of the locked
+    row if the caller has them (else they are read); `held`, groups whose locks the caller
+    already holds.
 
     If it was a production success, the failures it recovered are recomputed without it; a
     failure's own value is cleared unless only its failure status changed; if it is now a
@@ -252,10 +263,11 @@ def before_change(*, organization_id: int, deployment_id: int, changes: dict[str
     """
     if not changes.keys() & set(RELEVANT):
         return
-    rows = Deployment.objects.filter(pk=deployment_id, organization_id=organization_id)
-    old = rows.values(*RELEVANT).first()
     if old is None:
-        return
+        rows = Deployment.objects.filter(pk=deployment_id, organization_id=organization_id)
+        old = rows.values(*RELEVANT).first()
+        if old is None:
+            return
     new = {**old, **{name: changes[name] for name in RELEVANT if name in changes}}
     old_group = ServiceGroup.of(service_id=old["service_id"], service_key=old["service_key"])
     new_group = ServiceGroup.of(service_id=new["service_id"], service_key=new["service_key"])
@@ -269,7 +281,7 @@ def before_change(*, organization_id: int, deployment_id: int, changes: dict[str
         return
     was_failed = old["status"] in FAILED_STATUSES and old["environment"] == PRODUCTION
     groups = ([old_group] if was_success else []) + ([new_group] if is_success else [])
-    lock_groups(organization_id=organization_id, groups=groups)
+    lock_groups(organization_id=organization_id, groups=set(groups) - held)
     if was_success:
         _recompute(
             organization_id=organization_id,

@@ -114,6 +114,36 @@ def note_deployment(
     )
 
 
+def note_change(*, organization_id: int, before: dict, after: dict) -> None:
+    """A stored deployment changed from `before` to `after` (each its environment,
+    service_id, service_key, status and completed_at). Kept in its environment and group: one
+    note, its days from the earlier state's to the later's with the earlier of its successes
+    (whose recovery window, at the fold, reaches the later one), or its one day when it is a
+    status change; moved: a note per state."""
+    notes = []  # (environment, group, first day, last day, successes)
+    for state in (before, after):
+        if state["completed_at"] is None:
+            continue  # in no cell
+        group = ServiceGroup.of(service_id=state["service_id"], service_key=state["service_key"])
+        day = utc_day(state["completed_at"])
+        success = [state["completed_at"]] if state["status"] == Status.SUCCESS else []
+        notes.append((state["environment"], group, day, day, success))
+    if len(notes) == 2 and notes[0][:2] == notes[1][:2]:
+        (environment, group, day_a, _, success_a), (_, _, day_b, _, success_b) = notes
+        if day_a == day_b or success_a or success_b:
+            first, last = min(day_a, day_b), max(day_a, day_b)
+            notes = [(environment, group, first, last, success_a + success_b)]
+    for environment, group, first, last, successes in notes:
+        _note(
+            organization_id,
+            environment=environment,
+            group=group.encode(),
+            first_day=first,
+            last_day=last,
+            success_at=min(successes) if successes else None,
+        )
+
+
 def note_deployment_row(deployment: Deployment) -> None:
     note_deployment(
         organization_id=deployment.organization_id,
@@ -254,8 +284,15 @@ def fold(*, organization_id: int) -> int:
         notes = list(pending.order_by("id"))
         if notes:
             refresh_noted(_changes_of(notes, organization_id))
-            pending.filter(id__lte=notes[-1].id).delete()
+            # Exactly the notes read: a writer's note with a lower id may commit after the
+            # read (ids are drawn before commit), and is folded by the next fold.
+            ids = [note.id for note in notes]
+            for start in range(0, len(ids), _DELETED_AT_ONCE):
+                pending.filter(id__in=ids[start : start + _DELETED_AT_ONCE]).delete()
     return len(notes)
+
+
+_DELETED_AT_ONCE = 5000
 
 
 # --- the refresh ---------------------------------------------------------------------------
@@ -274,8 +311,11 @@ def _recovery_windows(changes: _Changes) -> list[tuple[str, ServiceGroup, date, 
 
     def pairs(status_q: Q, *, before: bool) -> dict[tuple[str, ServiceGroup], datetime]:
         where = Q(pk__in=[])
-        for (environment, group), (first, _last) in span.items():
-            where |= group.q() & Q(environment=environment, completed_at__lt=first)
+        for (environment, group), (first, last) in span.items():
+            # Without a success before the earliest noted one, the failures before the
+            # latest: those between two noted successes may be the later one's.
+            bound = first if before else last
+            where |= group.q() & Q(environment=environment, completed_at__lt=bound)
         found = (
             Deployment.objects.filter(where, status_q, organization_id=changes.organization_id)
             .values("environment", "service_id", "service_key")
@@ -471,15 +511,15 @@ def rebuild(*, organization_id: int) -> int:
     """Every rollup of the organization from the raw rows (its notes folded with them)."""
     with transaction.atomic():
         _fold_lock(organization_id)
-        last = RollupPending.objects.filter(organization_id=organization_id).aggregate(
-            last=Max("id")
-        )["last"]
+        # The notes committed before the raw rows are read (their rows are read with them).
+        pending = RollupPending.objects.filter(organization_id=organization_id)
+        ids = list(pending.values_list("id", flat=True))
         DailyRollup.objects.filter(organization_id=organization_id).delete()
         OrganizationRollup.objects.filter(organization_id=organization_id).delete()
         stored = sum(
             refresh(organization_id=organization_id, slices=[month])
             for month in months(organization_id)
         )
-        if last is not None:
-            RollupPending.objects.filter(organization_id=organization_id, id__lte=last).delete()
+        for start in range(0, len(ids), _DELETED_AT_ONCE):
+            pending.filter(id__in=ids[start : start + _DELETED_AT_ONCE]).delete()
     return stored
