@@ -420,7 +420,11 @@ def _detect_rollbacks(*, pending: _Pending, result: RecordResult) -> RecordResul
     if (result.created and rollbacks.needs_detection(**_detection_values(values))) or (
         result.action == DeliveryAction.UPDATED
     ):
-        rollbacks.detect(organization=pending.organization, deployment_id=result.deployment_id)
+        rollbacks.detect(
+            organization=pending.organization,
+            deployment_id=result.deployment_id,
+            new=result.created,
+        )
     return result
 
 

@@ -170,41 +170,84 @@ def _settle(deployment: Deployment, *, enabled: bool) -> None:
         _mark(target)
 
 
-# Whether a deployment can be, or change, a detected rollback, in one statement (every
-# production success runs it): the commit of the group's previous deployment that reached
-# production, whether its own commit reached production before it, and whether any reached
-# production after it (a late delivery). In-order deliveries of a new commit answer (x, false,
-# false), and nothing more is done.
+# Whether a new deployment can be, or change, a detected rollback, in one statement (every
+# new production deployment that reached it runs it):
+# - the commit of the group's previous deployment that reached production (one backward
+#   probe per status of the index deployment_metrics_range);
+# - only when that commit differs from its own: whether its own commit reached production
+#   before it, looked up by commit (index organization, commit_sha; the `+ 0` and `|| ''`
+#   keep the planner from scanning the group's or the environment's history instead);
+# - whether any deployment of the group reached production strictly later (a late
+#   delivery): a tie in time is before a new deployment, whose id is the largest.
+# In-order deliveries answer (x, false, false), and nothing more is done.
+_PREVIOUS = """
+SELECT commit_sha, completed_at, id FROM {table}
+WHERE {same} AND status = %s AND completed_at <= %s AND (completed_at < %s OR id < %s)
+ORDER BY completed_at DESC, id DESC LIMIT 1
+"""
+_LATER = "EXISTS (SELECT 1 FROM {table} WHERE {same} AND status = %s AND completed_at > %s)"
 _CANDIDATE = """
-SELECT
-    (SELECT commit_sha FROM {table} WHERE {same} AND {before} ORDER BY completed_at DESC, id DESC
-     LIMIT 1),
-    EXISTS (SELECT 1 FROM {table} WHERE {same} AND commit_sha = %s AND {before}),
-    EXISTS (SELECT 1 FROM {table} WHERE {same} AND {after})
+SELECT p.commit_sha,
+       CASE WHEN p.commit_sha <> %s THEN EXISTS (
+           SELECT 1 FROM {table}
+           WHERE organization_id = %s AND commit_sha = %s AND environment || '' = %s
+             AND {by_commit}
+             AND status IN (%s, %s) AND completed_at <= %s AND (completed_at < %s OR id < %s))
+       ELSE FALSE END,
+       {later} OR {later}
+FROM (SELECT 1 AS one) o LEFT JOIN (
+    SELECT * FROM (
+        SELECT * FROM ({previous}) s UNION ALL SELECT * FROM ({previous}) r
+    ) both_statuses ORDER BY completed_at DESC, id DESC LIMIT 1
+) p ON 1 = 1
 """
 
 
 def _is_candidate(deployment: Deployment) -> bool:
-    group_sql, group_params = recovery.group_sql(ServiceGroup.of_row(deployment))
-    same = (
-        f"organization_id = %s AND environment = %s AND {group_sql} "
-        f"AND status IN ('{Status.SUCCESS.value}', '{Status.ROLLED_BACK.value}') "
-        "AND completed_at IS NOT NULL"
-    )
+    group = ServiceGroup.of_row(deployment)
+    group_sql, group_params = recovery.group_sql(group)
+    if group.service_id is not None:
+        by_commit = "service_id + 0 = %s"
+    else:
+        by_commit = "service_id IS NULL AND service_key || '' = %s"
+    same = f"organization_id = %s AND environment = %s AND {group_sql}"
     same_params = [deployment.organization_id, deployment.environment, *group_params]
-    when = recovery.when(deployment.completed_at)
-    before = "(completed_at < %s OR (completed_at = %s AND id < %s))"
-    after = "(completed_at > %s OR (completed_at = %s AND id > %s))"
-    moment = [when, when, deployment.pk]
-    sql = _CANDIDATE.format(table=recovery.table(), same=same, before=before, after=after)
+    table = recovery.table()
+    sql = _CANDIDATE.format(
+        table=table,
+        by_commit=by_commit,
+        later=_LATER.format(table=table, same=same),
+        previous=_PREVIOUS.format(table=table, same=same),
+    )
+    when, pk = recovery.when(deployment.completed_at), deployment.pk
+    success, rolled_back = Status.SUCCESS.value, Status.ROLLED_BACK.value
     params = [
-        *same_params,
-        *moment,
-        *same_params,
         deployment.commit_sha,
-        *moment,
+        deployment.organization_id,
+        deployment.commit_sha,
+        deployment.environment,
+        *group_params,
+        success,
+        rolled_back,
+        when,
+        when,
+        pk,
         *same_params,
-        *moment,
+        success,
+        when,
+        *same_params,
+        rolled_back,
+        when,
+        *same_params,
+        success,
+        when,
+        when,
+        pk,
+        *same_params,
+        rolled_back,
+        when,
+        when,
+        pk,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -213,20 +256,25 @@ def _is_candidate(deployment: Deployment) -> bool:
     return bool(followed) or (replaces_other and bool(seen_before))
 
 
-def detect(*, organization: Organization, deployment_id: int) -> None:
+def detect(
+    *, organization: Organization, deployment_id: int, new: bool = False, checked: bool = False
+) -> None:
     """After a deployment is recorded or changed (inside the caller's transaction): settle it
-    and the next deployment of its group, under the group's recovery lock. One query when
-    nothing can change (the common case)."""
+    and the next deployment of its group, under the group's recovery lock.
+
+    A `new` deployment is settled only when _is_candidate says it may matter (one query, the
+    common case ends there; `checked`: the caller asked already). A changed one is settled
+    whenever it is, or was, in production or in a detected rollback."""
     deployment = Deployment.objects.filter(pk=deployment_id).only(*_FIELDS).first()
     if deployment is None:
         return
     involved = deployment.rollback_of_id is not None or deployment.rolled_back_detected
-    if not involved and not (
-        deployment.environment == PRODUCTION
-        and deployment.completed_at is not None
-        and _is_candidate(deployment)
-    ):
-        return
+    in_production = deployment.environment == PRODUCTION and deployment.completed_at is not None
+    if not involved:
+        if not in_production:
+            return
+        if new and not checked and not _is_candidate(deployment):
+            return
     recovery.lock_groups(organization_id=organization.pk, groups=[ServiceGroup.of_row(deployment)])
     enabled = organization.detect_rollbacks
     _settle(deployment, enabled=enabled)
@@ -250,7 +298,7 @@ def detect_after_record(*, organization: Organization, deployment: Deployment) -
     if deployment.completed_at is None or not _is_candidate(deployment):
         return
     with transaction.atomic():
-        detect(organization=organization, deployment_id=deployment.pk)
+        detect(organization=organization, deployment_id=deployment.pk, new=True, checked=True)
 
 
 @contextmanager
