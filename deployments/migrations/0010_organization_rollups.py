@@ -5,17 +5,8 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    """Existing histories get their rollups (0009's service-day rows and these totals) at
-    once: the metrics read nothing else.
-
-    Uses the live code (deployments.rollups), not the historical models, so it runs once
-    both tables exist; a later migration that changes what a rollup holds must refill them
-    itself, and may make this a no-op."""
-    from deployments.rollups.maintain import rebuild
-
-    Organization = apps.get_model("periscope", "Organization")
-    for organization_id in Organization.objects.values_list("pk", flat=True):
-        rebuild(organization_id=organization_id)
+    """Nothing since 0011: the fill used the live code (deployments.rollups), which now also
+    writes a column 0011 adds, so 0011 fills both rollup tables once its column exists."""
 
 
 class Migration(migrations.Migration):
