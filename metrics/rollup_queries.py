@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from deployments.models import DailyRollup, OrganizationRollup
@@ -195,6 +195,56 @@ def active_days(window_filter: Filter, days: Days, *, by: str | None = None) -> 
     for row in rows:
         result.setdefault(row[1] if by else None, set()).add(row[0])
     return result
+
+
+def _day(value) -> date | None:
+    # SQLite returns a raw SQL aggregate of a date column as its text.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def success_days(window_filter: Filter) -> dict[str, tuple[date | None, date | None]]:
+    """{group: (its last day with a success, its first day with a failure if it never
+    succeeded)} of the scope's deployment groups, over all their history. One query.
+
+    Every service: a loose index scan (a recursive query hopping from group to group on the
+    rollup's unique index, then one index probe per group), so the cost follows the groups,
+    not their 73,000 service-days (a grouped scan of them took 196 ms at 1,000,000)."""
+    if window_filter.deployments != Q():
+        rows = (
+            window_filter.rows()
+            .values("group")
+            .order_by()
+            .annotate(
+                last=Max("day", filter=Q(successful__gt=0)),
+                first=Min("day", filter=Q(failed__gt=0) | Q(rolled_back__gt=0)),
+            )
+            .values_list("group", "last", "first")
+        )
+        return {group: (last, None if last else first) for group, last, first in rows}
+    quote = connection.ops.quote_name
+    table, group = quote(DailyRollup._meta.db_table), quote("group")
+    rows_of = f"FROM {table} WHERE organization_id = %s AND environment = %s"
+    sql = f"""
+        WITH RECURSIVE groups(name) AS (
+            SELECT MIN({group}) {rows_of}
+            UNION ALL
+            SELECT (SELECT MIN({group}) {rows_of} AND {group} > groups.name)
+            FROM groups WHERE groups.name IS NOT NULL
+        )
+        SELECT name, last, CASE WHEN last IS NULL THEN (
+            SELECT MIN(day) {rows_of} AND {group} = name AND (failed > 0 OR rolled_back > 0)
+        ) END
+        FROM (
+            SELECT name, (
+                SELECT MAX(day) {rows_of} AND {group} = groups.name AND successful > 0
+            ) AS last
+            FROM groups WHERE name IS NOT NULL
+        ) found
+    """
+    scope = [window_filter.organization_id, window_filter.environment]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, scope * 4)
+        return {name: (_day(last), _day(first)) for name, last, first in cursor.fetchall()}
 
 
 # --- percentiles from the sketches ---------------------------------------------------------
