@@ -9,7 +9,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from deployments.models import (
     FAILED_STATUSES,
@@ -311,29 +311,32 @@ def unrecovered_failures(*, scope: Window, limit: int = 20) -> list[Deployment]:
     service and environment yet, newest first.
 
     A failure is unrecovered when it completed at or after its service's last success. The
-    rollups give each group's last day with a success (one grouped query), so only failures
-    from that day on are looked at, each with one next-success lookup: two queries whatever
-    the number of services or unmatched names.
+    rollups give each group's last day with a success (or, never successful, its first day with
+    a failure) in one query, so only failures from that day on are looked at, each with one
+    next-success lookup, and the scan starts at the earliest such day: two queries whatever the
+    number of services or unmatched names, reading days of deployments rather than the window.
     """
     window_filter = _filter(scope)
-    last_success_day = dict(
-        window_filter.rows()
-        .filter(successful__gt=0)
-        .values("group")
-        .order_by()
-        .annotate(last=Max("day"))
-        .values_list("group", "last")
-    )
     succeeded = Q(pk__in=[])
     candidates = Q(pk__in=[])
-    for key, day in last_success_day.items():
+    since = []
+    for key, (last, first_failure) in rq.success_days(window_filter).items():
+        if last is None:
+            if first_failure is not None:
+                since.append(rq.midnight(first_failure))
+            continue
         group = ServiceGroup.decode(key).q()
         succeeded |= group
-        candidates |= group & Q(completed_at__gte=rq.midnight(day))
-    never_succeeded = ~succeeded if last_success_day else Q()
+        candidates |= group & Q(completed_at__gte=rq.midnight(last))
+        since.append(rq.midnight(last))
+    if not since:  # no failure after any group's last success
+        return []
+    never_succeeded = ~succeeded
     failed = (
         deployments_in(scope)
-        .filter(candidates | never_succeeded, status__in=FAILED_STATUSES)
+        .filter(
+            candidates | never_succeeded, status__in=FAILED_STATUSES, completed_at__gte=min(since)
+        )
         .annotate(next_success=next_success())
         .filter(next_success__isnull=True)
         .select_related("service")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from deployments.models import DailyRollup, RollupPending
+from deployments.models import DailyRollup, OrganizationRollup, RollupPending
 from tests.factories import DeploymentFactory
 
 DAY = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -55,6 +55,23 @@ def test_check_names_a_drifted_cell_and_exits_non_zero(history, org, other_org):
     assert f"{org.slug}: 1 cell(s) drifted" in output.getvalue()
     assert "production name:billing 2026-03-02: failed differ" in output.getvalue()
     assert f"{other_org.slug}: rollups match the raw rows" in output.getvalue()
+
+
+def test_check_names_totals_whose_stored_percentiles_drifted(history, org, other_org):
+    """A weekly series reads a whole week's median and p90 from its totals row's stats, so a
+    stale stats value is drift even when every bin is right; a rebuild repairs it."""
+    run("check_rollups")
+    week = OrganizationRollup.objects.get(organization=org, level="week")
+    assert week.stats["recovery"][0] == 1  # the failure; the rollback has no later success
+    week.stats["recovery"][2] += 60
+    week.save(update_fields=["stats"])
+    output = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_rollups", stdout=output)
+    assert "production all services week 2026-03-02: stats differ" in output.getvalue()
+    assert f"{other_org.slug}: rollups match the raw rows" in output.getvalue()
+    run("rebuild_rollups", "--org", org.slug)
+    assert f"{org.slug}: rollups match the raw rows" in run("check_rollups", "--org", org.slug)
 
 
 def test_rebuild_repairs_one_organization(history, org, other_org):

@@ -5,17 +5,8 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    """Existing histories get their rollups, with the new rework counts, at once: the metrics
-    read nothing else.
-
-    Uses the live code (deployments.rollups), not the historical models, so only the newest
-    migration that changes what a rollup holds may fill; a later one makes this a no-op and
-    fills itself."""
-    from deployments.rollups.maintain import rebuild
-
-    Organization = apps.get_model("periscope", "Organization")
-    for organization_id in Organization.objects.values_list("pk", flat=True):
-        rebuild(organization_id=organization_id)
+    """No longer fills: the fill runs the live code, which writes what later migrations add,
+    so only the newest migration fills the rollups (0014_refill_rollups)."""
 
 
 class Migration(migrations.Migration):

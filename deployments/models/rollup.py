@@ -90,6 +90,10 @@ class OrganizationRollup(RollupValues):
     day = models.DateField()
     week = models.DateField()
     month = models.DateField()
+    # {"<sketch name>": [n, sum, median, p90]} of this row's own sketches: a series bucket
+    # that is exactly this row (a week of a weekly series, a month of a monthly one, a day of
+    # a daily one) reads these four numbers instead of merging its few hundred bins.
+    stats = models.JSONField(default=dict)
 
     class Meta:
         constraints = [

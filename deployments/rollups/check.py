@@ -6,7 +6,7 @@ from deployments.models import DailyRollup, OrganizationRollup
 from deployments.rollups import sketch
 from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, compute
 from deployments.rollups.maintain import fold, months
-from deployments.rollups.totals import cell_of, week_of
+from deployments.rollups.totals import cell_of, stats_of, week_of
 
 
 def _close(a: float, b: float) -> bool:
@@ -32,7 +32,27 @@ def drift(*, organization_id: int) -> list[str]:
     for row in DailyRollup.objects.filter(organization_id=organization_id):
         stored[(row.environment, row.group, row.day)] = cell_of(row)
     problems = _compare(stored, computed)
-    return problems + _compare(_stored_totals(organization_id), _totals(computed))
+    totals = _totals(computed)
+    return (
+        problems
+        + _compare(_stored_totals(organization_id), totals)
+        + _stats_drift(organization_id, totals)
+    )
+
+
+def _stats_drift(organization_id: int, totals: dict) -> list[str]:
+    """Totals rows whose stored [n, sum, median, p90] are not those of the raw rows."""
+    problems = []
+    for row in OrganizationRollup.objects.filter(organization_id=organization_id):
+        key = (row.environment, f"all services {row.level}", row.day)
+        want = stats_of(totals[key]) if key in totals else {}
+        have = row.stats or {}
+        if set(have) != set(want) or any(
+            not all(_close(float(a), float(b)) for a, b in zip(have[name], want[name], strict=True))
+            for name in want
+        ):
+            problems.append(f"{key[0]} {key[1]} {key[2]}: stats differ")
+    return problems
 
 
 def _totals(computed: dict) -> dict:

@@ -94,3 +94,10 @@ def stats(sketch: Sketch) -> tuple[int, float | None, float | None, float | None
     median = (_at_rank(ordered, (n + 1) // 2) + _at_rank(ordered, (n + 2) // 2)) / 2
     p90 = _at_rank(ordered, (9 * n + 9) // 10)
     return n, median, p90, total(sketch) / n
+
+
+def summary(sketch: Sketch) -> list | None:
+    """[n, sum, median, p90] of a non-empty sketch (None if empty): what a reader of one
+    stored row needs, so a bucket that is one row is answered without its bins."""
+    n, median, p90, _mean = stats(sketch)
+    return [n, total(sketch), median, p90] if n else None

@@ -25,7 +25,14 @@ def cell_of(row) -> Cell:
 def values_of(cell: Cell) -> dict:
     values = {name: getattr(cell, name) for name in NUMBERS}
     values.update({name: sketch.to_json(getattr(cell, name)) for name in SKETCHES})
+    values["stats"] = stats_of(cell)
     return values
+
+
+def stats_of(cell: Cell) -> dict:
+    """OrganizationRollup.stats of a cell: each non-empty sketch's [n, sum, median, p90]."""
+    found = {name: sketch.summary(getattr(cell, name)) for name in SKETCHES}
+    return {name: value for name, value in found.items() if value}
 
 
 def week_of(day: date) -> date:
