@@ -424,7 +424,8 @@ class Importer:
             organization_id=org_id,
             new_rows=[recovery.BulkRow(*_recovery_values(values)) for _, values in fresh],
         )
-        if any(values["repository_url"] for _, values in fresh):
+        if any(values["repository_url"] or values["commit_at"] for _, values in fresh):
+            # A carried commit time links even without a repository (changes/linking.py).
             self._may_name_repository = True
         keys = [item.event.external_id for item, _ in fresh]
         # Drawn before the savepoint: a sequence does not roll back anyway.

@@ -25,6 +25,7 @@ from deployments.models import (
     Repository,
 )
 from deployments.recording import new_names, recovery, repeats
+from deployments.recording.commit_time import carried_commit_time
 from deployments.recording.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.recording.service_group import ServiceGroup
@@ -50,6 +51,7 @@ MUTABLE_FIELDS = (
     "change_id",
     "started_at",
     "completed_at",
+    "commit_at",
     "triggered_by",
     "pipeline_name",
     "pipeline_url",
@@ -139,6 +141,7 @@ def deployment_values(*, event: DeploymentEvent, service_id: int | None, environ
         "change_id": event.change_id,
         "started_at": event.started_at,
         "completed_at": event.completed_at,
+        "commit_at": event.commit_at or carried_commit_time(event.metadata),
         "triggered_by": event.triggered_by,
         "pipeline_name": event.pipeline_name,
         "pipeline_url": event.pipeline_url,
