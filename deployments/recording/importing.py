@@ -58,7 +58,11 @@ from deployments.recording.bulk_insert import (
     planned_rows,
     stored_values,
 )
-from deployments.recording.environments import PRODUCTION
+from deployments.recording.environments import (
+    PRODUCTION,
+    canonical_environment,
+    environment_key,
+)
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy
 from deployments.rollups import maintain as rollups
 from periscope.errors import InvalidPayload, PayloadTooLarge
@@ -175,10 +179,14 @@ class _Lookups:
         self.services = dict(
             ServiceAlias.objects.filter(organization=organization).values_list("key", "service_id")
         )
+        self.default_environment = organization.default_environment
 
     def environment(self, raw: str) -> str:
-        name = raw.strip().lower()
-        return (self.environments.get(name) or name).strip().lower()
+        return canonical_environment(
+            raw=raw,
+            alias_target=self.environments.get(environment_key(raw)),
+            default=self.default_environment,
+        )
 
     def values(self, event: DeploymentEvent) -> dict[str, Any]:
         key = normalize_key(event.service_name or event.repository_url)

@@ -151,12 +151,14 @@ def deployment_values(*, event: DeploymentEvent, service_id: int | None, environ
     }
 
 
-def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
+def _field_values(*, organization: Organization, event: DeploymentEvent, names: _Names) -> dict:
     return deployment_values(
         event=event,
         service_id=names.service_id,
         environment=canonical_environment(
-            raw=event.environment, alias_target=names.environment_alias
+            raw=event.environment,
+            alias_target=names.environment_alias,
+            default=organization.default_environment,
         ),
     )
 
@@ -372,7 +374,7 @@ def _pending(
         body=body,
         received_at=received_at,
         names=names,
-        values=_field_values(event=event, names=names),
+        values=_field_values(organization=organization, event=event, names=names),
     )
 
 
