@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deployments.models import Deployment
+from deployments.models import Deployment, EnvironmentAlias
 from deployments.recording.importing import import_lines
 from periscope.models import Organization
 from tests.rollup_checks import assert_api_matches_reference
@@ -131,4 +131,7 @@ def test_any_environment_name_is_stored_or_refused_never_a_500(api, org, key, en
         return
     stored = Deployment.objects.filter(organization=org).latest("id")
     assert stored.environment_raw == (environment or "").strip()
-    assert stored.environment == (stored.environment_raw.lower() or "production")
+    sent = stored.environment_raw.lower()
+    alias = EnvironmentAlias.objects.filter(organization=org, name=sent).first()
+    expected = alias.environment if alias else sent[:100]
+    assert stored.environment == (expected or "production")
