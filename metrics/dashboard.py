@@ -13,8 +13,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from deployments.models import EnvironmentAlias
-from deployments.recording import new_names
+from deployments.recording import new_environments, new_names
 from metrics import dora
 from metrics.api import parse_dora_query
 from metrics.charts import Marker, chart
@@ -290,13 +289,11 @@ def _organizations(request):
     return organizations if allowed is None else organizations.filter(pk__in=allowed)
 
 
-def _environments(organization: Organization, current: str) -> list[str]:
-    names = set(
-        EnvironmentAlias.objects.filter(organization=organization).values_list(
-            "environment", flat=True
-        )
-    )
-    return sorted(names | {"production", current})
+def _environments(organization: Organization, current: str, deployed: dict[str, int]) -> list[str]:
+    """Every environment the organization has deployments in (`deployed`, from the rollups),
+    its default, production and the one shown."""
+    names = set(deployed) | {"production", organization.default_environment, current}
+    return sorted(names - {""})
 
 
 def _deployments_url(organization: Organization, row: dora.ServiceDora, environment: str) -> str:
@@ -344,11 +341,17 @@ def dashboard_view(request):
         scope=replace(scope, start=scope.start - length, end=scope.start), series=False
     )
     by_service = dora.dora_by_service(scope=scope)
+    deployed = new_environments.deployed_environments(organization_id=organization.pk)
+    unnamed = new_environments.new_environments(organization=organization, deployed=deployed)
     context.update(
         scope=scope,
         interval=interval,
         environment=scope.environment,
-        environments=_environments(organization, scope.environment),
+        environments=_environments(organization, scope.environment, deployed),
+        new_environments=sorted(unnamed.items()),
+        alias_targets=new_environments.alias_targets(
+            organization=organization, deployed=deployed, new=unnamed
+        ),
         api_query=urlencode({k: v for k, v in params.items() if v}),
         range_from=scope.start,
         range_to=scope.end,

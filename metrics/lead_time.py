@@ -63,10 +63,23 @@ _CHANGES = f"""
     SELECT l.deployment_id, l.lead_seconds, NULL, NULL, NULL
     FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
     WHERE l.lead_seconds IS NOT NULL AND l.pull_request_id IS NULL
+      AND l.repository_id IS NOT NULL
       AND l.deployment_id IN ({{ids}})
       AND NOT EXISTS (
         SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
         WHERE o.repository_id = l.repository_id AND o.sha = l.sha
+          AND o.service_group = l.service_group
+          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
+               AND od.id < d.id)))
+    UNION ALL
+    SELECT l.deployment_id, l.lead_seconds, NULL, NULL, NULL
+    FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
+    WHERE l.lead_seconds IS NOT NULL AND l.repository_id IS NULL
+      AND l.deployment_id IN ({{ids}})
+      AND NOT EXISTS (
+        SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
+        WHERE o.repository_id IS NULL AND o.organization_id = l.organization_id
+          AND o.sha = l.sha
           AND o.service_group = l.service_group
           AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
                AND od.id < d.id)))
@@ -100,7 +113,7 @@ def lead_time_stats(*, deployments: QuerySet, successful_count: int | None = Non
     successful = deployments.filter(status=Status.SUCCESS, completed_at__isnull=False)
     ids_sql, ids_params = successful.order_by().values("id").query.sql_with_params()
     changes = _CHANGES.format(ids=ids_sql)
-    params = [*ids_params, *ids_params]
+    params = [*ids_params, *ids_params, *ids_params]
     with connection.cursor() as cursor:
         cursor.execute(_STATS.format(changes=changes), params)
         count, mean, median, p90, coding, review, waiting = cursor.fetchone()

@@ -19,9 +19,23 @@ admin.site.site_title = "Periscope admin"
 admin.site.index_title = "Deployment catalog"
 
 
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["slug", "name", "default_environment", "detect_rollbacks"]
+
+    def clean_default_environment(self):
+        # Stored the way canonical environment names are (trimmed, lower case).
+        value = self.cleaned_data["default_environment"].strip().lower()
+        if not value:
+            raise forms.ValidationError("Name an environment, e.g. production.")
+        return value
+
+
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin):
-    list_display = ["slug", "name", "created_at"]
+    form = OrganizationForm
+    list_display = ["slug", "name", "default_environment", "created_at"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
 

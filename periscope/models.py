@@ -8,6 +8,13 @@ from django.db.models import Q
 class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    # Where a deployment whose delivery names no environment counts (OpsLevel's is optional);
+    # the deployment keeps "" as the environment sent.
+    default_environment = models.CharField(
+        max_length=100,
+        default="production",
+        help_text="The environment of deliveries that name none (lower case, e.g. production)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     detect_rollbacks = models.BooleanField(
         default=True,
@@ -19,6 +26,18 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            # Stored as canonical environments are: trimmed, lower case, never empty.
+            models.CheckConstraint(
+                condition=Q(
+                    default_environment=models.functions.Lower(
+                        models.functions.Trim("default_environment")
+                    )
+                )
+                & ~Q(default_environment=""),
+                name="organization_default_environment_normalized",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug

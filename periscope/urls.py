@@ -15,6 +15,7 @@ from deployments.ingest.pagerduty.view import PagerDutyWebhook
 from deployments.ingest.periscope.view import PeriscopeDeploymentWebhook
 from deployments.recording.api import DeploymentDetail, DeploymentList
 from metrics.dashboard import dashboard
+from metrics.environment_review import environment_review
 from periscope.admin_login import admin_login
 from periscope.health import healthz, readyz
 from periscope.openapi import DocsView, SchemaView
@@ -29,6 +30,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     # Before admin.site.urls, whose catch-all would answer 404.
     path("admin/metrics/dora/", dashboard, name="dora-dashboard"),
+    path("admin/metrics/dora/environments/", environment_review, name="dora-environment-review"),
     path("admin/login/", admin_login, name="admin-login"),  # failed logins limited
     path("admin/", admin.site.urls),
     # Deployment webhooks: the Periscope format and the drop-in vendor formats.

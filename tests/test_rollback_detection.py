@@ -149,7 +149,7 @@ def test_switching_detection_off_and_on_in_the_admin(send, org, staff_client):
     send("d2", "b", 2)
     send("d3", "a", 3)
     url = f"/admin/periscope/organization/{org.pk}/change/"
-    form = {"slug": org.slug, "name": org.name}
+    form = {"slug": org.slug, "name": org.name, "default_environment": "production"}
     response = staff_client.post(url, form)  # the checkbox unticked
     assert response.status_code == 302, response.content
     assert state(org, "d2") == (Status.SUCCESS, False, None)

@@ -110,7 +110,9 @@ def test_cli_request_with_owner_repo_service(api, org, key):
     d = Deployment.objects.get()
     assert d.service == service
     assert d.completed_at == datetime(2024, 3, 5, 17, 4, 12, 123456, tzinfo=UTC)
-    assert (d.status, d.triggered_by, d.environment) == ("success", "automation@opslevel.com", "")
+    assert (d.status, d.triggered_by) == ("success", "automation@opslevel.com")
+    # The CLI names no environment: the organization's default, "" as sent.
+    assert (d.environment, d.environment_raw) == ("production", "")
     assert Delivery.objects.get().body == CLI_BODY
 
 

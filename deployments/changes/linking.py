@@ -2,9 +2,16 @@
 
 Runs when a deployment is recorded (registered with the recorder) and again for the affected
 deployments whenever commits, pushes or pull requests arrive, so arrival order never changes
-the result. Deployment fields read: commit_sha, previous_commit_sha, repository_url, and from
-`metadata`: `commit` (an object: sha/id, message, author_name/author, authored_at/date/
-timestamp, committed_at), `pr_numbers` (a list or a comma-separated string) and `pr_number`.
+the result. Deployment fields read: commit_sha, previous_commit_sha, repository_url,
+commit_at (the commit time its delivery carried), and from `metadata`: `commit` (an object:
+sha/id, message, author_name/author), `pr_numbers` (a list or a comma-separated string) and
+`pr_number`.
+
+The start of the deployment's own commit: the authored time forge data recorded for it
+(GitHub/GitLab webhooks, sync_repository), else the commit time its delivery carried. The
+carried time is never written to the commit itself, so forge data arriving later takes its
+place on the relink it triggers. Without any repository for the deployment, its own commit is
+linked on its own (a DeploymentCommit without repository) when its delivery carried a time.
 """
 
 from datetime import datetime, timedelta
@@ -30,7 +37,6 @@ from deployments.recording.environments import PRODUCTION
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import maintain as rollups
 from periscope import rows
-from periscope.errors import InvalidPayload
 from services.models import Service
 
 
@@ -85,33 +91,48 @@ def next_deployment(deployment: Deployment) -> Deployment | None:
     )
 
 
-def _time(value) -> datetime | None:
-    from deployments.ingest.fields import flexible_timestamp
-
-    if value in (None, ""):
-        return None
-    try:
-        return flexible_timestamp(value, "metadata.commit")
-    except InvalidPayload:
-        return None
-
-
 def _payload_commit(deployment: Deployment) -> CommitData | None:
-    """OpsLevel's `commit` object (via metadata) describes the deployed commit."""
+    """OpsLevel's `commit` object (via metadata) describes the deployed commit: its author
+    and message. Its times are not recorded on the commit (the repository's commits hold
+    forge data only, which must win when it arrives): see carried_start."""
     data = (deployment.metadata or {}).get("commit")
     if not isinstance(data, dict):
         return None
     sha = str(data.get("sha") or data.get("id") or deployment.commit_sha).strip().lower()
     if not sha:
         return None
-    authored = _time(data.get("authored_at") or data.get("date") or data.get("timestamp"))
     return CommitData(
         sha=sha,
-        authored_at=authored,
-        committed_at=_time(data.get("committed_at")) or authored,
         author=str(data.get("author_name") or data.get("author") or "")[:255],
         message=str(data.get("message") or ""),
     )
+
+
+def carried_start(deployment: Deployment) -> datetime | None:
+    """The commit time the deployment's delivery carried, if usable as its commit's start: a
+    time after the deployment completed is a clock or a payload wrong, not a lead time."""
+    at, completed = deployment.commit_at, deployment.completed_at
+    if at is None or completed is None or at > completed:
+        return None
+    return at
+
+
+def _link_carried_commit(deployment: Deployment) -> int:
+    """No repository holds the deployment's commits: its own commit is its one change, timed
+    by its delivery (when it carried a time). Returns the PRs linked: none."""
+    start = carried_start(deployment)
+    if start is None:
+        return 0
+    DeploymentCommit.objects.create(
+        organization_id=deployment.organization_id,
+        deployment=deployment,
+        repository=None,
+        sha=deployment.commit_sha.strip().lower()[:64],
+        service_group=ServiceGroup.of_row(deployment).encode(),
+        started_at=start,
+        lead_seconds=_seconds(deployment.completed_at, start),
+    )
+    return 0
 
 
 # One deployment links at most this many pull requests named in its payload (Hivel refuses a
@@ -280,15 +301,23 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
         return 0
     repository = repository_for_deployment(deployment)
     if repository is None:
-        return 0
+        return _link_carried_commit(deployment)
     payload_commit = _payload_commit(deployment)
     if payload_commit is not None:
         record_commits(repository=repository, commits=[payload_commit])
-    _ensure_commit(repository, full_sha(repository, deployment.commit_sha))
+    head = full_sha(repository, deployment.commit_sha)
+    _ensure_commit(repository, head)
     shas = shipped_shas(deployment=deployment, repository=repository)
     prs = _pull_requests(deployment=deployment, repository=repository, shas=shas)
     owner = _assign(prs, shas, repository)
     commits = {c.sha: c for c in Commit.objects.filter(repository=repository, sha__in=list(shas))}
+    carried = carried_start(deployment)
+
+    def authored(sha: str) -> datetime | None:
+        # Forge data first; the deployed commit falls back on what its delivery carried.
+        known = commits[sha].authored_at if sha in commits else None
+        return known or (carried if sha == head else None)
+
     group = ServiceGroup.of_row(deployment).encode()
     completed = deployment.completed_at
 
@@ -298,9 +327,9 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
     for pr in prs:
         merge_only = {pr.merge_commit_sha} if pr.head_sha in owner else set()
         times = [
-            commits[sha].authored_at
+            authored(sha)
             for sha, pk in owner.items()
-            if pk == pr.pk and sha in commits and commits[sha].authored_at and sha not in merge_only
+            if pk == pr.pk and authored(sha) and sha not in merge_only
         ]
         starts[pr.pk] = min(times) if times else None
         if starts[pr.pk] and pr.first_commit_at != starts[pr.pk]:
@@ -332,10 +361,8 @@ def link_deployment(deployment: Deployment, *, fresh: bool = False) -> int:
                 sha=sha,
                 pull_request_id=owner.get(sha),
                 service_group=group,
-                started_at=commits[sha].authored_at if sha in commits else None,
-                lead_seconds=_seconds(
-                    completed, commits[sha].authored_at if sha in commits else None
-                ),
+                started_at=authored(sha),
+                lead_seconds=_seconds(completed, authored(sha)),
             )
             for sha in sorted(shas)
         ],
@@ -366,14 +393,14 @@ def _repository_possible(deployment: Deployment) -> bool:
 
 def links_new(*, values: dict, repository_possible: bool) -> bool:
     """Whether a new deployment with these stored values can link anything: only a production
-    success with a commit can, and only through a repository (its own URL, its service's, or
-    one the organization has)."""
+    success with a commit can, through a repository (its own URL, its service's, or one the
+    organization has) or, without one, through the commit time its delivery carried."""
     return _linkable_values(
         status=values["status"],
         environment=values["environment"],
         commit_sha=values["commit_sha"],
         completed_at=values["completed_at"],
-    ) and bool(values["repository_url"] or repository_possible)
+    ) and bool(values["repository_url"] or repository_possible or values["commit_at"])
 
 
 def link_on_record(
@@ -393,7 +420,7 @@ def link_on_record(
         return DeploymentPullRequest.objects.filter(deployment=deployment).count()
     if repository_possible is None:
         repository_possible = _repository_possible(deployment)
-    if not deployment.repository_url and not repository_possible:
+    if not deployment.repository_url and not repository_possible and deployment.commit_at is None:
         return 0
     count = link_deployment(deployment, fresh=action == DeliveryAction.CREATED)
     following = next_deployment(deployment)

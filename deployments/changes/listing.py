@@ -96,7 +96,25 @@ def changes_of_deployment(*, deployment) -> list[dict]:
         for link in prs.order_by("pull_request__number")
     ]
     own = DeploymentCommit.objects.filter(deployment=deployment, pull_request__isnull=True)
-    by_sha = {link.sha: link for link in own}
+    by_sha = {link.sha: link for link in own if link.repository_id is not None}
+    # The deployment's own commit, known only from its delivery (no repository holds it).
+    shipped += [
+        {
+            "id": None,
+            "kind": "commit",
+            "repository": None,
+            "sha": link.sha,
+            "author": "",
+            "message": "",
+            "authored_at": _time(link.started_at),
+            "committed_at": None,
+            "deployment": deployment.pk,
+            "deployed_at": _time(deployment.completed_at),
+            "lead_seconds": link.lead_seconds,
+        }
+        for link in own
+        if link.repository_id is None
+    ]
     for commit in Commit.objects.filter(
         organization_id=deployment.organization_id, sha__in=list(by_sha)
     ).select_related("repository"):

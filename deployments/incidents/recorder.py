@@ -202,7 +202,8 @@ def _create(
     *, organization: Organization, external_id: str, sent: dict, deployment_id: str, change_id: str
 ) -> Incident | None:
     """Insert a new incident; None when another delivery stored the id first."""
-    values = {**sent, "environment": sent["environment"] or PRODUCTION}
+    # Named by none of its deliveries: the organization's default environment.
+    values = {**sent, "environment": sent["environment"] or organization.default_environment}
     deployment, attributed_by = attribute(
         organization=organization,
         service_id=values["service_id"],

@@ -122,7 +122,11 @@ class DeploymentCommit(models.Model):
     deployment = models.ForeignKey(
         Deployment, on_delete=models.CASCADE, related_name="shipped_commits"
     )
-    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="+")
+    # None: the deployment's own commit known only from its delivery (no repository holds
+    # it); its start is the commit time the delivery carried (Deployment.commit_at).
+    repository = models.ForeignKey(
+        Repository, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     sha = models.CharField(max_length=64)
     # The linked pull request this commit came with; None makes the commit a change of its own.
     pull_request = models.ForeignKey(

@@ -75,6 +75,10 @@ class Deployment(models.Model):
 
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the deployed commit was made, as the delivery carried it (OpsLevel's
+    # commit.authoring_date, a metadata `commit` object): lead time's start for that commit
+    # while no forge data covers it (deployments/changes/linking.py).
+    commit_at = models.DateTimeField("commit time as sent", null=True, blank=True)
     # On a failed production deployment: the completion time of the next success of its
     # pairing key, when known (NULL: the metrics look it up). Kept by deployments/recovery.py.
     recovered_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -26,6 +26,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "environment",
             "status",
             "commit_sha",
+            "commit_at",
             "branch",
             "change_id",
             "started_at",

@@ -12,6 +12,8 @@ DEFAULT_ENVIRONMENT_ALIASES = {
 }
 
 PRODUCTION = "production"
+# Deployment.environment's max_length.
+ENVIRONMENT_LENGTH = 100
 
 
 def seed_default_environment_aliases(*, organization: Organization) -> None:
@@ -31,9 +33,11 @@ def environment_key(raw: str) -> str:
     return raw.strip().lower()
 
 
-def canonical_environment(*, raw: str, alias_target: str | None) -> str:
-    """The environment a delivery counts under, given the alias its name maps to (if any)."""
-    return (alias_target or environment_key(raw)).strip().lower()
+def canonical_environment(*, raw: str, alias_target: str | None, default: str = "") -> str:
+    """The environment a delivery counts under, given the alias its name maps to (if any);
+    `default` (the organization's default environment) when it names none."""
+    # Cut to the column's length: lower-casing can lengthen a name ("İ" becomes two characters).
+    return (alias_target or environment_key(raw)).strip().lower()[:ENVIRONMENT_LENGTH] or default
 
 
 def normalize_environment(*, organization_id: int, raw: str) -> str:

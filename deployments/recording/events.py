@@ -29,6 +29,9 @@ class DeploymentEvent:
     change_id: str = ""
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    # When the deployed commit was made, if the sender said (None: read from
+    # metadata["commit"], see deployments.recording.commit_time).
+    commit_at: datetime | None = None
     triggered_by: str = ""
     pipeline_name: str = ""
     pipeline_url: str = ""

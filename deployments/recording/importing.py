@@ -58,7 +58,11 @@ from deployments.recording.bulk_insert import (
     planned_rows,
     stored_values,
 )
-from deployments.recording.environments import PRODUCTION
+from deployments.recording.environments import (
+    PRODUCTION,
+    canonical_environment,
+    environment_key,
+)
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import maintain as rollups
@@ -176,10 +180,14 @@ class _Lookups:
         self.services = dict(
             ServiceAlias.objects.filter(organization=organization).values_list("key", "service_id")
         )
+        self.default_environment = organization.default_environment
 
     def environment(self, raw: str) -> str:
-        name = raw.strip().lower()
-        return (self.environments.get(name) or name).strip().lower()
+        return canonical_environment(
+            raw=raw,
+            alias_target=self.environments.get(environment_key(raw)),
+            default=self.default_environment,
+        )
 
     def values(self, event: DeploymentEvent) -> dict[str, Any]:
         key = normalize_key(event.service_name or event.repository_url)
@@ -440,7 +448,8 @@ class Importer:
             organization_id=org_id,
             new_rows=[recovery.BulkRow(*_recovery_values(values)) for _, values in fresh],
         )
-        if any(values["repository_url"] for _, values in fresh):
+        if any(values["repository_url"] or values["commit_at"] for _, values in fresh):
+            # A carried commit time links even without a repository (changes/linking.py).
             self._may_name_repository = True
         keys = [item.event.external_id for item, _ in fresh]
         # Drawn before the savepoint: a sequence does not roll back anyway.

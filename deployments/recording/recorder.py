@@ -26,6 +26,7 @@ from deployments.models import (
     Status,
 )
 from deployments.recording import new_names, recovery, repeats, rollbacks
+from deployments.recording.commit_time import carried_commit_time
 from deployments.recording.environments import PRODUCTION, canonical_environment, environment_key
 from deployments.recording.events import DeploymentEvent, DuplicatePolicy, RecordResult
 from deployments.recording.service_group import ServiceGroup
@@ -51,6 +52,7 @@ MUTABLE_FIELDS = (
     "change_id",
     "started_at",
     "completed_at",
+    "commit_at",
     "triggered_by",
     "pipeline_name",
     "pipeline_url",
@@ -141,6 +143,7 @@ def deployment_values(*, event: DeploymentEvent, service_id: int | None, environ
         "change_id": event.change_id,
         "started_at": event.started_at,
         "completed_at": event.completed_at,
+        "commit_at": event.commit_at or carried_commit_time(event.metadata),
         "triggered_by": event.triggered_by,
         "pipeline_name": event.pipeline_name,
         "pipeline_url": event.pipeline_url,
@@ -151,12 +154,14 @@ def deployment_values(*, event: DeploymentEvent, service_id: int | None, environ
     }
 
 
-def _field_values(*, event: DeploymentEvent, names: _Names) -> dict:
+def _field_values(*, organization: Organization, event: DeploymentEvent, names: _Names) -> dict:
     return deployment_values(
         event=event,
         service_id=names.service_id,
         environment=canonical_environment(
-            raw=event.environment, alias_target=names.environment_alias
+            raw=event.environment,
+            alias_target=names.environment_alias,
+            default=organization.default_environment,
         ),
     )
 
@@ -451,7 +456,7 @@ def _pending(
         body=body,
         received_at=received_at,
         names=names,
-        values=_field_values(event=event, names=names),
+        values=_field_values(organization=organization, event=event, names=names),
     )
 
 

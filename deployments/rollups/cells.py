@@ -270,10 +270,24 @@ _CHANGES = f"""
            l.lead_seconds, NULL, NULL, NULL
     FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
     WHERE l.lead_seconds IS NOT NULL AND l.pull_request_id IS NULL
+      AND l.repository_id IS NOT NULL
       AND l.deployment_id IN ({{ids}})
       AND NOT EXISTS (
         SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
         WHERE o.repository_id = l.repository_id AND o.sha = l.sha
+          AND o.service_group = l.service_group
+          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
+               AND od.id < d.id)))
+    UNION ALL
+    SELECT d.environment, d.service_id, d.service_key, d.completed_at, l.deployment_id,
+           l.lead_seconds, NULL, NULL, NULL
+    FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
+    WHERE l.lead_seconds IS NOT NULL AND l.repository_id IS NULL
+      AND l.deployment_id IN ({{ids}})
+      AND NOT EXISTS (
+        SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
+        WHERE o.repository_id IS NULL AND o.organization_id = l.organization_id
+          AND o.sha = l.sha
           AND o.service_group = l.service_group
           AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
                AND od.id < d.id)))
@@ -290,7 +304,7 @@ def _lead(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
     ids_sql, ids_params = successful.order_by().values("id").query.sql_with_params()
     shipped: dict[CellKey, set[int]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_CHANGES.format(ids=ids_sql), [*ids_params, *ids_params])
+        cursor.execute(_CHANGES.format(ids=ids_sql), [*ids_params] * 3)
         for (
             env,
             service_id,
