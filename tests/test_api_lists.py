@@ -74,9 +74,9 @@ def test_deployments_filters(api, key, data):
 
 
 def test_bad_filter_value_is_400_json(api, key, data):
-    response = get(api, key, "/api/deployments", completed_after="soon")
+    response = get(api, key, "/api/deployments", completedAfter="soon")
     assert response.status_code == 400
-    assert "completed_after" in response.json()["error"]
+    assert "completedAfter" in response.json()["error"]
 
 
 def test_cursor_pagination_walks_every_row_once_with_a_capped_page(api, key, data):
