@@ -94,7 +94,7 @@ def test_cursor_pagination_walks_every_row_once_with_a_capped_page(api, key, dat
 def test_deployment_detail_shows_incidents_and_changes(api, key, data):
     body = get(api, key, f"/api/deployments/{data['api4'].pk}").json()
     assert body["service"] == "api"
-    assert [i["external_id"] for i in body["incidents"]] == ["INC-1"]
+    assert [i["externalId"] for i in body["incidents"]] == ["INC-1"]
     assert body["changes"] == []
 
 
