@@ -105,3 +105,39 @@ class DatabaseUnavailableMiddleware:
             response["Retry-After"] = "5"
             return response
         return None
+
+
+# Where machines call: the API and the vendor formats' URLs outside /api/.
+_MACHINE_PREFIXES = ("/api/", "/events/", "/integrations/")
+_MESSAGES = {400: "Bad request", 404: "Not found", 500: "Internal server error"}
+
+
+def _machine_url(path: str) -> bool:
+    return path == "/events" or path.startswith(_MACHINE_PREFIXES)
+
+
+class ApiJsonErrorsMiddleware:
+    """An error on an API URL is JSON whatever produced it. With DEBUG on, Django answers an
+    unknown route (/api/deployments/abc), a view's Http404 and an uncaught exception with
+    its HTML debug pages instead of the JSON handlers in periscope/urls.py; a client parsing
+    the body would fail on them. Django has already logged the error (with its traceback)
+    when this runs; only the body is replaced."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and _machine_url(request.path)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            status = response.status_code
+            message = _MESSAGES.get(status, response.reason_phrase)
+            replaced = JsonResponse({"error": message}, status=status)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    replaced[header] = response[header]
+            return replaced
+        return response

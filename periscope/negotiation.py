@@ -1,6 +1,8 @@
 """Content negotiation for webhook endpoints: they answer JSON, whatever the client accepts."""
 
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 
 
 class JsonOnly(BaseContentNegotiation):
@@ -13,3 +15,12 @@ class JsonOnly(BaseContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
+
+
+class FormatWords:
+    """A webhook format answers in its own words, written by its adapter: plain JSON, never
+    renamed by the read API's camelCase renderer (a vendor's snake_case keys stay theirs)."""
+
+    content_negotiation_class = JsonOnly
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]

@@ -2,6 +2,10 @@
 error responses every endpoint can give. Vendor headers' schemes are in their integration's
 view module."""
 
+from types import SimpleNamespace
+
+from djangorestframework_camel_case.render import CamelCaseJSONRenderer
+from drf_spectacular.contrib.djangorestframework_camel_case import camelize_serializer_fields
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
@@ -82,4 +86,53 @@ def add_error_responses(result, generator, request, public):
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
                 }
+    return result
+
+
+def _refs(node, into: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            into.add(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            _refs(value, into)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, into)
+    return into
+
+
+def _reachable(operations: list[dict], schemas: dict) -> set[str]:
+    found = _refs(operations, set())
+    todo = list(found)
+    while todo:
+        for name in _refs(schemas.get(todo.pop(), {}), set()) - found:
+            found.add(name)
+            todo.append(name)
+    return found
+
+
+def camelize_periscope_schemas(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the schemas of views answering through the
+    camelCase renderer get camelCase property names (drf-spectacular's own hook for
+    djangorestframework-camel-case), and only those: a vendor format's schemas keep its
+    vendor's field names."""
+    camel_operations, other_operations = [], []
+    # The generator's own (path, method, view) list, as it built result["paths"] from it.
+    for path, _, method, view in generator._get_paths_and_endpoints():
+        operation = result["paths"].get(path, {}).get(method.lower())
+        if operation is None:
+            continue
+        renders_camel = any(issubclass(r, CamelCaseJSONRenderer) for r in view.renderer_classes)
+        (camel_operations if renders_camel else other_operations).append(operation)
+    schemas = result.get("components", {}).get("schemas", {})
+    names = _reachable(camel_operations, schemas) - _reachable(other_operations, schemas)
+    chosen = {
+        key: component
+        for key, component in generator.registry._components.items()
+        if key[1] == "schemas" and key[0] in names
+    }
+    camelize_serializer_fields(
+        result, SimpleNamespace(registry=SimpleNamespace(_components=chosen)), request, public
+    )
     return result

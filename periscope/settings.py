@@ -170,13 +170,17 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = envint("PERISCOPE_KEY_LAST_USED_RESOLUTIO
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["periscope.authentication.BearerKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["periscope.permissions.HasReadScope"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Periscope's own endpoints answer camelCase (docs/api.md); the vendor formats' views set
+    # plain JSON renderers and answer in their vendors' words.
+    "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "periscope.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# A deployment's metadata is the sender's own object: its keys are answered as sent.
+JSON_CAMEL_CASE = {"JSON_UNDERSCOREIZE": {"ignore_fields": ("metadata",)}}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Periscope API",
@@ -194,6 +198,7 @@ SPECTACULAR_SETTINGS = {
         "RecordActionEnum": "deployments.ingest.schema.RECORD_ACTIONS",
     },
     "POSTPROCESSING_HOOKS": [
+        "periscope.openapi.camelize_periscope_schemas",
         "drf_spectacular.hooks.postprocess_schema_enums",
         "periscope.openapi.add_error_responses",
     ],
@@ -275,6 +280,8 @@ TRUSTED_PROXY_COUNT = envint("PERISCOPE_TRUSTED_PROXIES", 0)
 # Checked first, for every URL (API, admin, health), so an oversized body gets a JSON 413
 # before anything reads it; see periscope/middleware.py.
 MIDDLEWARE.insert(1, "periscope.middleware.RequestBodyLimitMiddleware")
+# API URLs answer errors in JSON under DEBUG too (Django's debug pages are HTML).
+MIDDLEWARE.append("periscope.middleware.ApiJsonErrorsMiddleware")
 # Last, so it sees exceptions from views: a lost database is 503 JSON on every URL.
 MIDDLEWARE.append("periscope.middleware.DatabaseUnavailableMiddleware")
 

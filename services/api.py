@@ -3,17 +3,35 @@
 import django_filters
 from rest_framework import generics, serializers
 
+from periscope.camel_case import CamelCaseFilterSet
 from periscope.listing import OrganizationScoped
-from services.models import Service
+from services.models import Service, ServiceAlias
+
+
+class AliasSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceAlias
+        fields = ["name", "kind"]
 
 
 class ServiceSerializer(serializers.ModelSerializer):
+    aliases = AliasSerializer(many=True, read_only=True, help_text="Names sent for this service")
+
     class Meta:
         model = Service
-        fields = ["id", "name", "slug", "team", "repository_url", "description", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "team",
+            "repository_url",
+            "description",
+            "aliases",
+            "created_at",
+        ]
 
 
-class ServiceFilter(django_filters.FilterSet):
+class ServiceFilter(CamelCaseFilterSet):
     team = django_filters.CharFilter(lookup_expr="iexact")
     name = django_filters.CharFilter(lookup_expr="icontains")
 
@@ -27,7 +45,13 @@ class ServiceList(OrganizationScoped, generics.ListAPIView):
     serializer_class = ServiceSerializer
     filterset_class = ServiceFilter
 
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related("aliases")
+
 
 class ServiceDetail(OrganizationScoped, generics.RetrieveAPIView):
     model = Service
     serializer_class = ServiceSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related("aliases")

@@ -19,8 +19,8 @@ def test_pull_requests_carry_the_lead_time_of_their_first_deployment(api, org, k
     pr = body["results"][0]
     d2 = Deployment.objects.get(organization=org, external_id="d2")
     assert pr["deployment"] == d2.pk
-    assert pr["lead_seconds"] == 5 * 3600  # f1 authored at 3 h, deployed at 8 h
-    assert (pr["coding_seconds"], pr["review_seconds"], pr["waiting_seconds"]) == (
+    assert pr["leadSeconds"] == 5 * 3600  # f1 authored at 3 h, deployed at 8 h
+    assert (pr["codingSeconds"], pr["reviewSeconds"], pr["waitingSeconds"]) == (
         1.5 * 3600,
         1.5 * 3600,
         2 * 3600,
@@ -32,7 +32,7 @@ def test_pull_requests_carry_the_lead_time_of_their_first_deployment(api, org, k
 def test_commits_list_and_a_deployments_changes(api, org, key):
     build_history(org)
     commits = {c["sha"]: c for c in get(api, key, "/api/changes?kind=commit").json()["results"]}
-    assert commits[sha("c")]["lead_seconds"] == 1 * 3600  # c at 7 h, deployed at 8 h
+    assert commits[sha("c")]["leadSeconds"] == 1 * 3600  # c at 7 h, deployed at 8 h
     assert commits[sha("a")]["deployment"] == Deployment.objects.get(external_id="d1").pk
 
     d2 = Deployment.objects.get(organization=org, external_id="d2")

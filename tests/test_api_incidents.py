@@ -99,7 +99,7 @@ def test_list_shows_only_the_keys_organization(api, key, other_key):
     post_webhook(api, "incidents", {**INCIDENT, "id": "OTHER"}, key=other_key)
     response = api.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 200
-    assert [i["external_id"] for i in response.json()["results"]] == ["INC-1"]
+    assert [i["externalId"] for i in response.json()["results"]] == ["INC-1"]
     other_id = Incident.objects.get(external_id="OTHER").pk
     detail = api.get(f"{URL}/{other_id}", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert detail.status_code == 404

@@ -74,9 +74,9 @@ def test_deployments_filters(api, key, data):
 
 
 def test_bad_filter_value_is_400_json(api, key, data):
-    response = get(api, key, "/api/deployments", completed_after="soon")
+    response = get(api, key, "/api/deployments", completedAfter="soon")
     assert response.status_code == 400
-    assert "completed_after" in response.json()["error"]
+    assert "completedAfter" in response.json()["error"]
 
 
 def test_cursor_pagination_walks_every_row_once_with_a_capped_page(api, key, data):
@@ -94,7 +94,7 @@ def test_cursor_pagination_walks_every_row_once_with_a_capped_page(api, key, dat
 def test_deployment_detail_shows_incidents_and_changes(api, key, data):
     body = get(api, key, f"/api/deployments/{data['api4'].pk}").json()
     assert body["service"] == "api"
-    assert [i["external_id"] for i in body["incidents"]] == ["INC-1"]
+    assert [i["externalId"] for i in body["incidents"]] == ["INC-1"]
     assert body["changes"] == []
 
 

@@ -41,11 +41,11 @@ def test_far_offset_filter_compares_in_utc(api, org, read_key):
     DeploymentFactory(organization=org, completed_at="2030-01-02T10:00:00Z")
     DeploymentFactory(organization=org, completed_at="2030-01-01T10:00:00Z")
     response = api.get(
-        "/api/deployments?completed_after=2030-01-01T12:00:00-20:53",  # 2030-01-02T08:53Z
+        "/api/deployments?completedAfter=2030-01-01T12:00:00-20:53",  # 2030-01-02T08:53Z
         HTTP_AUTHORIZATION=f"Bearer {read_key}",
     )
     assert response.status_code == 200
-    assert [d["completed_at"][:10] for d in response.json()["results"]] == ["2030-01-02"]
+    assert [d["completedAt"][:10] for d in response.json()["results"]] == ["2030-01-02"]
 
 
 # --- Values the databases cannot store (issue 14, section 3): a 400 in the format's own

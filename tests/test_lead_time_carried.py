@@ -87,7 +87,7 @@ def test_the_carried_time_is_stored_and_shown_with_the_deployment(api, org, key,
     response = api.get(f"/api/deployments/{d1.pk}", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 200, response.content
     shown = response.json()
-    assert shown["commit_at"] == "2026-01-01T06:00:00Z"
+    assert shown["commitAt"] == "2026-01-01T06:00:00Z"
     [change] = shown["changes"]
     assert (change["sha"], change["repository"], change["lead_seconds"]) == (sha("a"), None, 24 * H)
     assert change["authored_at"] == "2026-01-01T06:00:00+00:00"

@@ -83,8 +83,8 @@ def test_periscope_minimal_second_phase_keeps_every_field_of_the_first(
     assert deployment.metadata == {"a": "1", "b": "3", "c": "4"}
 
     listed = api.get("/api/deployments", HTTP_AUTHORIZATION=f"Bearer {key}").json()
-    row = next(item for item in listed["results"] if item["external_id"] == "d1")
-    assert (row["service"], row["branch"], row["pipeline_url"]) == (
+    row = next(item for item in listed["results"] if item["externalId"] == "d1")
+    assert (row["service"], row["branch"], row["pipelineUrl"]) == (
         "checkout",
         "main",
         "https://ci/1",

@@ -53,7 +53,7 @@ def state(org, ident):
 def listed(api, key) -> dict[str, dict]:
     response = api.get("/api/deployments", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 200
-    return {row["external_id"]: row for row in response.json()["results"]}
+    return {row["externalId"]: row for row in response.json()["results"]}
 
 
 def test_redeploying_an_earlier_commit_rolls_back_the_one_it_replaced(send, api, org, key):
@@ -64,9 +64,9 @@ def test_redeploying_an_earlier_commit_rolls_back_the_one_it_replaced(send, api,
     assert state(org, "d2") == (Status.ROLLED_BACK, True, None)
     assert state(org, "d1") == (Status.SUCCESS, False, None)
     rows = listed(api, key)
-    assert rows["d3"]["rollback_of"] == rows["d2"]["id"]
+    assert rows["d3"]["rollbackOf"] == rows["d2"]["id"]
     assert rows["d2"]["status"] == "rolled_back"
-    assert rows["d1"]["rollback_of"] is None
+    assert rows["d1"]["rollbackOf"] is None
     # The delivery log is as sent.
     d2 = Deployment.objects.get(organization=org, external_id="d2")
     assert d2.status_raw == "success"

@@ -5,6 +5,7 @@ import django_filters
 from rest_framework import generics, serializers
 
 from deployments.models import Incident
+from periscope.camel_case import CamelCaseFilterSet
 from periscope.listing import IdFilter, MomentFilter, OrganizationScoped
 from services.selection import filter_by_service
 
@@ -29,10 +30,12 @@ class IncidentSerializer(serializers.ModelSerializer):
             "url",
             "deployment",
             "attributed_by",
+            "created_at",
+            "updated_at",
         ]
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilter(CamelCaseFilterSet):
     service = django_filters.CharFilter(
         method="filter_service", help_text="id, slug, name or alias"
     )

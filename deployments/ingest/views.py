@@ -21,17 +21,16 @@ from deployments.models import ForgeDelivery
 from deployments.recording.recorder import record_deployment, record_deployments
 from periscope.errors import InvalidPayload, PayloadTooLarge
 from periscope.models import Organization
-from periscope.negotiation import JsonOnly
+from periscope.negotiation import FormatWords
 from periscope.permissions import HasIngestScope
 from periscope.secrets import webhook_secret
 
 
-class KeyWebhookView(APIView):
+class KeyWebhookView(FormatWords, APIView):
     """A deployment format authenticated by an API key with the ingest scope; subclasses set
     `adapter` (a DeploymentFormat) and the authentication class for the vendor's header."""
 
     permission_classes = [HasIngestScope]
-    content_negotiation_class = JsonOnly
     adapter: DeploymentFormat
 
     def render_error(self, *, exc: Exception, status_code: int, message: str) -> dict:
@@ -74,14 +73,13 @@ class SignatureRejected(APIException):
     default_detail = "Webhook signature verification failed"
 
 
-class SignedWebhookView(APIView):
+class SignedWebhookView(FormatWords, APIView):
     """A forge webhook: the organization is in the URL, the organization's secret for the
     provider signs the body, and every accepted delivery is logged (ForgeDelivery), once per
     delivery id. Subclasses set the headers, `verify` and `adapter` (a ForgeFormat)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    content_negotiation_class = JsonOnly
     source = ""
     provider = ""
     event_header = ""

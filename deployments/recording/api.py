@@ -8,12 +8,18 @@ from rest_framework import generics, serializers
 from deployments.changes.listing import changes_of_deployment
 from deployments.incidents.api import IncidentSerializer
 from deployments.models import Deployment, Incident, Status
+from periscope.camel_case import CamelCaseFilterSet
 from periscope.listing import MomentFilter, OrganizationScoped
 from services.selection import filter_by_service
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
+    """Every stored field but the raw body (the delivery log keeps what was sent) and the
+    internal matching key. Snake_case here, camelCase on the wire (periscope/camel_case.py)."""
+
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    environment_as_sent = serializers.CharField(source="environment_raw", read_only=True)
+    status_as_sent = serializers.CharField(source="status_raw", read_only=True)
 
     class Meta:
         model = Deployment
@@ -24,17 +30,26 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "service",
             "service_name",
             "environment",
+            "environment_as_sent",
             "status",
+            "status_as_sent",
             "commit_sha",
             "commit_at",
+            "previous_commit_sha",
             "branch",
+            "repository_url",
             "change_id",
             "started_at",
             "completed_at",
+            "recovered_at",
+            "triggered_by",
             "pipeline_name",
             "pipeline_url",
             "rework",
             "rollback_of",
+            "description",
+            "created_at",
+            "updated_at",
         ]
         extra_kwargs = {
             "rework": {"help_text": "The sender declared it rework (a rollback, a hotfix)"},
@@ -55,7 +70,7 @@ class DeploymentDetailSerializer(DeploymentSerializer):
         return changes_of_deployment(deployment=deployment)
 
 
-class DeploymentFilter(django_filters.FilterSet):
+class DeploymentFilter(CamelCaseFilterSet):
     service = django_filters.CharFilter(
         method="filter_service", help_text="id, slug, name or alias"
     )

@@ -14,16 +14,15 @@ from deployments.ingest.pagerduty.schema import PAGERDUTY_ACTIONS, PAGERDUTY_IN
 from deployments.ingest.schema import PERISCOPE_ERROR, errors
 from deployments.models import Incident
 from periscope.models import Organization
-from periscope.negotiation import JsonOnly
+from periscope.negotiation import FormatWords
 from periscope.secrets import webhook_secret
 
 
-class PagerDutyWebhook(APIView):
+class PagerDutyWebhook(FormatWords, APIView):
     """POST /api/webhooks/pagerduty/<org-slug>, authenticated by the v1 HMAC signature."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    content_negotiation_class = JsonOnly
 
     @extend_schema(
         summary="PagerDuty v3 webhook",
