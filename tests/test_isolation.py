@@ -500,6 +500,7 @@ NO_ORGANIZATION_DATA = {"/api/schema/", "/api/docs/"}
 ADMIN_PAGES = {
     # test_staff_see_only_their_organizations, test_another_organization_is_404_for_staff
     "/admin/metrics/dora/": "tests/test_dashboard.py",
+    "/admin/metrics/dora/environments/": "tests/test_new_environments.py",
     # Django's admin login with failed logins limited per address: no organization data.
     "/admin/login/": "tests/test_auth_failures.py",
 }

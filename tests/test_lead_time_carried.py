@@ -89,8 +89,8 @@ def test_the_carried_time_is_stored_and_shown_with_the_deployment(api, org, key,
     shown = response.json()
     assert shown["commitAt"] == "2026-01-01T06:00:00Z"
     [change] = shown["changes"]
-    assert (change["sha"], change["repository"], change["lead_seconds"]) == (sha("a"), None, 24 * H)
-    assert change["authored_at"] == "2026-01-01T06:00:00+00:00"
+    assert (change["sha"], change["repository"], change["leadSeconds"]) == (sha("a"), None, 24 * H)
+    assert change["authoredAt"] == "2026-01-01T06:00:00+00:00"
 
 
 def test_a_redeploy_of_the_same_commit_is_no_new_change(api, org, key, two_deploys):
