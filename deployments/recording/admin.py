@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db import transaction
 
 from deployments.models import Delivery, Deployment
+from deployments.models.deployment import deployment_label
 from deployments.recording import recovery
 from deployments.recording.delivery_log import delivery_log
 from deployments.rollups import maintain as rollups
@@ -28,7 +29,7 @@ class DeliveredMoreThanOnce(admin.SimpleListFilter):
 
 class DeploymentAdmin(OrganizationScopedAdmin):
     list_display = [
-        "external_id",
+        "deployment_display",
         "organization",
         "service_display",
         "environment",
@@ -37,6 +38,7 @@ class DeploymentAdmin(OrganizationScopedAdmin):
         "source",
         "delivery_count",
     ]
+    list_display_links = ["deployment_display"]
     list_filter = [
         "organization",
         "environment",
@@ -124,6 +126,10 @@ class DeploymentAdmin(OrganizationScopedAdmin):
                 with transaction.atomic():
                     self._delete(organization_id=organization_id, ids=ids)
                     Deployment.objects.filter(organization_id=organization_id, pk__in=ids).delete()
+
+    @admin.display(description="deployment", ordering="external_id")
+    def deployment_display(self, obj) -> str:
+        return deployment_label(obj)
 
     @admin.display(description="deliveries", ordering="_deliveries")
     def delivery_count(self, obj) -> int:
