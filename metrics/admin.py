@@ -6,3 +6,5 @@ from django.urls import reverse_lazy
 
 admin.site.index_template = "admin/metrics/index.html"
 admin.site.site_url = reverse_lazy("dora-dashboard")
+# The lists need the width: with few apps, the index and the breadcrumbs navigate well enough.
+admin.site.enable_nav_sidebar = False

@@ -67,6 +67,11 @@ class ServiceForm(SameOrganizationForm):
 class ServiceAliasFormSet(forms.BaseInlineFormSet):
     """Aliases are unique per organization after normalization: say so instead of a 500."""
 
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:  # under a column header, not a label
+            form.fields["DELETE"].widget.attrs["aria-label"] = "Delete this alias"
+
     def clean(self):
         super().clean()
         service = self.instance
@@ -248,14 +253,17 @@ class OrganizationServiceSelect(AutocompleteSelect):
 class AttachSuggestionForm(forms.Form):
     service = forms.ModelChoiceField(queryset=Service.objects.none())
 
-    def __init__(self, *args, request, organization_id: int, admin_site, **kwargs):
+    def __init__(
+        self, *args, request, organization_id: int, admin_site, autocomplete=True, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         field = self.fields["service"]
-        field.widget = OrganizationServiceSelect(
-            ServiceSuggestion._meta.get_field("service"),
-            admin_site,
-            organization_id=organization_id,
-        )
+        if autocomplete:
+            field.widget = OrganizationServiceSelect(
+                ServiceSuggestion._meta.get_field("service"),
+                admin_site,
+                organization_id=organization_id,
+            )
         # Set after the widget: the queryset setter hands the widget its choices.
         field.queryset = scope_queryset(
             Service.objects.filter(organization_id=organization_id), request
@@ -351,10 +359,13 @@ class ServiceSuggestionAdmin(OrganizationScopedAdmin):
             "preview_deployments": deployments,
             "preview_incidents": incidents,
             "can_act": self.has_change_permission(request, suggestion),
+            # A plain select: select2's box has no accessible name, and one organization's
+            # services fit in a list.
             "attach_form": AttachSuggestionForm(
                 request=request,
                 organization_id=suggestion.organization_id,
                 admin_site=self.admin_site,
+                autocomplete=False,
             ),
             "suggestion": suggestion,
         }
@@ -418,6 +429,7 @@ class ServiceSuggestionAdmin(OrganizationScopedAdmin):
             request=request,
             organization_id=suggestion.organization_id,
             admin_site=self.admin_site,
+            autocomplete=False,
         )
         if not form.is_valid():
             self.message_user(
