@@ -19,8 +19,6 @@ from deployments.models import Deployment
 from services.models import ServiceSuggestion
 from tests.admin_helpers import deliver
 from tests.browser_support import (
-    async_unsafe_allowed,  # noqa: F401 (a fixture)
-    browser,  # noqa: F401 (a fixture)
     layout_problems,
     record_errors,
     serious_accessibility_violations,
@@ -48,7 +46,7 @@ def devgrid(api, key, attributes: dict, when: str) -> None:
 
 
 @pytest.fixture
-def catalog(browser, transactional_db, org, other_org):  # noqa: F811
+def catalog(browser, transactional_db, org, other_org):
     """What a person finds after a few months: history, unknown names (one very long), DevGrid
     deployments, a deployment delivered three times, incidents, keys; and a second
     organization whose rows must not show."""
@@ -72,7 +70,7 @@ def catalog(browser, transactional_db, org, other_org):  # noqa: F811
 
 
 @pytest.fixture
-def page(browser, live_server, catalog, staff_user):  # noqa: F811
+def page(browser, live_server, catalog, staff_user):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.errors = record_errors(page)
