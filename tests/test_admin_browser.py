@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 WIDTHS = (390, 1280, 1440, 1920)
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SCREENSHOTS = os.environ.get("PERISCOPE_SCREENSHOTS") == "1"
-LONG_NAME = "legacy-" + "nightly-batch-reconciliation-" * 10 + "job"
+LONG_NAME = "legacy_" + "nightly_batch_reconciliation_" * 10 + "job"  # no break opportunity
 
 
 def devgrid(api, key, attributes: dict, when: str) -> None:

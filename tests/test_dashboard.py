@@ -48,7 +48,12 @@ def test_anonymous_users_are_sent_to_the_login_page(db):
 
 
 def test_the_admin_index_links_to_the_dashboard(staff_client):
-    assert URL in staff_client.get("/admin/").content.decode()
+    html = staff_client.get("/admin/").content.decode()
+    assert URL in html
+    # "View site": Periscope has no public site; the dashboard is the page to view.
+    view_site = re.search(r'<a href="([^"]*)">View site</a>', html).group(1)
+    assert view_site == URL
+    assert staff_client.get(view_site).status_code == 200
 
 
 def test_staff_see_only_their_organizations(history, other_org, staff_client):
