@@ -188,11 +188,10 @@ def test_screenshots_for_the_docs(page, live_server, catalog):
         "admin-delivery-log.png",
         selector=".periscope-delivery-log",
     )
-    shot(urls["deployments"], "admin-deployments.png")
     # The list's bulk action: attach the selected names to an existing service.
     page.goto(f"{base}{urls['suggestions']}")
-    for key in ("billing-api", "web-frontend"):
-        pk = ServiceSuggestion.objects.get(organization=catalog, key=key).pk
+    for name in ("billing-api", LONG_NAME):
+        pk = ServiceSuggestion.objects.get(organization=catalog, name=name).pk
         page.check(f'input[name=_selected_action][value="{pk}"]')
     page.select_option("select[name=action]", "attach_to_service")
     with page.expect_navigation():
