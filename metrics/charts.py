@@ -77,8 +77,15 @@ def chart(
             f"{escape(fmt(top * fraction)) if known else ''}</text>"
         )
     for index in _x_labels(labels):
+        # The outermost labels align with the plot's edges: centred on their bucket, a long
+        # label of a narrow slot (365 days per week) would run past the picture and be cut.
+        anchor, at = "middle", x(index)
+        if n > 1 and index == 0:
+            anchor, at = "start", LEFT
+        elif n > 1 and index == n - 1:
+            anchor, at = "end", WIDTH - RIGHT
         parts.append(
-            f'<text class="axis" x="{x(index):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+            f'<text class="axis" x="{at:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
             f"{escape(labels[index])}</text>"
         )
     if not known:

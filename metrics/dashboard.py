@@ -4,15 +4,18 @@ Thin: the query string is read by the API's own `parse_dora_query`, every number
 `metrics.dora` (the functions behind /api/metrics/dora), and this module only formats them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.db.models import Min
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from deployments.models import Deployment, EnvironmentAlias
 from deployments.recording import new_environments, new_names
 from metrics import dora
 from metrics.api import parse_dora_query
@@ -160,8 +163,21 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else seconds / 3600
 
 
-def _from_hours(hours: float) -> str:
-    return "0" if hours == 0 else duration(hours * 3600)
+def hours_axis(values: list[float | None]) -> Callable[[float], str]:
+    """A formatter of hours in one unit for a whole chart, chosen by its largest value: an
+    axis that reads "2.1 d" above "25.0 h" makes the reader convert."""
+    largest = max((v for v in values if v is not None), default=0.0)
+    if largest < 1:
+        unit, per_hour = "min", 60.0
+    elif largest < 48:
+        unit, per_hour = "h", 1.0
+    else:
+        unit, per_hour = "d", 1 / 24
+
+    def fmt(hours: float) -> str:
+        return "0" if hours == 0 else f"{round(hours * per_hour, 1):g} {unit}"
+
+    return fmt
 
 
 def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
@@ -197,8 +213,8 @@ def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
                 kind="line",
                 title="Median lead time per " + interval,
                 labels=labels,
-                values=[_hours(m.lead_time.median_seconds) for m in series],
-                fmt=_from_hours,
+                values=(lead := [_hours(m.lead_time.median_seconds) for m in series]),
+                fmt=hours_axis(lead),
             ),
         },
         {
@@ -217,8 +233,12 @@ def charts(series: list[dora.DoraMetrics], *, interval: str) -> list[dict]:
                 kind="line",
                 title="Median recovery time per " + interval,
                 labels=labels,
-                values=[_hours(m.failed_deployment_recovery_time.median_seconds) for m in series],
-                fmt=_from_hours,
+                values=(
+                    recovery := [
+                        _hours(m.failed_deployment_recovery_time.median_seconds) for m in series
+                    ]
+                ),
+                fmt=hours_axis(recovery),
             ),
         },
         {
@@ -266,8 +286,9 @@ def api_params(query) -> dict:
         days = None
     elif preset.isdigit() and int(preset) in PRESETS:
         end = _tomorrow()
-        params["to"] = end.isoformat()
-        params["from"] = (end - timedelta(days=int(preset))).isoformat()
+        # UTC as "Z": the query printed under the filters reads as typed and copies as is.
+        params["to"] = f"{end:%Y-%m-%dT%H:%M:%SZ}"
+        params["from"] = f"{end - timedelta(days=int(preset)):%Y-%m-%dT%H:%M:%SZ}"
         days = int(preset)
     else:
         raise InvalidPayload(
@@ -278,6 +299,18 @@ def api_params(query) -> dict:
         interval = "day" if days is not None and days <= 31 else "week"
     params["interval"] = interval
     return params
+
+
+def data_since(*, organization: Organization, environment: str, start: datetime) -> date | None:
+    """The day of the organization's first deployment in the environment when a range
+    starting at `start` starts before that day, else None. One descent of the
+    (organization, environment, completed_at) index."""
+    first = Deployment.objects.filter(
+        organization=organization, environment=environment, completed_at__isnull=False
+    ).aggregate(first=Min("completed_at"))["first"]
+    if first is None or first.date() <= start.date():
+        return None
+    return first.date()
 
 
 # --- the view --------------------------------------------------------------------------
@@ -334,6 +367,15 @@ def dashboard_view(request):
         context.update(error=exc.message, error_field=exc.field, environments=["production"])
         return TemplateResponse(request, "admin/metrics/dashboard.html", context, status=400)
 
+    # A range that starts before the first deployment is measured from it: its empty weeks
+    # would otherwise count in the levels (a weekly median of mostly zeros). The printed API
+    # query says the same range, so the numbers stay the API's.
+    chosen_from = None
+    since = data_since(organization=organization, environment=scope.environment, start=scope.start)
+    if since is not None and datetime(since.year, since.month, since.day, tzinfo=UTC) < scope.end:
+        chosen_from = scope.start
+        params = {**params, "from": f"{since:%Y-%m-%d}T00:00:00Z"}
+        scope, interval, echoed = parse_dora_query(params=params, organization=organization)
     length = scope.end - scope.start
     days = max(round(length.total_seconds() / 86400), 1)
     report = dora.dora_report(scope=scope, interval=interval)
@@ -353,6 +395,9 @@ def dashboard_view(request):
             organization=organization, deployed=deployed, new=unnamed
         ),
         api_query=urlencode({k: v for k, v in params.items() if v}),
+        # Printed for a person: the times' colons as typed (still a valid query string).
+        api_query_readable=urlencode({k: v for k, v in params.items() if v}, safe=":"),
+        chosen_from=chosen_from,
         range_from=scope.start,
         range_to=scope.end,
         range_to_inclusive=scope.end - timedelta(microseconds=1),

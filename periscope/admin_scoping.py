@@ -105,6 +105,19 @@ class SameOrganizationForm(forms.ModelForm):
         return cleaned
 
 
+def name_inputs(formfield, *, label: str, inline: bool) -> None:
+    """Give inputs a label a screen reader can announce where the admin renders none: the
+    date and time halves of a date-time field (one <label> for two inputs), and an inline
+    table's inputs (their column header is not a label)."""
+    widget = formfield.widget
+    parts = getattr(widget, "widgets", None)
+    if isinstance(widget, forms.SplitDateTimeWidget) and parts:
+        parts[0].attrs.setdefault("aria-label", f"{label}: date")
+        parts[1].attrs.setdefault("aria-label", f"{label}: time")
+    elif inline and not getattr(widget, "is_hidden", False):
+        widget.attrs.setdefault("aria-label", label)
+
+
 class OrganizationScopedMixin:
     """Mix into every ModelAdmin and InlineModelAdmin of an organization-owned model."""
 
@@ -120,6 +133,14 @@ class OrganizationScopedMixin:
         if self.organization_path() is None and allowed_organization_ids(request) is not None:
             return queryset.none()  # fail closed: an admin that cannot be scoped shows nothing
         return scope_queryset(queryset, request, lookup=self.organization_path())
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None:
+            name_inputs(formfield, label=str(db_field.verbose_name), inline=self._is_inline)
+        return formfield
+
+    _is_inline = False
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -156,6 +177,15 @@ class OrganizationScopedAdmin(OrganizationScopedMixin, admin.ModelAdmin):
             raise Http404("No such object.")
         return obj
 
+    def get_list_display(self, request):
+        # A member of one organization needs no column saying which: the width goes to the
+        # other columns.
+        columns = super().get_list_display(request)
+        allowed = allowed_organization_ids(request)
+        if allowed is not None and len(allowed) == 1:
+            columns = [c for c in columns if c != "organization"]
+        return columns
+
     def get_list_filter(self, request):
         # A plain related-field filter lists every row of the related table; limit it to
         # values present in the (scoped) change list.
@@ -177,3 +207,5 @@ class OrganizationScopedAdmin(OrganizationScopedMixin, admin.ModelAdmin):
 
 class OrganizationScopedInline(OrganizationScopedMixin):
     """Mix into inlines: `class FooInline(OrganizationScopedInline, admin.TabularInline)`."""
+
+    _is_inline = True

@@ -134,7 +134,17 @@ def json_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def json_not_found(request, exception=None) -> JsonResponse:
+def json_not_found(request, exception=None):
+    """JSON everywhere but in the admin, whose pages are read by a person in a browser: there a
+    404 (a mistyped URL, another organization's object) is the admin's own HTML page."""
+    from django.contrib import admin
+    from django.template.response import TemplateResponse
+    from django.urls import reverse
+
+    if request.path.startswith(reverse("admin:index")):
+        context = {**admin.site.each_context(request), "title": "Not found"}
+        response = TemplateResponse(request, "admin/404.html", context, status=404)
+        return response.render()
     return JsonResponse({"error": "Not found"}, status=404)
 
 

@@ -2,9 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -26,6 +28,7 @@ from services.catalog import (
     delete_service,
     ignore_suggestion,
     owner_of_key,
+    reattribution_preview,
     save_alias,
     sync_service_keys,
 )
@@ -63,6 +66,11 @@ class ServiceForm(SameOrganizationForm):
 
 class ServiceAliasFormSet(forms.BaseInlineFormSet):
     """Aliases are unique per organization after normalization: say so instead of a 500."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:  # under a column header, not a label
+            form.fields["DELETE"].widget.attrs["aria-label"] = "Delete this alias"
 
     def clean(self):
         super().clean()
@@ -245,14 +253,17 @@ class OrganizationServiceSelect(AutocompleteSelect):
 class AttachSuggestionForm(forms.Form):
     service = forms.ModelChoiceField(queryset=Service.objects.none())
 
-    def __init__(self, *args, request, organization_id: int, admin_site, **kwargs):
+    def __init__(
+        self, *args, request, organization_id: int, admin_site, autocomplete=True, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         field = self.fields["service"]
-        field.widget = OrganizationServiceSelect(
-            ServiceSuggestion._meta.get_field("service"),
-            admin_site,
-            organization_id=organization_id,
-        )
+        if autocomplete:
+            field.widget = OrganizationServiceSelect(
+                ServiceSuggestion._meta.get_field("service"),
+                admin_site,
+                organization_id=organization_id,
+            )
         # Set after the widget: the queryset setter hands the widget its choices.
         field.queryset = scope_queryset(
             Service.objects.filter(organization_id=organization_id), request
@@ -336,16 +347,121 @@ class ServiceSuggestionAdmin(OrganizationScopedAdmin):
     def formats_seen(self, obj) -> str:
         return ", ".join(sorted(set((obj.formats or "").split(",")) - {""})) or "—"
 
+    # The suggestion's own page: what accepting it would move, and its three actions (the
+    # same catalog functions as the list's bulk actions).
+    change_form_template = "admin/services/servicesuggestion/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        suggestion = self.get_object(request, object_id)
+        deployments, incidents = reattribution_preview(suggestion=suggestion)
+        extra_context = {
+            **(extra_context or {}),
+            "preview_deployments": deployments,
+            "preview_incidents": incidents,
+            "can_act": self.has_change_permission(request, suggestion),
+            # A plain select: select2's box has no accessible name, and one organization's
+            # services fit in a list.
+            "attach_form": AttachSuggestionForm(
+                request=request,
+                organization_id=suggestion.organization_id,
+                admin_site=self.admin_site,
+                autocomplete=False,
+            ),
+            "suggestion": suggestion,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self):
         view = OrganizationServiceAutocomplete.as_view(admin_site=self.admin_site)
+        one = [
+            path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(getattr(self, f"{name.replace('-', '_')}_view")),
+                name=f"services_servicesuggestion_{name.replace('-', '_')}",
+            )
+            for name in ("create-service", "attach", "ignore")
+        ]
         return [
             path(
                 "service-autocomplete/",
                 self.admin_site.admin_view(view),
                 name="services_servicesuggestion_service_autocomplete",
             ),
+            *one,
             *super().get_urls(),
         ]
+
+    def _acting_on(self, request, object_id) -> ServiceSuggestion:
+        suggestion = self.get_object(request, object_id)  # another organization's: 404
+        if not self.has_change_permission(request, suggestion):
+            raise PermissionDenied
+        return suggestion
+
+    def _back(self, suggestion) -> HttpResponseRedirect:
+        return HttpResponseRedirect(
+            reverse("admin:services_servicesuggestion_change", args=[suggestion.pk])
+        )
+
+    def create_service_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        suggestion = self._acting_on(request, object_id)
+        _, incidents = reattribution_preview(suggestion=suggestion)
+        try:
+            service, moved = create_service_from_suggestion(suggestion=suggestion)
+        except CatalogError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._back(suggestion)
+        self.message_user(
+            request,
+            f"Created service {service.name}; re-attributed {moved} deployment(s) "
+            f"and {incidents} incident(s).",
+            messages.SUCCESS,
+        )
+        return self._back(suggestion)
+
+    def attach_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        suggestion = self._acting_on(request, object_id)
+        form = AttachSuggestionForm(
+            request.POST,
+            request=request,
+            organization_id=suggestion.organization_id,
+            admin_site=self.admin_site,
+            autocomplete=False,
+        )
+        if not form.is_valid():
+            self.message_user(
+                request, "Choose one of this organization's services.", messages.ERROR
+            )
+            return self._back(suggestion)
+        service = form.cleaned_data["service"]
+        _, incidents = reattribution_preview(suggestion=suggestion)
+        try:
+            moved = attach_suggestion(suggestion=suggestion, service=service)
+        except CatalogError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._back(suggestion)
+        self.message_user(
+            request,
+            f"Attached {suggestion.name} to {service}; re-attributed {moved} deployment(s) "
+            f"and {incidents} incident(s).",
+            messages.SUCCESS,
+        )
+        return self._back(suggestion)
+
+    def ignore_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        suggestion = self._acting_on(request, object_id)
+        ignore_suggestion(suggestion=suggestion)
+        self.message_user(
+            request,
+            f"Dismissed {suggestion.name} (deployments are still stored).",
+            messages.SUCCESS,
+        )
+        return self._back(suggestion)
 
     @admin.action(description="Create a service from each selected suggestion")
     def create_services(self, request, queryset):

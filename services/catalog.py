@@ -18,8 +18,9 @@ def _unique_slug(*, organization: Organization, name: str) -> str:
 
 
 def reattribute_deployments(*, service: Service, keys: list[str] | set[str]) -> int:
-    """Point every unmatched deployment sent under one of `keys` at `service`; returns the count."""
-    from deployments.models import Deployment
+    """Point every unmatched deployment and incident sent under one of `keys` at `service`;
+    returns the count of deployments."""
+    from deployments.models import Deployment, Incident
     from deployments.recording import recovery
     from deployments.recording.service_group import ServiceGroup
     from deployments.rollups import maintain as rollups
@@ -34,6 +35,10 @@ def reattribute_deployments(*, service: Service, keys: list[str] | set[str]) -> 
     ):
         rollups.note_groups(organization_id=service.organization_id, groups=groups)
         moved = Deployment.objects.filter(
+            organization_id=service.organization_id, service__isnull=True, service_key__in=keys
+        ).update(service=service)
+        # Incidents sent under the name follow it, as they return to it when a service goes.
+        Incident.objects.filter(
             organization_id=service.organization_id, service__isnull=True, service_key__in=keys
         ).update(service=service)
     ServiceSuggestion.objects.filter(organization_id=service.organization_id, key__in=keys).exclude(
@@ -198,6 +203,22 @@ def _accept(*, suggestion: ServiceSuggestion, service: Service) -> int:
     )
     suggestion.refresh_from_db(fields=["status", "service"])
     return moved
+
+
+def reattribution_preview(*, suggestion: ServiceSuggestion) -> tuple[int, int]:
+    """(deployments, incidents) that accepting the suggestion would re-attribute: those
+    stored unmatched under its name."""
+    from deployments.models import Deployment, Incident
+
+    unmatched = {
+        "organization_id": suggestion.organization_id,
+        "service__isnull": True,
+        "service_key": suggestion.key,
+    }
+    return (
+        Deployment.objects.filter(**unmatched).count(),
+        Incident.objects.filter(**unmatched).count(),
+    )
 
 
 def ignore_suggestion(*, suggestion: ServiceSuggestion) -> None:

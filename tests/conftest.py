@@ -6,6 +6,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 
+from tests.browser_support import async_unsafe_allowed, browser  # noqa: F401 (fixtures)
 from tests.factories import OrganizationFactory, make_key
 
 

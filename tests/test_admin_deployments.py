@@ -2,6 +2,7 @@
 
 import html
 import json
+import re
 
 from deployments.models import Deployment
 from deployments.recording.delivery_log import body_diff, delivery_log, pretty_body
@@ -72,3 +73,24 @@ def test_suggestion_link_filters_deployments_by_name_sent(admin_client, api, org
         CHANGELIST, {"organization__id__exact": org.pk, "service_key": "web"}
     )
     assert [d.external_id for d in listing.context["cl"].result_list] == ["w-1"]
+
+
+def test_devgrid_deployments_are_listed_by_what_the_sender_knows(admin_client, api, org, key):
+    from tests.webhooks import post_webhook
+
+    built = {
+        "type": "event-deploy",
+        "entityId": "billing",
+        "timestamp": "2026-11-02T09:15:00Z",
+        "attributes": {"env": "production", "status": "success", "build_id": "777"},
+    }
+    unbuilt = {**built, "attributes": {"env": "production", "status": "success"}}
+    for payload in (built, unbuilt):
+        response = post_webhook(api, "devgrid", {"events": [payload]}, key=key)
+        assert response.status_code in (200, 201, 202), response.content
+
+    listing = admin_client.get(CHANGELIST)
+    cells = re.findall(r'<th class="field-deployment_display">(.*?)</th>', listing.text)
+    texts = [html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in cells]
+    assert sorted(texts) == ["billing at 2026-11-02 09:15", "build 777"]
+    assert "[&quot;billing&quot;" not in listing.text and '["billing"' not in listing.text

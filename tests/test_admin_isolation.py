@@ -121,6 +121,9 @@ def test_matrix_every_list_and_object_url(two_catalogs, staff_client, admin_clie
             for action in ("change", "delete", "history"):
                 response = staff_client.get(url(model, action, obj))
                 assert response.status_code == 404, (model, action, obj)
+                # The admin's own page (a person is reading it), not the API's JSON.
+                assert response["Content-Type"].startswith("text/html"), (model, action)
+                assert "<title>Not found | Periscope admin</title>" in response.text, model
         for obj in ours:
             assert staff_client.get(url(model, "change", obj)).status_code == 200, (model, obj)
 

@@ -190,3 +190,80 @@ def test_create_refuses_a_name_another_service_has(admin_client, api, org, key):
     )
     assert list(Service.objects.filter(organization=org)) == [ledger]
     assert suggestion(org, "acme/ledger").status == SuggestionStatus.OPEN
+
+
+def change_url(suggestion_row) -> str:
+    return f"{CHANGELIST}{suggestion_row.pk}/change/"
+
+
+def test_the_suggestions_page_shows_what_accepting_moves_and_offers_its_actions(
+    staff_client, api, org, key, other_org, other_key
+):
+    from tests.factories import IncidentFactory
+
+    for n in range(2):
+        deliver(api, key, f"w-{n}", service="Web")
+    deliver(api, other_key, "o-1", service="web")
+    IncidentFactory(organization=org, service_name="web")
+    IncidentFactory(organization=other_org, service_name="web")
+    row = suggestion(org, "web")
+
+    page = staff_client.get(change_url(row))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert "Accepting re-attributes 2 deployments and 1 incident stored under Web" in text
+    assert "Create a service from this name" in html and "Attach as an alias of" in html
+    assert "Dismiss" in html
+    assert 'name="_save"' not in html  # no Save button that would do nothing
+
+    response = staff_client.post(f"{CHANGELIST}{row.pk}/create-service/", follow=True)
+    assert "Created service Web; re-attributed 2 deployment(s) and 1 incident(s)." in (
+        messages_of(response)
+    )
+    service = Service.objects.get(organization=org)
+    assert Deployment.objects.filter(service=service).count() == 2
+    assert service.incidents.count() == 1
+    assert suggestion(org, "web").status == SuggestionStatus.ACCEPTED
+    assert Deployment.objects.get(organization=other_org).service is None
+
+
+def test_attach_and_dismiss_from_the_suggestions_page(staff_client, api, org, key, other_org):
+    deliver(api, key, "w-1", service="web-app")
+    deliver(api, key, "x-1", service="cron")
+    frontend = make_service(org, "Frontend")
+    foreign = make_service(other_org, "Globex Frontend")
+    row = suggestion(org, "web-app")
+
+    refused = staff_client.post(
+        f"{CHANGELIST}{row.pk}/attach/", {"service": foreign.pk}, follow=True
+    )
+    assert "Choose one of this organization's services." in messages_of(refused)
+    assert suggestion(org, "web-app").status == SuggestionStatus.OPEN
+
+    response = staff_client.post(
+        f"{CHANGELIST}{row.pk}/attach/", {"service": frontend.pk}, follow=True
+    )
+    assert "Attached web-app to Frontend; re-attributed 1 deployment(s) and 0 incident(s)." in (
+        messages_of(response)
+    )
+    assert Deployment.objects.get(external_id="w-1").service == frontend
+
+    cron = suggestion(org, "cron")
+    staff_client.post(f"{CHANGELIST}{cron.pk}/ignore/")
+    assert suggestion(org, "cron").status == SuggestionStatus.IGNORED
+    assert staff_client.get(f"{CHANGELIST}{cron.pk}/ignore/").status_code == 405
+
+
+def test_another_organizations_suggestion_cannot_be_acted_on(
+    staff_client, api, other_key, other_org
+):
+    deliver(api, other_key, "o-1", service="web")
+    theirs = suggestion(other_org, "web")
+    for action in ("create-service", "attach", "ignore"):
+        response = staff_client.post(f"{CHANGELIST}{theirs.pk}/{action}/")
+        assert response.status_code == 404, action
+        assert response["Content-Type"].startswith("text/html")
+    assert suggestion(other_org, "web").status == SuggestionStatus.OPEN
+    assert not Service.objects.exists()

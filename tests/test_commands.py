@@ -145,3 +145,23 @@ def test_the_readme_command_table_shows_commands_that_exist_with_their_options(p
     accepted = {option for action in parser._actions for option in action.option_strings}
     shown = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", printed))
     assert shown <= accepted, shown - accepted
+
+
+def periscope_commands() -> list[str]:
+    from django.core.management import get_commands
+
+    apps = {"periscope", "services", "deployments", "metrics", "demo"}
+    return sorted(name for name, app in get_commands().items() if app in apps)
+
+
+@pytest.mark.parametrize("name", periscope_commands())
+def test_every_argument_of_every_command_says_what_it_is(name):
+    from django.core.management import get_commands, load_command_class
+
+    command = load_command_class(get_commands()[name], name)
+    parser = command.create_parser("manage.py", name)
+    # Django's own options (--verbosity, --settings...) have help; ours must too.
+    missing = [
+        action.dest for action in parser._actions if not action.help and action.dest != "help"
+    ]
+    assert missing == [], f"{name}: {missing} have no help text"

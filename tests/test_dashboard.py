@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from demo.history import seed_history
-from deployments.models import FAILED_STATUSES
+from deployments.models import FAILED_STATUSES, Deployment
 from metrics import dora, reference
 from services.models import Service
 from services.selection import select_service
@@ -48,7 +48,12 @@ def test_anonymous_users_are_sent_to_the_login_page(db):
 
 
 def test_the_admin_index_links_to_the_dashboard(staff_client):
-    assert URL in staff_client.get("/admin/").content.decode()
+    html = staff_client.get("/admin/").content.decode()
+    assert URL in html
+    # "View site": Periscope has no public site; the dashboard is the page to view.
+    view_site = re.search(r'<a href="([^"]*)">View site</a>', html).group(1)
+    assert view_site == URL
+    assert staff_client.get(view_site).status_code == 200
 
 
 def test_staff_see_only_their_organizations(history, other_org, staff_client):
@@ -212,3 +217,35 @@ def test_unrecovered_failures_are_those_without_a_later_success(history, service
     assert found == expected
     if service != "legacy-batch":
         assert f"payments-api-{TODAY:%Y%m%d}-open" in found or service == "checkout"
+
+
+def test_a_duration_axis_speaks_one_unit():
+    from metrics.dashboard import hours_axis
+
+    fmt = hours_axis([20.0, 50.0, None])  # the axis reads 0, 25 h... in days: 0, 1.04 d, 2.1 d
+    assert {fmt(v).split()[-1] for v in (25.0, 50.0, 100.0)} == {"d"}
+    assert hours_axis([3.0])(25.0) == "25 h"
+    assert hours_axis([0.5])(0.25) == "15 min"
+    assert fmt(0) == "0"
+
+
+def test_the_printed_api_query_is_readable_and_works(history, staff_client, key):
+    html = staff_client.get(URL + "?range=7").content.decode()
+    printed = re.search(r"<code>GET ([^<]+)</code>", html).group(1).replace("&amp;", "&")
+    assert "%" not in printed
+    assert re.search(r"from=\d{4}-\d\d-\d\dT00:00:00Z", printed)
+    response = Client().get(printed, HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 200, response.content
+
+
+def test_a_range_before_the_first_deployment_is_measured_from_it(history, staff_client, key):
+    html = staff_client.get(URL + "?range=365").content.decode()
+    first = Deployment.objects.filter(organization=history, environment="production").order_by(
+        "completed_at"
+    )
+    first_day = first.first().completed_at.date()
+    assert re.search(rf"{first_day:%Y-%m-%d} to \d{{4}}-\d\d-\d\d \((\d+) days", html)
+    assert f"Measured from the first deployment, {first_day:%Y-%m-%d}" in html
+    assert f"from={first_day:%Y-%m-%d}T00" in api_query(html)
+    # Within the data, the range is the one chosen.
+    assert "Measured from the first deployment" not in staff_client.get(URL + "?range=7").text

@@ -1,14 +1,12 @@
 """The DORA dashboard in a real browser: Playwright driving Debian's Chromium against
-pytest-django's live server.
+pytest-django's live server (tests/browser_support.py).
 
 Skip with `-m "not browser"`. Without /usr/bin/chromium they skip with a reason locally; under
 CI (CI=true) a missing Chromium is a failure, not a skip.
 """
 
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,46 +18,7 @@ from tests.factories import make_key
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 URL = "/admin/metrics/dora/"
-
-
-@pytest.fixture(scope="module")
-def async_unsafe_allowed():
-    """Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls
-    where one runs, including the database teardown of each test: allowed while the browser
-    lives (module scope, so it outlives every test's teardown)."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser(async_unsafe_allowed):
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install chromium)")
-        pytest.skip(
-            f"{CHROMIUM} is not installed (apt-get install chromium), or run -m 'not browser'"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

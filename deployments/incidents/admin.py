@@ -1,6 +1,9 @@
 """Admin for incidents and their delivery log (registered in deployments/admin.py)."""
 
+from django.contrib import admin
+
 from deployments.recording.admin import DeliveryAdmin
+from periscope.admin_filters import ValuesListFilter
 from periscope.admin_scoping import OrganizationScopedAdmin
 
 
@@ -9,20 +12,28 @@ class IncidentAdmin(OrganizationScopedAdmin):
         "external_id",
         "title",
         "organization",
-        "service",
-        "service_name",
+        "service_display",
         "environment",
         "severity",
         "started_at",
         "resolved_at",
-        "deployment",
-        "attributed_by",
+        "deployment",  # how it was attributed: the filter beside the list
     ]
-    list_filter = ["organization", "environment", "source", "severity", "attributed_by"]
+    list_filter = [
+        "organization",
+        "environment",
+        "source",
+        ("severity", ValuesListFilter),
+        ("attributed_by", ValuesListFilter),
+    ]
     search_fields = ["external_id", "title", "service_name"]
     date_hierarchy = "started_at"
     raw_id_fields = ["deployment", "service"]
     list_select_related = ["organization", "service", "deployment"]
+
+    @admin.display(description="service", ordering="service__name")
+    def service_display(self, obj) -> str:
+        return obj.service.name if obj.service else f"{obj.service_name or '—'} (unmatched)"
 
 
 class IncidentDeliveryAdmin(DeliveryAdmin):

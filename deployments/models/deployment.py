@@ -174,7 +174,7 @@ class Deployment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.external_id} ({self.status})"
+        return f"{deployment_label(self)} ({self.status})"
 
     @property
     def is_terminal(self) -> bool:
@@ -240,3 +240,20 @@ class EnvironmentAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.environment}"
+
+
+def deployment_label(deployment: Deployment) -> str:
+    """What the person who sent a deployment would recognise it by.
+
+    The stored id is the idempotency key, which for some formats is not what the sender typed:
+    DevGrid's is built from entityId, env and build_id (a JSON list), or random when no build
+    id was sent."""
+    if deployment.source != Source.DEVGRID:
+        return deployment.external_id
+    metadata = deployment.metadata if isinstance(deployment.metadata, dict) else {}
+    build_id = metadata.get("build_id")
+    if isinstance(build_id, str) and build_id:
+        return f"build {build_id}"
+    moment = deployment.completed_at or deployment.started_at or deployment.created_at
+    when = f"{moment:%Y-%m-%d %H:%M}" if moment else "unknown time"
+    return f"{deployment.service_name or 'unnamed'} at {when}"

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db import transaction
 
 from deployments.models import Delivery, Deployment
+from deployments.models.deployment import deployment_label
 from deployments.recording import recovery, rollbacks
 from deployments.recording.delivery_log import delivery_log
 from deployments.rollups import maintain as rollups
@@ -30,7 +31,7 @@ class DeliveredMoreThanOnce(admin.SimpleListFilter):
 
 class DeploymentAdmin(OrganizationScopedAdmin):
     list_display = [
-        "external_id",
+        "deployment_display",
         "organization",
         "service_display",
         "environment",
@@ -39,6 +40,7 @@ class DeploymentAdmin(OrganizationScopedAdmin):
         "source",
         "delivery_count",
     ]
+    list_display_links = ["deployment_display"]
     list_filter = [
         "organization",
         "environment",
@@ -140,6 +142,10 @@ class DeploymentAdmin(OrganizationScopedAdmin):
     def rolled_back_by(self, obj) -> str:
         rollbacks_of = list(obj.rollbacks.values_list("external_id", flat=True)[:5])
         return ", ".join(rollbacks_of) or "—"
+
+    @admin.display(description="deployment", ordering="external_id")
+    def deployment_display(self, obj) -> str:
+        return deployment_label(obj)
 
     @admin.display(description="deliveries", ordering="_deliveries")
     def delivery_count(self, obj) -> int:

@@ -18,7 +18,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", default="demo")
+        parser.add_argument("--org", default="demo", help="organization slug (default: demo)")
         parser.add_argument("--addr", default="127.0.0.1:8000", help="where --serve listens")
         parser.add_argument(
             "--serve", action="store_true", help="migrate first, then run the development server"

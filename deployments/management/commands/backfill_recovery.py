@@ -12,7 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--org", action="append", help="organization slug (default: all)")
-        parser.add_argument("--recompute", action="store_true")
+        parser.add_argument(
+            "--recompute", action="store_true", help="recompute times already stored too"
+        )
 
     def handle(self, *args, org: list[str] | None, recompute: bool, **options):
         for organization in selected(org):

@@ -25,7 +25,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="a .jsonl file, or - for stdin")
         parser.add_argument("--org", required=True, help="organization slug")
-        parser.add_argument("--format", required=True, choices=FORMATS)
+        parser.add_argument(
+            "--format", required=True, choices=FORMATS, help="the format every line is in"
+        )
         parser.add_argument(
             "--batch-size",
             type=int,

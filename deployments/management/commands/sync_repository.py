@@ -16,7 +16,7 @@ class Command(BaseCommand):
     help = "Record a git clone's commits and parents (re-running adds only what is new)."
 
     def add_arguments(self, parser):
-        parser.add_argument("path_or_url")
+        parser.add_argument("path_or_url", help="a local git checkout, or a URL to clone")
         parser.add_argument("--service", help="slug of the service this repository deploys")
         parser.add_argument("--org", help="organization slug (needed if there are several)")
         parser.add_argument("--url", help="repository URL to record (default: origin's URL)")

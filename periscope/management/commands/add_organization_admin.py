@@ -12,8 +12,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("username")
-        parser.add_argument("org_slugs", nargs="+", metavar="ORG_SLUG")
+        parser.add_argument("username", help="an existing user's username")
+        parser.add_argument(
+            "org_slugs",
+            nargs="+",
+            metavar="ORG_SLUG",
+            help="slug of each organization the user administers",
+        )
 
     def handle(self, *args, username: str, org_slugs: list[str], **options):
         user = get_user_model().objects.filter(username=username).first()

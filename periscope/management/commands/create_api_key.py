@@ -8,8 +8,10 @@ class Command(BaseCommand):
     help = "Create an API key. The plaintext key is printed alone on the last line of stdout."
 
     def add_arguments(self, parser):
-        parser.add_argument("org_slug")
-        parser.add_argument("--name", default="default")
+        parser.add_argument("org_slug", help="slug of the organization the key belongs to")
+        parser.add_argument(
+            "--name", default="default", help="a label for the key (default: default)"
+        )
         parser.add_argument(
             "--scope",
             action="append",

@@ -8,8 +8,8 @@ class Command(BaseCommand):
     help = "Create an organization (an existing slug is not an error). Prints its slug."
 
     def add_arguments(self, parser):
-        parser.add_argument("slug")
-        parser.add_argument("--name", default="")
+        parser.add_argument("slug", help="the organization's slug (lower-case letters, digits, -)")
+        parser.add_argument("--name", default="", help="display name (default: the slug)")
 
     def handle(self, *args, slug: str, name: str, **options):
         try:

@@ -8,7 +8,7 @@ class Command(BaseCommand):
     help = "Revoke the API key with this visible prefix (e.g. psk_ab12cd34)."
 
     def add_arguments(self, parser):
-        parser.add_argument("prefix")
+        parser.add_argument("prefix", help="the key's prefix, as listed in the admin")
 
     def handle(self, *args, prefix: str, **options):
         keys = list(ApiKey.objects.filter(prefix=prefix).select_related("organization"))

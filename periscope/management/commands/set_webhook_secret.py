@@ -8,9 +8,11 @@ class Command(BaseCommand):
     help = "Set the webhook signing secret of one provider for an organization."
 
     def add_arguments(self, parser):
-        parser.add_argument("org_slug")
-        parser.add_argument("provider", choices=Provider.values)
-        parser.add_argument("--secret", required=True)
+        parser.add_argument("org_slug", help="slug of the organization")
+        parser.add_argument(
+            "provider", choices=Provider.values, help="the forge or tool that signs the webhooks"
+        )
+        parser.add_argument("--secret", required=True, help="the signing secret set in the sender")
 
     def handle(self, *args, org_slug: str, provider: str, secret: str, **options):
         try:
