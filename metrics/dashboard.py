@@ -15,7 +15,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from deployments.models import Deployment, EnvironmentAlias
+from deployments.models import Deployment
 from deployments.recording import new_environments, new_names
 from metrics import dora
 from metrics.api import parse_dora_query
