@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,6 +29,14 @@ class NoOrganization(Exception):
     values: list[str]
 
 
+def printable(value, *, limit: int) -> str:
+    """A claim's text as the database and a UTF-8 page can hold it: JSON may carry NULs and
+    lone surrogates (escaped), which PostgreSQL and the encoder refuse."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(ch for ch in value if ch != "\x00" and not "\ud800" <= ch <= "\udfff")[:limit]
+
+
 def claim_values(*, claims: dict, claim: str) -> list[str]:
     """The claim's values as strings: a list, or one string.
 
@@ -39,11 +48,8 @@ def claim_values(*, claims: dict, claim: str) -> list[str]:
         value = claims
         for part in claim.split("."):
             value = value.get(part) if isinstance(value, dict) else None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [printable(item, limit=1000) for item in items if isinstance(item, str)]
 
 
 def mapped_organizations(*, values: list[str], mapping: dict[str, list[str]]) -> list[Organization]:
@@ -57,7 +63,11 @@ def mapped_organizations(*, values: list[str], mapping: dict[str, list[str]]) ->
 
 def _free_username(*, claims: dict, issuer: str, subject: str) -> str:
     User = get_user_model()
-    wanted = (claims.get("preferred_username") or claims.get("email") or subject)[:150]
+    wanted = (
+        printable(claims.get("preferred_username"), limit=150)
+        or printable(claims.get("email"), limit=150)
+        or subject[:150]
+    )
     if not User.objects.filter(username=wanted).exists():
         return wanted
     # Someone else holds the name (a password account, or another provider's person):
@@ -67,9 +77,9 @@ def _free_username(*, claims: dict, issuer: str, subject: str) -> str:
 
 
 def _refresh_profile(*, user, claims: dict) -> None:
-    user.email = (claims.get("email") or "")[:254]
-    user.first_name = (claims.get("given_name") or "")[:150]
-    user.last_name = (claims.get("family_name") or "")[:150]
+    user.email = printable(claims.get("email"), limit=254)
+    user.first_name = printable(claims.get("given_name"), limit=150)
+    user.last_name = printable(claims.get("family_name"), limit=150)
 
 
 def sign_in_from_claims(
@@ -86,9 +96,10 @@ def sign_in_from_claims(
     Raises NoOrganization (after removing any memberships an earlier sign-in gave) when the
     claim maps to no organization and the user is no superuser.
     """
-    subject = str(claims.get("sub") or "")
-    if not subject:
-        raise ValueError("claims without a subject")
+    subject = claims.get("sub")
+    # The subject is the account's key: refused rather than altered to fit.
+    if not subject or not isinstance(subject, str) or printable(subject, limit=255) != subject:
+        raise SuspiciousOperation("no usable subject in the claims")
     values = claim_values(claims=claims, claim=claim)
     user = _apply_claims(
         issuer=issuer,
