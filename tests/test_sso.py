@@ -285,6 +285,13 @@ def test_password_login_switched_off(sso, staff_user):
     assert signed_in_as(browser).username == "ada"
 
 
+def test_switching_password_login_off_ends_password_sessions(sso, staff_client):
+    assert signed_in_as(staff_client).username == "alice"
+    sso.PASSWORD_LOGIN = False
+    sso.AUTHENTICATION_BACKENDS = [SSO_BACKEND]
+    assert signed_in_as(staff_client) is None
+
+
 def test_password_login_still_works_beside_sso(sso, staff_user):
     browser = Client()
     response = browser.post(
