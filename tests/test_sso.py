@@ -223,10 +223,10 @@ def test_a_callback_cannot_be_replayed(sso):
     browser = Client()
     callback = sign_in_at_provider(start(browser), username="ada")
     assert browser.get(local_path(callback)).status_code == 302
-    browser.logout()
+    # The state is used once: the same callback again is refused, even in the same session.
     replay = browser.get(local_path(callback))
-    assert replay.status_code in (400, 403)
-    assert signed_in_as(browser) is None
+    assert replay.status_code == 400
+    assert "could not be verified" in replay.content.decode()
 
 
 def test_the_provider_refuses_a_code_without_the_pkce_verifier(sso):
@@ -306,3 +306,29 @@ def test_a_provider_that_cannot_be_reached_is_a_page(sso):
     response = Client().get("/sso/login/")
     assert response.status_code == 503
     assert "cannot be reached" in response.content.decode()
+
+
+def test_an_id_token_from_another_issuer_is_refused(sso, provider):
+    # The endpoints are the real provider's, but its tokens name an issuer other than the
+    # configured one (another provider's token, or a misconfiguration): refused.
+    sso.OIDC_OP_AUTHORIZATION_ENDPOINT = f"{provider.issuer}/authorize"
+    sso.OIDC_OP_TOKEN_ENDPOINT = f"{provider.issuer}/token"
+    sso.OIDC_OP_USER_ENDPOINT = f"{provider.issuer}/userinfo"
+    sso.OIDC_OP_JWKS_ENDPOINT = f"{provider.issuer}/jwks"
+    sso.OIDC_ISSUER = "https://idp.example.com"
+    browser = Client()
+    response = sign_in(browser, "ada")
+    assert response.status_code == 400
+    assert signed_in_as(browser) is None
+
+
+def test_explicit_endpoints_without_an_issuer_sign_in(sso, provider):
+    sso.OIDC_ISSUER = ""
+    sso.OIDC_OP_AUTHORIZATION_ENDPOINT = f"{provider.issuer}/authorize"
+    sso.OIDC_OP_TOKEN_ENDPOINT = f"{provider.issuer}/token"
+    sso.OIDC_OP_USER_ENDPOINT = f"{provider.issuer}/userinfo"
+    sso.OIDC_OP_JWKS_ENDPOINT = f"{provider.issuer}/jwks"
+    browser = Client()
+    sign_in(browser, "ada")
+    assert signed_in_as(browser).username == "ada"
+    assert SsoIdentity.objects.get().issuer == f"{provider.issuer}/token"

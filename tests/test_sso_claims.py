@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
@@ -187,3 +188,35 @@ def test_settings_refuse_a_bad_organization_map():
     result = settings_of({**SSO_ENV, "PERISCOPE_OIDC_ORGANIZATIONS": "acme=acme"})
     assert result.returncode != 0
     assert "PERISCOPE_OIDC_ORGANIZATIONS must be a JSON object" in result.stderr
+
+
+def backend_for(settings, **claims):
+    from periscope.sso.backend import OrganizationClaimBackend
+
+    settings.OIDC_RP_SIGN_ALGO = "HS256"
+    backend = OrganizationClaimBackend()
+    backend.issuer = ISSUER
+    backend.OIDC_RP_CLIENT_ID = "periscope"
+    backend.OIDC_RP_CLIENT_SECRET = "a-client-secret-long-enough-for-hs256-0123456789"
+    backend.OIDC_RP_SIGN_ALGO = "HS256"
+    backend.OIDC_RP_IDP_SIGN_KEY = None
+    token = jwt.encode(
+        {"iss": ISSUER, "aud": "periscope", "sub": "s-1", "nonce": "n", "exp": 2**40, **claims},
+        backend.OIDC_RP_CLIENT_SECRET,
+        algorithm="HS256",
+    )
+    return backend, token
+
+
+def test_an_id_token_for_this_client_is_accepted(settings):
+    backend, token = backend_for(settings, aud=["other", "periscope"])
+    assert backend.verify_token(token, nonce="n")["sub"] == "s-1"
+
+
+@pytest.mark.parametrize(
+    "claims", [{"aud": "another-client"}, {"aud": []}, {"iss": "https://evil.example.com"}]
+)
+def test_an_id_token_for_another_client_or_issuer_is_refused(settings, claims):
+    backend, token = backend_for(settings, **claims)
+    with pytest.raises(SuspiciousOperation):
+        backend.verify_token(token, nonce="n")
