@@ -148,3 +148,30 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} = {self.count}"
+
+
+class SsoIdentity(models.Model):
+    """The account an OpenID Connect provider's subject signs in as.
+
+    A person is known by (issuer, subject), the one pair the provider promises never to reuse;
+    an email claim is not proof of owning an existing account, so no account is ever matched
+    by email.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "single sign-on identity"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="uniq_sso_identity"),
+            models.CheckConstraint(condition=~Q(subject=""), name="sso_subject_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

@@ -300,3 +300,39 @@ LEAD_TIME_FIRST_DEPLOYMENT_HORIZON_DAYS = envint("PERISCOPE_FIRST_DEPLOYMENT_HOR
 METRICS_MAX_RANGE_DAYS = envint("PERISCOPE_METRICS_MAX_RANGE_DAYS", 3 * 365 + 1)  # 3 years
 # New unmatched service names an organization's webhooks may add per UTC day (0: no cap).
 MAX_NEW_SERVICE_NAMES_PER_DAY = envint("PERISCOPE_MAX_NEW_SERVICE_NAMES_PER_DAY", 500)
+
+# --- Single sign-on for the admin (OpenID Connect): see docs/sso.md ---
+# On when a client id is set with an issuer (discovery) or explicit endpoints (which win).
+from periscope.sso.config import parse_organization_map  # noqa: E402
+
+OIDC_ISSUER = os.environ.get("PERISCOPE_OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("PERISCOPE_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("PERISCOPE_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("PERISCOPE_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("PERISCOPE_OIDC_JWKS_URI", "")
+OIDC_RP_CLIENT_ID = os.environ.get("PERISCOPE_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("PERISCOPE_OIDC_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("PERISCOPE_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("PERISCOPE_OIDC_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = os.environ.get("PERISCOPE_OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_ORGANIZATIONS_CLAIM = os.environ.get("PERISCOPE_OIDC_ORGANIZATIONS_CLAIM", "groups")
+OIDC_ORGANIZATIONS = parse_organization_map(
+    os.environ.get("PERISCOPE_OIDC_ORGANIZATIONS", ""), name="PERISCOPE_OIDC_ORGANIZATIONS"
+)
+# Empty: no claim ever makes a superuser (nor removes one).
+OIDC_SUPERUSER_CLAIM_VALUE = os.environ.get("PERISCOPE_OIDC_SUPERUSER_CLAIM_VALUE", "")
+OIDC_TIMEOUT = envint("PERISCOPE_OIDC_TIMEOUT", 10)
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+# Off: the admin's login takes no password, and no backend checks one, so sessions signed in
+# with a password end at their next request.
+PASSWORD_LOGIN = envbool("PERISCOPE_PASSWORD_LOGIN", "1")
+AUTHENTICATION_BACKENDS = ["periscope.sso.backend.OrganizationClaimBackend"]
+if PASSWORD_LOGIN:
+    AUTHENTICATION_BACKENDS.insert(0, "django.contrib.auth.backends.ModelBackend")
+elif not (OIDC_RP_CLIENT_ID and (OIDC_ISSUER or OIDC_OP_AUTHORIZATION_ENDPOINT)):
+    raise ImproperlyConfigured(
+        "PERISCOPE_PASSWORD_LOGIN=0 needs single sign-on (PERISCOPE_OIDC_CLIENT_ID and "
+        "PERISCOPE_OIDC_ISSUER): otherwise nobody could sign in to the admin"
+    )

@@ -19,6 +19,7 @@ from metrics.environment_review import environment_review
 from periscope.admin_login import admin_login
 from periscope.health import healthz, readyz
 from periscope.openapi import DocsView, SchemaView
+from periscope.sso.views import SsoCallback, SsoLogin
 from services.api import ServiceDetail, ServiceList
 
 handler400 = "periscope.errors.json_bad_request"
@@ -33,6 +34,9 @@ urlpatterns = [
     path("admin/metrics/dora/environments/", environment_review, name="dora-environment-review"),
     path("admin/login/", admin_login, name="admin-login"),  # failed logins limited
     path("admin/", admin.site.urls),
+    # Single sign-on (OpenID Connect): 404 unless configured; the callback is the redirect URI.
+    path("sso/login/", SsoLogin.as_view(), name="sso-login"),
+    path("sso/callback/", SsoCallback.as_view(), name="sso-callback"),
     # Deployment webhooks: the Periscope format and the drop-in vendor formats.
     path(
         "api/webhooks/deployments",

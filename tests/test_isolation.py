@@ -40,7 +40,7 @@ PR_LIFE = [
 
 APPS = ("periscope", "services", "deployments", "metrics")
 # Models that hold no organization data an API could expose.
-NOT_ORGANIZATION_DATA = {"ratelimitcounter"}
+NOT_ORGANIZATION_DATA = {"ratelimitcounter", "ssoidentity"}  # a sign-in's (issuer, subject)
 # Models reached through a parent.
 LOOKUPS = {"commitparent": "repository__organization"}
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -503,6 +503,10 @@ ADMIN_PAGES = {
     "/admin/metrics/dora/environments/": "tests/test_new_environments.py",
     # Django's admin login with failed logins limited per address: no organization data.
     "/admin/login/": "tests/test_auth_failures.py",
+    # Single sign-on: no organization data; the memberships it grants, and a second
+    # organization kept out, in test_first_sign_in_creates_a_staff_user_in_the_mapped_organization.
+    "/sso/login/": "tests/test_sso.py",
+    "/sso/callback/": "tests/test_sso.py",
 }
 
 
