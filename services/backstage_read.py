@@ -162,18 +162,21 @@ def group_ref(raw: str, *, default_kind: str = "group") -> str:
 
 
 def team_of(owner: str, group_titles: dict[str, str]) -> str:
-    """The team for a Component's owner: its Group's display name when the catalog has it."""
+    """The team for a Component's owner: its Group's display name when the catalog has it.
+
+    Otherwise the owner as written, without a `group:` kind or `default/` namespace
+    (`group:default/team-a` -> `team-a`); a `user:` owner stays as it is.
+    """
     if not owner:
         return ""
-    ref = group_ref(owner)
-    if ref in group_titles:
-        return group_titles[ref]
-    # Shown as written, without the default kind or namespace (`group:default/a` -> `a`).
-    kind, _, rest = ref.partition(":")
-    namespace, _, name = rest.partition("/")
-    short = name if namespace == "default" else f"{namespace}/{name}"
-    plain = owner.lower() in (short, f"group:{short}", ref)
-    return short if plain or kind == "group" else owner
+    if group_ref(owner) in group_titles:
+        return group_titles[group_ref(owner)]
+    short = owner
+    if short.lower().startswith("group:"):
+        short = short[len("group:") :]
+    if ":" not in short and short.lower().startswith("default/"):
+        short = short[len("default/") :]
+    return short
 
 
 class _Reader:
