@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deployments.models import Deployment
-from services.backstage_read import read_catalog
+from services.backstage_read import Catalog, InvalidEntity, parse_component, read_catalog
 from services.backstage_sync import sync_catalog
 from services.models import Service, ServiceSuggestion, SuggestionStatus
 from tests.admin_helpers import deliver, messages_of, run_action
@@ -311,3 +311,60 @@ def test_any_unicode_entity_is_synced_or_reported_never_crashes(
         service.name.encode("utf-8")  # stored text is storable on PostgreSQL too
         assert "\x00" not in service.display_name + service.team + service.repository_url
     assert not Service.objects.filter(organization=other_org).exists()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=value, title=value, owner=value, source_location=value)
+def test_any_unicode_entity_straight_from_a_parser_is_synced_or_refused(
+    org, other_org, name, title, owner, source_location
+):
+    # A lone surrogate cannot pass through a YAML file (PyYAML refuses the escape), but a
+    # parser is not the only way in: the entity itself must refuse what cannot be stored.
+    entity = {
+        "kind": "Component",
+        "metadata": {
+            "name": name,
+            "title": title,
+            "annotations": {"backstage.io/source-location": source_location},
+        },
+        "spec": {"owner": owner},
+    }
+    try:
+        component = parse_component(entity, source="catalog-info.yaml")
+    except InvalidEntity as exc:
+        assert str(exc)  # names the field
+        return
+    report = sync_catalog(organization=org, catalog=Catalog(components=[component]))
+    service = Service.objects.get(organization=org, catalog_ref=component.ref)
+    assert report.created == [component.ref] or report.updated or report.unchanged
+    assert (service.name, service.display_name) == (component.name, component.title)
+    assert not Service.objects.filter(organization=other_org).exists()
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        ({"name": "ok", "title": "a\ud800b"}, "metadata.title is not valid Unicode text"),
+        ({"name": "ok", "title": "a\x00b"}, "metadata.title contains a NUL character"),
+        ({"name": "caf\u00e9"}, "metadata.name 'café' is not a valid Backstage name"),
+        ({"name": ["a"]}, "metadata.name must be a string"),
+        ({"name": "a" * 64}, "metadata.name is longer than 63 characters"),
+        ({"title": "no name"}, "metadata.name is missing"),
+    ],
+)
+def test_invalid_fields_are_named(metadata, reason):
+    with pytest.raises(InvalidEntity, match=reason):
+        parse_component({"kind": "Component", "metadata": metadata}, source="f.yaml")
+
+
+def test_a_nul_in_a_real_file_is_reported_with_its_file(org, tmp_path):
+    folder = copy(tmp_path, "component-petstore.yaml", "component-shuffle-api.yaml")
+    file = folder / "component-petstore.yaml"
+    file.write_text(file.read_text().replace("name: petstore", 'name: petstore\n  title: "a\\0b"'))
+    out, err = sync(org, folder)
+    assert "component-petstore.yaml: invalid Component: metadata.title contains a NUL" in err
+    assert list(Service.objects.filter(organization=org).values_list("name", flat=True)) == [
+        "shuffle-api"
+    ]
