@@ -5,8 +5,8 @@ Turns descriptor YAML into validated `Component` entities (and the display names
 `Skipped` line naming its file, so one bad entity never stops a sync.
 """
 
+import http.client
 import re
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,7 +233,7 @@ class _Reader:
                 self._skip(url, f"larger than {_MAX_BYTES} bytes")
                 return
             text = body.decode("utf-8")
-        except (OSError, ValueError, urllib.error.URLError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError is an OSError
             self._skip(url, f"unreachable ({exc})")
             return
         self._read_text(text, source=url, base=url)

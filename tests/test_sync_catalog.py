@@ -102,6 +102,12 @@ def test_second_run_changes_nothing(org):
     out, _ = sync(org, REALWORLD)
 
     assert out.splitlines()[-1].startswith("0 created, 0 updated, 11 unchanged, ")
+    assert "created" not in out.replace("0 created", "") and "updated " not in out
+    listed = StringIO()
+    call_command(
+        "sync_catalog", str(REALWORLD), org=org.slug, verbosity=2, stdout=listed, stderr=StringIO()
+    )
+    assert "unchanged component:default/xblock" in listed.getvalue()
     assert list(Service.objects.filter(organization=org).values().order_by("pk")) == before
     assert (
         sorted(Service.objects.filter(organization=org).values_list("aliases__key", flat=True))

@@ -31,6 +31,9 @@ class Command(BaseCommand):
             self.stdout.write(f"created {ref}")
         for line in report.updated:
             self.stdout.write(f"updated {line}")
+        if options["verbosity"] >= 2:
+            for ref in report.unchanged:
+                self.stdout.write(f"unchanged {ref}")
         for ref in report.missing:
             self.stdout.write(f"not in the catalog any more (kept): {ref}")
         for suggestion, service in report.proposals:
