@@ -1,4 +1,4 @@
-"""manage.py sync_catalog against real Backstage catalog files (../shared/realworld/backstage)."""
+"""manage.py sync_catalog against real Backstage catalog files (tests/fixtures/backstage, see SOURCES.md)."""
 
 import json
 import shutil
@@ -21,9 +21,8 @@ from services.models import Service, ServiceSuggestion, SuggestionStatus
 from tests.admin_helpers import deliver, messages_of, run_action
 from tests.factories import make_service
 
-REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "backstage"
-if not REALWORLD.is_dir():  # worktrees live beside shared/ as /work/wt/<name>
-    REALWORLD = Path("/work/shared/realworld/backstage")
+# Unchanged copies of ../shared/realworld/backstage, so CI needs nothing outside the repo.
+REALWORLD = Path(__file__).resolve().parent / "fixtures" / "backstage"
 
 pytestmark = pytest.mark.django_db
 
