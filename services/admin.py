@@ -286,6 +286,21 @@ def _deployments_with_same_name():
     return Coalesce(_aggregate_same_name(Count("pk")), 0)
 
 
+class CatalogMatchFilter(admin.SimpleListFilter):
+    """Suggestions sync_catalog found to look like a catalog service, ready to accept."""
+
+    title = "catalog match"
+    parameter_name = "catalog_match"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Looks like a catalog service")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=SuggestionStatus.OPEN, catalog_match__isnull=False)
+        return queryset
+
+
 @admin.register(ServiceSuggestion)
 class ServiceSuggestionAdmin(OrganizationScopedAdmin):
     list_display = [
@@ -298,12 +313,12 @@ class ServiceSuggestionAdmin(OrganizationScopedAdmin):
         "status",
         "service",
     ]
-    list_filter = ["status", "organization"]
+    list_filter = ["status", CatalogMatchFilter, "organization"]
     list_select_related = ["organization", "service"]
     search_fields = ["name", "key"]
     fields = ["organization", "name", "key", "status", "service", "created_at"]
     readonly_fields = fields
-    actions = ["create_services", "attach_to_service", "ignore"]
+    actions = ["create_services", "attach_to_service", "accept_catalog_match", "ignore"]
 
     def get_queryset(self, request):
         return (
@@ -526,6 +541,26 @@ class ServiceSuggestionAdmin(OrganizationScopedAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/services/servicesuggestion/attach.html", context)
+
+    @admin.action(description="Attach selected suggestions to the catalog service they match")
+    def accept_catalog_match(self, request, queryset):
+        attached, moved = 0, 0
+        for suggestion in queryset.select_related("catalog_match"):
+            if suggestion.catalog_match is None or suggestion.status != SuggestionStatus.OPEN:
+                continue
+            try:
+                moved += attach_suggestion(suggestion=suggestion, service=suggestion.catalog_match)
+            except CatalogError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            attached += 1
+        level = messages.SUCCESS if attached else messages.WARNING
+        self.message_user(
+            request,
+            f"Attached {attached} suggestion(s) to their catalog service; "
+            f"re-attributed {moved} deployment(s).",
+            level,
+        )
 
     @admin.action(description="Ignore selected suggestions (deployments are still stored)")
     def ignore(self, request, queryset):

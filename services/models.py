@@ -15,12 +15,24 @@ class Service(models.Model):
     team = models.CharField("owner / team", max_length=200, blank=True)
     repository_url = models.CharField(max_length=500, blank=True)
     description = models.TextField(blank=True)
+    # Filled by sync_catalog from a Backstage Component; empty for services made here.
+    # The entity ref (`component:namespace/name`, lower case) is the stable key a re-sync
+    # matches on, so a new title never makes a second service.
+    catalog_ref = models.CharField("catalog entity ref", max_length=200, blank=True)
+    catalog_namespace = models.CharField(max_length=63, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    lifecycle = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "slug"], name="uniq_service_slug"),
+            models.UniqueConstraint(
+                fields=["organization", "catalog_ref"],
+                condition=~Q(catalog_ref=""),
+                name="uniq_service_catalog_ref",
+            ),
         ]
         indexes = [models.Index(fields=["organization", "team"])]
 
@@ -83,6 +95,11 @@ class ServiceSuggestion(models.Model):
     )
     service = models.ForeignKey(
         Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="suggestions"
+    )
+    # An open suggestion whose name looks like a catalog service (set by sync_catalog):
+    # the admin offers to attach it in one click. Only a proposal; nothing moves until then.
+    catalog_match = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
