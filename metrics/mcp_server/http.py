@@ -90,6 +90,11 @@ class McpEndpoint(APIView):
 
     throttle_classes = ()  # each tool call counts once, in the REST view it runs
 
+    def perform_content_negotiation(self, request, force=False):
+        # Refusals (401, 403, 405) are JSON whatever the client accepts: an MCP client's GET
+        # asks for an event stream only, and should hear 405, not 406.
+        return super().perform_content_negotiation(request, force=True)
+
     def post(self, request):
         body = request._request.body
         token = current_caller.set(caller_from_meta(request.META))

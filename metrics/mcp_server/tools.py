@@ -76,8 +76,8 @@ async def answer(path: str, params: dict | None = None) -> CallToolResult:
 
 @server.tool(annotations=READ_ONLY)
 async def dora_metrics(
-    from_: Annotated[Moment, Field(alias="from")] = None,
-    to: Moment = None,
+    start: Annotated[Moment, Field(description="inclusive; the REST API's `from`")] = None,
+    end: Annotated[Moment, Field(description="exclusive; the REST API's `to`")] = None,
     service: Service = None,
     team: str | None = None,
     environment: Annotated[str | None, Field(description="default production")] = None,
@@ -85,9 +85,9 @@ async def dora_metrics(
 ) -> CallToolResult:
     """The four DORA metrics (deployment frequency, lead time for changes, change failure rate,
     failed deployment recovery time) with their levels: a summary for the range and a series per
-    interval. Range: `from` inclusive (default 30 days before `to`), `to` exclusive (default the
-    next UTC midnight). Optionally for one service or team. GET /api/metrics/dora."""
-    params = {"from": from_, "to": to, "service": service, "team": team}
+    interval. Range: `start` inclusive (default 30 days before `end`), `end` exclusive (default
+    the next UTC midnight). Optionally for one service or team. GET /api/metrics/dora."""
+    params = {"from": start, "to": end, "service": service, "team": team}
     params |= {"environment": environment, "interval": interval}
     return await answer("/api/metrics/dora", params)
 

@@ -37,7 +37,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--key", default=None, help=f"a read-scoped API key ({KEY_VARIABLE})")
         parser.add_argument(
-            "--host", default=None, help="the host in the pages' next links (default: ALLOWED_HOSTS)"
+            "--host",
+            default=None,
+            help="the host in the pages' next links (default: ALLOWED_HOSTS)",
         )
 
     def handle(self, *args, key: str | None, host: str | None, **options):
