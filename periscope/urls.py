@@ -16,11 +16,12 @@ from deployments.ingest.periscope.view import PeriscopeDeploymentWebhook
 from deployments.recording.api import DeploymentDetail, DeploymentList
 from metrics.dashboard import dashboard
 from metrics.environment_review import environment_review
+from metrics.mcp_server.http import McpEndpoint
 from periscope.admin_login import admin_login
 from periscope.health import healthz, readyz
 from periscope.openapi import DocsView, SchemaView
 from periscope.sso.views import SsoCallback, SsoLogin
-from services.api import ServiceDetail, ServiceList
+from services.api import ServiceDetail, ServiceList, SuggestionList
 
 handler400 = "periscope.errors.json_bad_request"
 handler404 = "periscope.errors.json_not_found"
@@ -62,10 +63,13 @@ urlpatterns = [
     path("api/deployments/<int:pk>", DeploymentDetail.as_view(), name="deployment-detail"),
     path("api/services", ServiceList.as_view(), name="service-list"),
     path("api/services/<int:pk>", ServiceDetail.as_view(), name="service-detail"),
+    path("api/suggestions", SuggestionList.as_view(), name="suggestion-list"),
     path("api/changes", ChangeList.as_view(), name="change-list"),
     path("api/changes/<int:pk>", ChangeDetail.as_view(), name="change-detail"),
     # Metrics: the DORA API and Prometheus.
     path("", include("metrics.urls")),
+    # MCP (streamable HTTP, stateless): the read API's answers as tools for AI assistants.
+    path("mcp", McpEndpoint.as_view(), name="mcp"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]

@@ -1,11 +1,12 @@
-"""GET /api/services and /api/services/<id> (read scope): the organization's catalog."""
+"""GET /api/services and /api/services/<id> (read scope): the organization's catalog with the
+names each service is known by; GET /api/suggestions: the names nobody catalogued yet."""
 
 import django_filters
 from rest_framework import generics, serializers
 
 from periscope.camel_case import CamelCaseFilterSet
 from periscope.listing import OrganizationScoped
-from services.models import Service, ServiceAlias
+from services.models import Service, ServiceAlias, ServiceSuggestion, SuggestionStatus
 
 
 class AliasSerializer(serializers.ModelSerializer):
@@ -55,3 +56,32 @@ class ServiceDetail(OrganizationScoped, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related("aliases")
+
+
+class SuggestionSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = ServiceSuggestion
+        fields = ["id", "name", "status", "service", "created_at"]
+
+
+class SuggestionFilter(CamelCaseFilterSet):
+    status = django_filters.ChoiceFilter(choices=SuggestionStatus.choices)
+
+    class Meta:
+        model = ServiceSuggestion
+        fields = []
+
+
+class SuggestionList(OrganizationScoped, generics.ListAPIView):
+    """Service names that arrived with deployments and match no service: open ones wait for
+    an admin (create a service, attach as an alias, ignore); `service` is where an accepted
+    one went."""
+
+    model = ServiceSuggestion
+    serializer_class = SuggestionSerializer
+    filterset_class = SuggestionFilter
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("service")

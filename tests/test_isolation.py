@@ -326,6 +326,27 @@ def check_services(api, a, b):
     check_list("/api/services", Service, [f"name={b.slug}", f"team={b.slug}-team"])(api, a, b)
 
 
+def check_mcp(api, a, b):
+    """Every tool as A: nothing of B, B's deployment id included (its REST 404)."""
+    calls = [("list_deployments", {}), ("list_services", {}), ("list_incidents", {}),
+             ("list_service_suggestions", {}), ("dora_metrics", {}),
+             ("get_deployment", {"id": ids_of(Deployment, b.organization)[0]})]  # fmt: skip
+    for tool, arguments in calls:
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": tool, "arguments": arguments}}  # fmt: skip
+        response = api.post(
+            "/mcp",
+            data=json.dumps(message),
+            content_type="application/json",
+            HTTP_ACCEPT="application/json, text/event-stream",
+            HTTP_MCP_PROTOCOL_VERSION="2025-06-18",
+            **a.bearer,
+        )
+        assert response.status_code == 200, response.content
+        assert "result" in response.json(), response.content
+        assert_no_b(response.content.decode(), b)
+
+
 def check_incidents(api, a, b):
     filters = b_service_filters(b) + [f"deployment={b.deployment.pk}"]
     check_list("/api/incidents", Incident, filters)(api, a, b)
@@ -475,6 +496,8 @@ OPERATIONS = {
     ("GET", "/api/deployments/{id}"): check_detail("/api/deployments/{id}", Deployment),
     ("GET", "/api/services"): check_services,
     ("GET", "/api/services/{id}"): check_detail("/api/services/{id}", Service),
+    ("GET", "/api/suggestions"): check_list("/api/suggestions", ServiceSuggestion, []),
+    ("POST", "/mcp"): check_mcp,
     ("GET", "/api/incidents"): check_incidents,
     ("POST", "/api/incidents"): check_incident_post,
     ("GET", "/api/incidents/{id}"): check_detail("/api/incidents/{id}", Incident),

@@ -29,6 +29,8 @@ READ = [
     ("get", "/api/deployments/1", "bearer"),
     ("get", "/api/services", "bearer"),
     ("get", "/api/services/1", "bearer"),
+    ("get", "/api/suggestions", "bearer"),
+    ("post", "/mcp", "bearer"),
     ("get", "/api/incidents", "bearer"),
     ("get", "/api/incidents/1", "bearer"),
     ("get", "/api/changes", "bearer"),

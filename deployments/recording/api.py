@@ -1,5 +1,5 @@
 """GET /api/deployments and /api/deployments/<id> (read scope): deployments with their
-incidents and the changes they shipped."""
+incidents, the changes they shipped and every delivery as it was sent."""
 
 import django_filters
 from django.db.models import Exists, OuterRef
@@ -7,7 +7,7 @@ from rest_framework import generics, serializers
 
 from deployments.changes.listing import changes_of_deployment
 from deployments.incidents.api import IncidentSerializer
-from deployments.models import Deployment, Incident, Status
+from deployments.models import Delivery, Deployment, Incident, Status
 from periscope.camel_case import CamelCaseFilterSet
 from periscope.listing import MomentFilter, OrganizationScoped
 from services.selection import filter_by_service
@@ -59,12 +59,25 @@ class DeploymentSerializer(serializers.ModelSerializer):
         }
 
 
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = ["received_at", "source", "action", "body"]
+
+
 class DeploymentDetailSerializer(DeploymentSerializer):
     incidents = IncidentSerializer(many=True, read_only=True)
     changes = serializers.SerializerMethodField()
+    deliveries = DeliverySerializer(many=True, read_only=True)
 
     class Meta(DeploymentSerializer.Meta):
-        fields = [*DeploymentSerializer.Meta.fields, "metadata", "incidents", "changes"]
+        fields = [
+            *DeploymentSerializer.Meta.fields,
+            "metadata",
+            "incidents",
+            "changes",
+            "deliveries",
+        ]
 
     def get_changes(self, deployment) -> list[dict]:
         return changes_of_deployment(deployment=deployment)
@@ -111,4 +124,9 @@ class DeploymentDetail(OrganizationScoped, generics.RetrieveAPIView):
     serializer_class = DeploymentDetailSerializer
 
     def get_queryset(self):
-        return super().get_queryset().select_related("service").prefetch_related("incidents")
+        return (
+            super()
+            .get_queryset()
+            .select_related("service")
+            .prefetch_related("incidents", "deliveries")
+        )
