@@ -180,7 +180,7 @@ def text(result) -> str:
 
 def first_deployment_id(site: Site, external_id: str) -> int:
     listed = rest(site, "/api/deployments", {"limit": 500}).json()["results"]
-    return next(d["id"] for d in listed if d["external_id"] == external_id)
+    return next(d["id"] for d in listed if d["externalId"] == external_id)
 
 
 def questions(site: Site) -> list[tuple[str, dict, str, dict | list]]:
@@ -286,7 +286,7 @@ def test_another_organizations_key_sees_nothing_of_this_one(site, transport):
         ("dora_metrics", {"start": "yesterday-ish"}, "from"),
         ("dora_metrics", {"interval": "fortnight"}, "interval"),
         ("dora_metrics", {"start": "2024-02-01", "end": "2024-01-01"}, "from"),
-        ("list_deployments", {"completed_after": "not a date"}, "completed_after"),
+        ("list_deployments", {"completed_after": "not a date"}, "completedAfter"),
         ("list_deployments", {"status": ["exploded"]}, "status"),
         ("list_deployments", {"limit": 0}, "limit"),
         ("get_deployment", {"id": "seven"}, "id"),
