@@ -533,3 +533,26 @@ def test_a_history_with_every_kind_of_change_has_lead_times_and_incidents(world,
     assert lead["changes"] > 0 and lead["medianSeconds"] is not None
     assert lead["codingMeanSeconds"] is not None  # PR #1 shipped with d2
     check_rollups()
+
+
+def test_repeats_of_one_id_within_import_batches_keep_recovery_exact(world, org, key):
+    """A history the property test found (shrunk by hand): one id twice in each of two
+    import batches, an incident and a late push."""
+    ops = [
+        {"op": "import", "lines": [
+            {"id": "i0", "service": "Cart ", "status": "rolled_back", "completed": 12005, "commit": ("cart", 3)},
+            {"id": "i0", "service": "acme/billing", "status": "rolled_back", "completed": 1658, "commit": ("shop", 3)},
+        ]},
+        {"op": "import", "lines": [
+            {"id": "i0", "service": "shop", "status": "rolled_back", "completed": 12005, "commit": ("cart", 3)},
+            {"id": "i0", "service": "acme/billing", "status": "rolled_back", "completed": 1658, "commit": ("cart", 3)},
+        ]},
+        {"op": "incident", "id": "INC-2", "service": "shop", "environment": "production",
+         "started": 30238, "resolved_after": 145, "deployment": None},
+        {"op": "push", "repo": "shop", "first": 5, "count": 6},
+    ]  # fmt: skip
+    for op in ops:
+        world.run(op)
+    for params in QUESTIONS:
+        assert_api_matches_reference(world.api, key, organization=org, params=params)
+    check_rollups()
