@@ -273,6 +273,8 @@ def detect(
     if not involved:
         if not in_production:
             return
+        if new and not organization.detect_rollbacks:
+            return
         if new and not checked and not _is_candidate(deployment):
             return
     recovery.lock_groups(organization_id=organization.pk, groups=[ServiceGroup.of_row(deployment)])
@@ -295,6 +297,8 @@ def detect_after_record(*, organization: Organization, deployment: Deployment) -
     detect() in a transaction of its own when it may be, or change, a rollback. (Two such
     deliveries of one group racing: each checks after its own commit, so the later check
     sees the other.)"""
+    if not organization.detect_rollbacks:
+        return  # switched off: every detected rollback was undone, a new one is none
     if deployment.completed_at is None or not _is_candidate(deployment):
         return
     with transaction.atomic():
