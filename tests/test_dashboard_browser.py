@@ -96,21 +96,32 @@ def assert_tiles_match(page, summary: dict) -> None:
         )
         assert f"median of {recovery['recovered']} recovered" in tile.inner_text()
 
+    tile = page.locator('[data-metric="reworkRate"]')
+    rework = summary["reworkRate"]
+    if rework["rate"] is None:
+        assert tile.locator(".dora-value").inner_text() == "–"
+    else:
+        assert float(tile.get_attribute("data-value")) == rework["rate"]
+        assert tile.locator(".dora-value").inner_text() == f"{rework['rate'] * 100:.1f} %"
+    assert f"{rework['rework']} of {rework['total']} deployments were rework" in tile.inner_text()
+    assert tile.locator(".dora-badge").inner_text() == "no level"
+
 
 def assert_charts_render(page) -> None:
     charts = page.locator("svg.chart")
-    assert charts.count() == 4
+    assert charts.count() == 5
     bars = page.locator("svg.chart-bar .bar")
     assert bars.count() > 0
     assert max(bar.bounding_box()["height"] for bar in bars.all()) > 20
     assert page.locator("svg.chart-line").nth(0).locator(".point").count() > 0  # lead time
     assert page.locator("svg.chart-line").nth(1).locator(".point").count() > 0  # failure rate
+    assert page.locator("svg.chart-line").nth(3).locator(".point").count() > 0  # rework rate
     assert page.locator("svg.chart-bar .marker-failure").count() > 0
 
 
 def test_tiles_match_the_api_through_range_and_service_changes(page, live_server, org):
     key = make_key(org, scopes=("read",), name="browser")
-    assert page.locator(".dora-tile").count() == 4
+    assert page.locator(".dora-tile").count() == 5
     assert_tiles_match(page, api_summary(live_server, page, key))
     assert_charts_render(page)
 

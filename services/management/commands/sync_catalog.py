@@ -12,7 +12,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+        parser.add_argument(
+            "sources",
+            nargs="+",
+            metavar="PATH_OR_URL",
+            help="catalog-info.yaml files, directories of them, Location files, or http(s) URLs",
+        )
         parser.add_argument("--org", required=True, help="organization slug")
 
     def handle(self, *args, sources: list[str], org: str, **options):
