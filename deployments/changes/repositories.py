@@ -18,7 +18,8 @@ def get_or_create_repository(*, organization: Organization, url: str) -> Reposit
         key=key,
         defaults={
             "url": url.strip(),
-            "name": key.rsplit("/", 1)[-1],
+            # A key's last segment may be longer than a name (a 256-character "URL").
+            "name": key.rsplit("/", 1)[-1][: Repository._meta.get_field("name").max_length],
             "service_id": resolve_service_id(organization_id=organization.pk, name=url),
         },
     )
