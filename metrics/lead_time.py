@@ -19,7 +19,8 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import QuerySet
 
-from deployments.models import Deployment, DeploymentCommit, DeploymentPullRequest, Status
+from deployments.changes.first_shipped import BRANCHES, first_shipped_sql
+from deployments.models import Status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,46 +45,9 @@ EMPTY = LeadTimeStats(
     deployments_without_changes=0,
 )
 
-_D = Deployment._meta.db_table
-_DC = DeploymentCommit._meta.db_table
-_DPR = DeploymentPullRequest._meta.db_table
+# First shipping (deployments/changes/first_shipped.py): no earlier deployment of the same
+# service group linked the same pull request or commit.
 
-# First shipping: no earlier successful production deployment of the same service linked it.
-_CHANGES = f"""
-    SELECT l.deployment_id, l.lead_seconds, l.coding_seconds, l.review_seconds,
-           l.waiting_seconds
-    FROM {_DPR} l JOIN {_D} d ON d.id = l.deployment_id
-    WHERE l.lead_seconds IS NOT NULL AND l.deployment_id IN ({{ids}})
-      AND NOT EXISTS (
-        SELECT 1 FROM {_DPR} o JOIN {_D} od ON od.id = o.deployment_id
-        WHERE o.pull_request_id = l.pull_request_id AND o.service_group = l.service_group
-          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
-               AND od.id < d.id)))
-    UNION ALL
-    SELECT l.deployment_id, l.lead_seconds, NULL, NULL, NULL
-    FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
-    WHERE l.lead_seconds IS NOT NULL AND l.pull_request_id IS NULL
-      AND l.repository_id IS NOT NULL
-      AND l.deployment_id IN ({{ids}})
-      AND NOT EXISTS (
-        SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
-        WHERE o.repository_id = l.repository_id AND o.sha = l.sha
-          AND o.service_group = l.service_group
-          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
-               AND od.id < d.id)))
-    UNION ALL
-    SELECT l.deployment_id, l.lead_seconds, NULL, NULL, NULL
-    FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
-    WHERE l.lead_seconds IS NOT NULL AND l.repository_id IS NULL
-      AND l.deployment_id IN ({{ids}})
-      AND NOT EXISTS (
-        SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
-        WHERE o.repository_id IS NULL AND o.organization_id = l.organization_id
-          AND o.sha = l.sha
-          AND o.service_group = l.service_group
-          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
-               AND od.id < d.id)))
-"""
 
 _STATS = """
     WITH changes AS ({changes}),
@@ -112,8 +76,8 @@ def lead_time_stats(*, deployments: QuerySet, successful_count: int | None = Non
     deployments count. A caller that has counted those already passes `successful_count`."""
     successful = deployments.filter(status=Status.SUCCESS, completed_at__isnull=False)
     ids_sql, ids_params = successful.order_by().values("id").query.sql_with_params()
-    changes = _CHANGES.format(ids=ids_sql)
-    params = [*ids_params, *ids_params, *ids_params]
+    changes = first_shipped_sql(ids=ids_sql)
+    params = [*ids_params] * BRANCHES
     with connection.cursor() as cursor:
         cursor.execute(_STATS.format(changes=changes), params)
         count, mean, median, p90, coding, review, waiting = cursor.fetchone()

@@ -167,6 +167,7 @@ def test_a_suggestion_is_mapped_from_its_own_page(page, live_server, catalog):
 @pytest.mark.skipif(not SCREENSHOTS, reason="PERISCOPE_SCREENSHOTS=1 writes docs/*.png")
 def test_screenshots_for_the_docs(page, live_server, catalog):
     base = live_server.url
+    written: list[str] = []
 
     def shot(path: str, file: str, *, width: int = 1280, selector: str | None = None) -> None:
         page.set_viewport_size({"width": width, "height": 900})
@@ -176,6 +177,7 @@ def test_screenshots_for_the_docs(page, live_server, catalog):
             target.screenshot(path=DOCS / file)
         else:
             page.screenshot(path=DOCS / file, full_page=True)
+        written.append(file)
 
     urls = dict(pages(catalog))
     shot(urls["dashboard 90 days"], "dashboard-desktop.png")
@@ -197,3 +199,8 @@ def test_screenshots_for_the_docs(page, live_server, catalog):
     with page.expect_navigation():
         page.click("button[name=index]")
     page.screenshot(path=DOCS / "admin-attach.png")
+    written.append("admin-attach.png")
+    # Each picture the docs show was written now, as a PNG of a page that rendered.
+    for file in written:
+        data = (DOCS / file).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, file

@@ -28,13 +28,12 @@ from django.db import connection
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, When
 from django.db.models.functions import Coalesce, TruncDate
 
+from deployments.changes.first_shipped import BRANCHES, first_shipped_sql
 from deployments.models import (
     CONCLUDED_STATUSES,
     FAILED_STATUSES,
     REACHED_STATUSES,
     Deployment,
-    DeploymentCommit,
-    DeploymentPullRequest,
     Incident,
     Status,
 )
@@ -249,49 +248,9 @@ def _recovery(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> Non
         sketch.add(cells.setdefault(key, Cell()).recovery, (recovered - completed).total_seconds())
 
 
-_D = Deployment._meta.db_table
-_DC = DeploymentCommit._meta.db_table
-_DPR = DeploymentPullRequest._meta.db_table
-
-# The changes each successful deployment first shipped (metrics/lead_time.py's definition:
-# no earlier deployment of the same service group linked the same pull request or commit).
-_CHANGES = f"""
-    SELECT d.environment, d.service_id, d.service_key, d.completed_at, l.deployment_id,
-           l.lead_seconds, l.coding_seconds, l.review_seconds, l.waiting_seconds
-    FROM {_DPR} l JOIN {_D} d ON d.id = l.deployment_id
-    WHERE l.lead_seconds IS NOT NULL AND l.deployment_id IN ({{ids}})
-      AND NOT EXISTS (
-        SELECT 1 FROM {_DPR} o JOIN {_D} od ON od.id = o.deployment_id
-        WHERE o.pull_request_id = l.pull_request_id AND o.service_group = l.service_group
-          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
-               AND od.id < d.id)))
-    UNION ALL
-    SELECT d.environment, d.service_id, d.service_key, d.completed_at, l.deployment_id,
-           l.lead_seconds, NULL, NULL, NULL
-    FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
-    WHERE l.lead_seconds IS NOT NULL AND l.pull_request_id IS NULL
-      AND l.repository_id IS NOT NULL
-      AND l.deployment_id IN ({{ids}})
-      AND NOT EXISTS (
-        SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
-        WHERE o.repository_id = l.repository_id AND o.sha = l.sha
-          AND o.service_group = l.service_group
-          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
-               AND od.id < d.id)))
-    UNION ALL
-    SELECT d.environment, d.service_id, d.service_key, d.completed_at, l.deployment_id,
-           l.lead_seconds, NULL, NULL, NULL
-    FROM {_DC} l JOIN {_D} d ON d.id = l.deployment_id
-    WHERE l.lead_seconds IS NOT NULL AND l.repository_id IS NULL
-      AND l.deployment_id IN ({{ids}})
-      AND NOT EXISTS (
-        SELECT 1 FROM {_DC} o JOIN {_D} od ON od.id = o.deployment_id
-        WHERE o.repository_id IS NULL AND o.organization_id = l.organization_id
-          AND o.sha = l.sha
-          AND o.service_group = l.service_group
-          AND (od.completed_at < d.completed_at OR (od.completed_at = d.completed_at
-               AND od.id < d.id)))
-"""
+# The changes each successful deployment first shipped (deployments/changes/first_shipped.py),
+# with the deployment's cell.
+_CELL_COLUMNS = "d.environment, d.service_id, d.service_key, d.completed_at, "
 
 
 def _lead(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
@@ -304,7 +263,9 @@ def _lead(organization_id: int, where: Q, cells: dict[CellKey, Cell]) -> None:
     ids_sql, ids_params = successful.order_by().values("id").query.sql_with_params()
     shipped: dict[CellKey, set[int]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_CHANGES.format(ids=ids_sql), [*ids_params] * 3)
+        cursor.execute(
+            first_shipped_sql(ids=ids_sql, columns=_CELL_COLUMNS), [*ids_params] * BRANCHES
+        )
         for (
             env,
             service_id,
