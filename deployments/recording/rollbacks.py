@@ -25,7 +25,7 @@ changes.
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from deployments.changes import ancestry
@@ -34,6 +34,7 @@ from deployments.recording import recovery
 from deployments.recording.environments import PRODUCTION
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import maintain as rollups
+from periscope import rows
 from periscope.models import Organization
 
 _FIELDS = (
@@ -185,7 +186,12 @@ SELECT commit_sha, completed_at, id FROM {table}
 WHERE {same} AND status = %s AND completed_at <= %s AND (completed_at < %s OR id < %s)
 ORDER BY completed_at DESC, id DESC LIMIT 1
 """
-_LATER = "EXISTS (SELECT 1 FROM {table} WHERE {same} AND status = %s AND completed_at > %s)"
+# The group's latest time in a status, compared: one descent of deployment_next_success (an
+# ORDER BY ... LIMIT 1 over its equality prefix), which a generic plan keeps. An EXISTS over
+# `completed_at > %s` was a sequential scan in the generic plan (the planner expects a third
+# of the rows to match, and there are none), 0.5 ms at 4,000 rows and growing.
+_LATER = """COALESCE((SELECT completed_at FROM {table} WHERE {same} AND status = %s
+ORDER BY completed_at DESC LIMIT 1) > %s, FALSE)"""
 _CANDIDATE = """
 SELECT p.commit_sha,
        CASE WHEN p.commit_sha <> %s THEN EXISTS (
@@ -249,9 +255,10 @@ def _is_candidate(deployment: Deployment) -> bool:
         when,
         pk,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        previous_commit, seen_before, followed = cursor.fetchone()
+    # Through periscope/rows.py: bound on the server, so each connection prepares it after its
+    # fifth use (two texts: service and unmatched name) instead of planning its eight probes
+    # on every delivery (~0.7 ms of PostgreSQL CPU).
+    previous_commit, seen_before, followed = rows.fetchone(sql, params)
     replaces_other = previous_commit is not None and previous_commit != deployment.commit_sha
     return bool(followed) or (replaces_other and bool(seen_before))
 
