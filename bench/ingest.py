@@ -69,6 +69,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=int, default=180, help="time limit of each run")
     parser.add_argument("--only", nargs="+", choices=[s[0] for s in SCENARIOS], help="subset")
     parser.add_argument(
+        "--rollback-detection",
+        choices=["on", "off"],
+        default="on",
+        help="off: the bench organization's rollback detection is switched off (code that has"
+        " it), to tell its cost from the rest of the write path's",
+    )
+    parser.add_argument(
         "--services",
         type=int,
         default=1,
@@ -131,7 +138,9 @@ def fresh_database(database_url: str) -> dict:
     return {**params, "dbname": name}
 
 
-def set_up_tenant(database_url: str, services: int = 1, repo: Path = REPO) -> tuple[str, int]:
+def set_up_tenant(
+    database_url: str, services: int = 1, repo: Path = REPO, *, detect_rollbacks: bool = True
+) -> tuple[str, int]:
     """Migrate, then an organization, an ingest key and a service known as "Checkout" (with
     `services` > 1, services known as "Svc0", "Svc1", ... as well)."""
 
@@ -150,6 +159,15 @@ def set_up_tenant(database_url: str, services: int = 1, repo: Path = REPO) -> tu
         f"[create_service(organization=org, name=f'service-{{n}}', aliases=[f'Svc{{n}}'])"
         f" for n in range({services if services > 1 else 0})]",
     )
+    if not detect_rollbacks:
+        manage(
+            "shell",
+            "-c",
+            "from periscope.models import Organization;"
+            "fields = {f.name for f in Organization._meta.get_fields()};"
+            "'detect_rollbacks' in fields and"
+            " Organization.objects.filter(slug='bench').update(detect_rollbacks=False)",
+        )
     organization_id = manage(
         "shell",
         "-c",
@@ -404,7 +422,12 @@ def main() -> None:
     args = parse_args()
     scenarios = [s for s in SCENARIOS if not args.only or s[0] in args.only or s[0] == "healthz"]
     conninfo = fresh_database(args.database_url)
-    key, organization_id = set_up_tenant(args.database_url, args.services, args.repo)
+    key, organization_id = set_up_tenant(
+        args.database_url,
+        args.services,
+        args.repo,
+        detect_rollbacks=args.rollback_detection == "on",
+    )
     port = free_port()
     loadavg_before = os.getloadavg()
     server = start_gunicorn(args, port, organization_id)

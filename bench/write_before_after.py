@@ -67,6 +67,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ingest-requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--import-count", type=int, default=100_000)
+    parser.add_argument(
+        "--rollback-detection",
+        choices=["on", "off"],
+        default="on",
+        help="passed to bench/ingest.py: off measures the write path without it",
+    )
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--before-python", default=sys.executable)
@@ -131,6 +137,7 @@ def ingest(args, side: str, repo: Path, python: str, tmp: Path, log: Path) -> di
             "--database-url", f"{SERVER}/{database}", "--output", str(out),
             "--only", "webhook", "webhook+10%rep", "--concurrency", str(args.concurrency),
             "--rounds", "1", "--requests", str(args.ingest_requests),
+            "--rollback-detection", args.rollback_detection,
         ],
         log,
     )  # fmt: skip
