@@ -18,7 +18,7 @@ DJANGO_INTERNALS, which tests/test_rows.py checks so that a Django upgrade that 
 fails with its name rather than somewhere in ingest.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, TypeVar
@@ -114,6 +114,23 @@ def fetchone(sql: Statement | str, params: Sequence[Any]) -> tuple | None:
     c = _kept_cursor(db, sql)
     c.execute(sql, params)
     return c.fetchone()
+
+
+def send(sql: Statement | str, params: Sequence[Any]) -> Callable[[], tuple | None]:
+    """Execute a fixed statement now and read its first row later: the returned function
+    gives it. Inside `transaction()` on PostgreSQL the statement rides in the pipeline and its
+    row arrives with the closing Sync, so reading it after the block costs no round trip of
+    its own. Read it before running the same statement again."""
+    sql = _text(sql)
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        with db.cursor() as c:
+            c.execute(sql, params)
+            row = c.fetchone()
+        return lambda: row
+    c = _kept_cursor(db, sql)
+    c.execute(sql, params)
+    return c.fetchone
 
 
 def _kept_cursor(db: Any, sql: str) -> Any:

@@ -221,3 +221,26 @@ def test_the_command_detects_what_was_stored_before(org, other_org):
     assert out.getvalue() == "acme: 1 detected rollback(s)\n"
     assert state(org, "h3")[2] == "h2"
     check_rollups()
+
+
+def test_a_delivery_with_nothing_to_link_is_checked_on_its_fast_path(api, org, key):
+    # No repository anywhere: the deliveries take the recorder's fast path, where the
+    # candidate check rides in the insert's pipeline under the group's lock (PostgreSQL).
+    make_service(org, "shop")
+
+    def send(ident, commit, hour, status="success"):
+        check_webhook(api, "periscope", payload(ident, commit, hour, status), 201, key=key)
+
+    send("d1", "a", 1)
+    send("d2", "b", 2)
+    send("d3", "c", 3, status="rolled_back")  # reached production, takes no lock
+    send("d4", "a", 4)
+    assert state(org, "d4") == (Status.SUCCESS, False, "d3")
+    send("d5", "b", 5)  # back to b: replaces d4, which redeployed a
+    assert state(org, "d5") == (Status.SUCCESS, False, "d4")
+    assert state(org, "d4") == (Status.ROLLED_BACK, True, "d3")
+    send("d6", "e", 6)
+    send("d7", "f", 7)
+    assert [state(org, d)[2] for d in ("d6", "d7")] == [None, None]
+    assert_api_matches_reference(api, key, organization=org, params=RANGE)
+    check_rollups()

@@ -167,6 +167,17 @@ def test_transaction_commits_its_statements_together(org):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_sent_statement_is_read_after_the_transaction(org):
+    # The statement sees the transaction's own insert; its row is read after the commit
+    # (on PostgreSQL it came back with the pipeline's closing Sync).
+    table = rows.quote(Deployment._meta.db_table)
+    with rows.transaction():
+        pk = rows.insert_unless_exists(Deployment, deployment_row(org, "t-7"), unique=UNIQUE)
+        read = rows.send(f"SELECT external_id FROM {table} WHERE id = %s", [pk])
+    assert read() == ("t-7",)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_failed_statement_rolls_the_whole_transaction_back(org):
     with pytest.raises(DatabaseError) as raised, rows.transaction():
         pk = rows.insert_unless_exists(Deployment, deployment_row(org, "t-2"), unique=UNIQUE)

@@ -500,19 +500,22 @@ def record_deployment(
             return _record_one(pending=pending)
     # The fast path, for most deliveries: a new deployment with nothing to link is a few
     # plain statements, which rows.transaction() sends in two round trips on PostgreSQL.
+    checked = None
     with rows.transaction():
         result = _record_new(pending=pending, link=False)
+        if result is not None:
+            values = pending.values
+            stored = Deployment(
+                pk=result.deployment_id,
+                organization_id=organization.pk,
+                **{name: values[name] for name in recovery.INSERT_FIELDS},
+                commit_sha=values["commit_sha"],
+            )
+            checked = rollbacks.send_candidate_check(organization=organization, deployment=stored)
     if result is not None:
-        values = pending.values
         if rollbacks.needs_detection(**_detection_values(values)):
             rollbacks.detect_after_record(
-                organization=organization,
-                deployment=Deployment(
-                    pk=result.deployment_id,
-                    organization_id=organization.pk,
-                    **{name: values[name] for name in recovery.INSERT_FIELDS},
-                    commit_sha=values["commit_sha"],
-                ),
+                organization=organization, deployment=stored, checked=checked
             )
         return result
     with transaction.atomic():

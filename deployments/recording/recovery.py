@@ -154,6 +154,13 @@ def _is_production_success(state: dict) -> bool:
     )
 
 
+def takes_lock(*, status: str, environment: str, completed_at: datetime | None) -> bool:
+    """Whether after_insert takes the group's recovery lock for a new deployment."""
+    return _is_production_success(
+        {"status": status, "environment": environment, "completed_at": completed_at}
+    )
+
+
 def after_insert(
     *,
     organization_id: int,

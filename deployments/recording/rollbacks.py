@@ -22,7 +22,7 @@ recorded, and for the group's next deployment after it, whose predecessor a late
 changes.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.db import transaction
@@ -209,7 +209,7 @@ FROM (SELECT 1 AS one) o LEFT JOIN (
 """
 
 
-def _is_candidate(deployment: Deployment) -> bool:
+def _candidate_sql(deployment: Deployment) -> tuple[str, list]:
     group = ServiceGroup.of_row(deployment)
     group_sql, group_params = recovery.group_sql(group)
     if group.service_id is not None:
@@ -255,12 +255,45 @@ def _is_candidate(deployment: Deployment) -> bool:
         when,
         pk,
     ]
+    return sql, params
+
+
+def _answer(deployment: Deployment, row: tuple) -> bool:
+    previous_commit, seen_before, followed = row
+    replaces_other = previous_commit is not None and previous_commit != deployment.commit_sha
+    return bool(followed) or (replaces_other and bool(seen_before))
+
+
+def _is_candidate(deployment: Deployment) -> bool:
     # Through periscope/rows.py: bound on the server, so each connection prepares it after its
     # fifth use (two texts: service and unmatched name) instead of planning its eight probes
     # on every delivery (~0.7 ms of PostgreSQL CPU).
-    previous_commit, seen_before, followed = rows.fetchone(sql, params)
-    replaces_other = previous_commit is not None and previous_commit != deployment.commit_sha
-    return bool(followed) or (replaces_other and bool(seen_before))
+    return _answer(deployment, rows.fetchone(*_candidate_sql(deployment)))
+
+
+def send_candidate_check(
+    *, organization: Organization, deployment: Deployment
+) -> Callable[[], bool] | None:
+    """Inside a new production success's `rows.transaction()`, after its recovery lock
+    (recovery.after_insert): the candidate check, sent in the pipeline, so that it costs no
+    round trip of its own; the returned function answers it after the commit. None when the
+    delivery needs no check. Under the group's lock the statement sees every delivery of the
+    group committed before it, and one committing later takes the lock after this commit and
+    sees this one: the race detect_after_record covers by checking after the commit."""
+    if not organization.detect_rollbacks or not recovery.takes_lock(
+        status=deployment.status,
+        environment=deployment.environment,
+        completed_at=deployment.completed_at,
+    ):
+        return None
+    if not needs_detection(
+        environment=deployment.environment,
+        status=deployment.status,
+        commit_sha=deployment.commit_sha,
+    ):
+        return None
+    read = rows.send(*_candidate_sql(deployment))
+    return lambda: _answer(deployment, read())
 
 
 def detect(
@@ -299,14 +332,22 @@ def detect(
             _settle(following, enabled=enabled)
 
 
-def detect_after_record(*, organization: Organization, deployment: Deployment) -> None:
-    """After a delivery's fast path committed a new production deployment: one query, and
-    detect() in a transaction of its own when it may be, or change, a rollback. (Two such
-    deliveries of one group racing: each checks after its own commit, so the later check
-    sees the other.)"""
+def detect_after_record(
+    *,
+    organization: Organization,
+    deployment: Deployment,
+    checked: Callable[[], bool] | None = None,
+) -> None:
+    """After a delivery's fast path committed a new production deployment: one query (or the
+    answer of the one `send_candidate_check` sent before the commit), and detect() in a
+    transaction of its own when it may be, or change, a rollback. (Two such deliveries of one
+    group racing: each checks after its own commit, or under the group's lock, so the later
+    check sees the other.)"""
     if not organization.detect_rollbacks:
         return  # switched off: every detected rollback was undone, a new one is none
-    if deployment.completed_at is None or not _is_candidate(deployment):
+    if deployment.completed_at is None:
+        return
+    if not (checked() if checked is not None else _is_candidate(deployment)):
         return
     with transaction.atomic():
         detect(organization=organization, deployment_id=deployment.pk, new=True, checked=True)
