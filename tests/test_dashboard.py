@@ -219,6 +219,80 @@ def test_unrecovered_failures_are_those_without_a_later_success(history, service
         assert f"payments-api-{TODAY:%Y%m%d}-open" in found or service == "checkout"
 
 
+def test_unrecovered_failures_of_many_groups_with_different_last_successes(org):
+    """Services whose last success falls on different days, one that never succeeded, an
+    unmatched name with and one without a success, and the same service in staging: the
+    shortcut per last-success day equals the definition, in as many queries as for one group."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.builders import at_hour, deploy
+    from tests.factories import make_service
+
+    def at(day: int, hour: int) -> float:  # hours after T0 of `hour` on day `day`
+        return day * 24 + hour
+
+    for i in range(24):
+        name = f"svc-{i:02d}"
+        make_service(org, name)
+        last = -(i % 6)  # six distinct last-success days
+        deploy(org, f"{name}-old-failure", "a", at(last - 3, 9), service=name, status="failure")
+        deploy(org, f"{name}-ok", "a", at(last, 10), service=name)
+        # Even: failed after its last success (unrecovered); odd: failed before it (recovered).
+        status = "rolled_back" if i % 4 == 0 else "failure"
+        deploy(
+            org, f"{name}-last", "a", at(last, 12 if i % 2 == 0 else 8), service=name, status=status
+        )
+    make_service(org, "never")
+    for day in (-20, -3):
+        deploy(org, f"never-{day}", "a", at(day, 9), service="never", status="failure")
+    deploy(org, "loose-ok", "a", at(-5, 10), service="loose-a")
+    deploy(org, "loose-failure", "a", at(-2, 10), service="loose-a", status="failure")
+    deploy(org, "loose-b-failure", "a", at(-4, 10), service="loose-b", status="failure")
+    deploy(
+        org, "staging-failure", "a", at(0, 20), service="svc-01", status="failure", env="staging"
+    )
+
+    def both(scope):
+        expected = list(
+            dora.deployments_in(scope)
+            .filter(status__in=FAILED_STATUSES)
+            .annotate(next_success=reference._recovered_at(scope))
+            .filter(next_success__isnull=True)
+            .order_by("-completed_at", "-id")
+            .values_list("external_id", flat=True)
+        )
+        dora.unrecovered_failures(scope=scope)  # folds the writes into the rollups
+        with CaptureQueriesContext(connection) as queries:
+            found = [d.external_id for d in dora.unrecovered_failures(scope=scope, limit=100)]
+        return expected, found, len(queries)
+
+    start, end = at_hour(-30 * 24), at_hour(24)
+    scope = dora.Window(organization_id=org.pk, start=start, end=end)
+    expected, found, count = both(scope)
+    assert found == expected
+    assert {f"svc-{i:02d}-last" for i in range(0, 24, 2)} <= set(found)
+    assert not {f"svc-{i:02d}-last" for i in range(1, 24, 2)} & set(found)
+    assert {"never--20", "never--3", "loose-failure", "loose-b-failure"} <= set(found)
+    assert "staging-failure" not in found
+    staging = dora.Window(organization_id=org.pk, start=start, end=end, environment="staging")
+    assert both(staging)[1] == ["staging-failure"]
+    # A window that ends before some last successes: still the definition.
+    early = dora.Window(organization_id=org.pk, start=start, end=at_hour(at(-2, 0)))
+    expected, found, _ = both(early)
+    assert found == expected
+    for value in ("svc-02", "never", "loose-a", "loose-b"):
+        one = dora.Window(
+            organization_id=org.pk,
+            start=start,
+            end=end,
+            service=select_service(organization=org, value=value),
+        )
+        expected, found, one_count = both(one)
+        assert found == expected and found
+        assert one_count == count
+
+
 def test_a_duration_axis_speaks_one_unit():
     from metrics.dashboard import hours_axis
 
