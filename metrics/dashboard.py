@@ -329,13 +329,16 @@ def _environments(organization: Organization, current: str, deployed: dict[str, 
     return sorted(names - {""})
 
 
-def _deployments_url(organization: Organization, row: dora.ServiceDora, environment: str) -> str:
+def _deployments_url(
+    organization: Organization, row: dora.ServiceDora, environment: str, *, changelist: str
+) -> str:
+    """The deployments changelist (`changelist`, reversed once per page) of the row."""
     query = {"organization__id__exact": organization.pk, "environment": environment}
     if row.service_id is not None:
         query["service__id__exact"] = row.service_id
     else:
         query["q"] = row.name
-    return reverse("admin:deployments_deployment_changelist") + "?" + urlencode(query)
+    return changelist + "?" + urlencode(query)
 
 
 def dashboard_view(request):
@@ -383,6 +386,7 @@ def dashboard_view(request):
         scope=replace(scope, start=scope.start - length, end=scope.start), series=False
     )
     by_service = dora.dora_by_service(scope=scope)
+    changelist = reverse("admin:deployments_deployment_changelist")
     deployed = new_environments.deployed_environments(organization_id=organization.pk)
     unnamed = new_environments.new_environments(organization=organization, deployed=deployed)
     context.update(
@@ -408,7 +412,9 @@ def dashboard_view(request):
         rows=[
             {
                 "item": row,
-                "url": _deployments_url(organization, row, scope.environment),
+                "url": _deployments_url(
+                    organization, row, scope.environment, changelist=changelist
+                ),
                 "frequency": per_day(row.deployment_frequency.per_day),
                 "lead_time": duration(row.lead_time.median_seconds),
                 "cfr": percent(row.change_failure_rate.rate),

@@ -8,6 +8,7 @@ assembles the rows the database returns (one per group, UTC day or status).
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from django.db.models import Q, QuerySet
 
@@ -209,11 +210,17 @@ def _last_day(end: datetime) -> date:
     return (end - timedelta(microseconds=1)).date()
 
 
+@lru_cache(maxsize=64)
+def _bucket_firsts(start: datetime, end: datetime, interval: str) -> tuple[date, ...]:
+    # The same for every service of a per-service table: built once, not once per service.
+    return tuple(p_start.date() for p_start, _ in buckets(start=start, end=end, interval=interval))
+
+
 def _days_per(days: set[date], *, start: datetime, end: datetime, interval: str) -> float | None:
     """Median, over the weeks/months overlapping [start, end), of their deployment days."""
     # Interior bucket bounds are midnights, so each day falls in one bucket: find it by
     # bisection (O(days log buckets); a per-bucket scan costs seconds for 100 services x 1 year).
-    firsts = [p_start.date() for p_start, _ in buckets(start=start, end=end, interval=interval)]
+    firsts = _bucket_firsts(start, end, interval)
     counts = [0] * len(firsts)
     last = _last_day(end)
     for d in days:
@@ -223,7 +230,8 @@ def _days_per(days: set[date], *, start: datetime, end: datetime, interval: str)
 
 
 def _frequency(*, reached: int, days: set[date], start: datetime, end: datetime) -> Frequency:
-    inside = {d for d in days if start.date() <= d <= _last_day(end)}
+    first, last = start.date(), _last_day(end)
+    inside = {d for d in days if first <= d <= last}
     per_week = _days_per(inside, start=start, end=end, interval="week")
     per_month = _days_per(inside, start=start, end=end, interval="month")
     return Frequency(
@@ -543,8 +551,12 @@ def group_labels(*, organization_id: int, groups) -> dict[str, tuple[int | None,
     ingest makes one per key). Two queries."""
     decoded = {key: ServiceGroup.decode(key) for key in groups}
     ids = [g.service_id for g in decoded.values() if g.service_id is not None]
+    # Two columns, not the model: 100 Service instances cost more than the query.
     services = {
-        s.pk: s for s in Service.objects.filter(organization_id=organization_id, pk__in=ids)
+        pk: (name, team)
+        for pk, name, team in Service.objects.filter(
+            organization_id=organization_id, pk__in=ids
+        ).values_list("pk", "name", "team")
     }
     names = dict(
         ServiceSuggestion.objects.filter(
@@ -555,12 +567,8 @@ def group_labels(*, organization_id: int, groups) -> dict[str, tuple[int | None,
     labels = {}
     for key, group in decoded.items():
         if group.service_id is not None:
-            service = services.get(group.service_id)
-            labels[key] = (
-                group.service_id,
-                getattr(service, "name", str(group.service_id)),
-                getattr(service, "team", ""),
-            )
+            name, team = services.get(group.service_id, (str(group.service_id), ""))
+            labels[key] = (group.service_id, name, team)
         else:
             labels[key] = (None, names.get(group.service_key, group.service_key), "")
     return labels
