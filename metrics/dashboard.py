@@ -14,6 +14,9 @@ from django.db.models import Min
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.formats import localize
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from deployments.models import Deployment
 from deployments.recording import new_environments, new_names
@@ -27,7 +30,6 @@ from services.models import Service, ServiceSuggestion, SuggestionStatus
 
 PRESETS = (7, 30, 90, 365)
 DEFAULT_PRESET = "30"
-LEVEL_ORDER = {"elite": 4, "high": 3, "medium": 2, "low": 1}
 
 
 # --- formatting ------------------------------------------------------------------------
@@ -341,6 +343,64 @@ def _deployments_url(
     return changelist + "?" + urlencode(query)
 
 
+def _badge(level: str | None) -> SafeString:
+    if not level:
+        return mark_safe("")
+    return format_html('<span class="dora-badge level-{}">{}</span>', level, level)
+
+
+def _number(value) -> str:
+    """A number as the template prints it (localized), None as nothing."""
+    return "" if value is None else localize(value)
+
+
+def service_row(row: dora.ServiceDora, *, url: str) -> SafeString:
+    """One row of the services table, the markup the template's loop used to print: 100 rows
+    of 30 template lookups each took 15 of the page's 21 ms of rendering."""
+    frequency, lead = row.deployment_frequency, row.lead_time
+    cfr, recovery = row.change_failure_rate, row.failed_deployment_recovery_time
+    return format_html(
+        "\n    <tr>\n"
+        '      <td data-value="{}"><a href="{}">{}</a>{}</td>\n'
+        '      <td data-value="{}">{}</td>\n'
+        '      <td data-value="{}">{}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{}</td>\n'
+        "    </tr>\n  ",
+        row.name.lower(),
+        url,
+        row.name,
+        mark_safe(' <span class="dora-unmatched">unmatched</span>')
+        if row.service_id is None
+        else "",
+        row.team.lower(),
+        row.team,
+        _number(frequency.deployments),
+        _number(frequency.deployments),
+        repr(frequency.per_day),
+        per_day(frequency.per_day),
+        _badge(frequency.level),
+        _number(lead.median_seconds),
+        duration(lead.median_seconds),
+        _badge(lead.level),
+        _number(cfr.rate),
+        percent(cfr.rate),
+        _badge(cfr.level),
+        _number(recovery.median_seconds),
+        duration(recovery.median_seconds),
+        _badge(recovery.level),
+        _number(row.rework_rate.rate),
+        percent(row.rework_rate.rate),
+    )
+
+
+def _row(row: dora.ServiceDora, *, url: str) -> dict:
+    return {"item": row, "url": url, "html": service_row(row, url=url)}
+
+
 def dashboard_view(request):
     organizations = _organizations(request)
     slug = request.GET.get("org")
@@ -387,6 +447,10 @@ def dashboard_view(request):
     )
     by_service = dora.dora_by_service(scope=scope)
     changelist = reverse("admin:deployments_deployment_changelist")
+
+    def url_of(row: dora.ServiceDora) -> str:
+        return _deployments_url(organization, row, scope.environment, changelist=changelist)
+
     deployed = new_environments.deployed_environments(organization_id=organization.pk)
     unnamed = new_environments.new_environments(organization=organization, deployed=deployed)
     context.update(
@@ -409,29 +473,7 @@ def dashboard_view(request):
         benchmarks=report.benchmarks,
         tiles=tiles(report.summary, previous.summary, days=days),
         charts=charts(report.series, interval=interval),
-        rows=[
-            {
-                "item": row,
-                "url": _deployments_url(
-                    organization, row, scope.environment, changelist=changelist
-                ),
-                "frequency": per_day(row.deployment_frequency.per_day),
-                "lead_time": duration(row.lead_time.median_seconds),
-                "cfr": percent(row.change_failure_rate.rate),
-                "recovery": duration(row.failed_deployment_recovery_time.median_seconds),
-                "rework": percent(row.rework_rate.rate),
-                "ranks": {
-                    name: LEVEL_ORDER.get(level or "", 0)
-                    for name, level in (
-                        ("frequency", row.deployment_frequency.level),
-                        ("lead_time", row.lead_time.level),
-                        ("cfr", row.change_failure_rate.level),
-                        ("recovery", row.failed_deployment_recovery_time.level),
-                    )
-                },
-            }
-            for row in by_service
-        ],
+        rows=[_row(row, url=url_of(row)) for row in by_service],
         open_suggestions=ServiceSuggestion.objects.filter(
             organization=organization, status=SuggestionStatus.OPEN
         ).count(),

@@ -323,3 +323,81 @@ def test_a_range_before_the_first_deployment_is_measured_from_it(history, staff_
     assert f"from={first_day:%Y-%m-%d}T00" in api_query(html)
     # Within the data, the range is the one chosen.
     assert "Measured from the first deployment" not in staff_client.get(URL + "?range=7").text
+
+
+# The services table's row as the template printed it before service_row took it over.
+ROW_TEMPLATE = (
+    "\n"
+    "    <tr>\n"
+    '      <td data-value="{{ r.item.name|lower }}"><a href="{{ r.url }}">{{ r.item.name }}</a>{% if r.item.service_id is None %} <span class="dora-unmatched">unmatched</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.team|lower }}">{{ r.item.team }}</td>\n'
+    '      <td data-value="{{ r.item.deployment_frequency.deployments }}">{{ r.item.deployment_frequency.deployments }}</td>\n'
+    '      <td data-value="{{ r.item.deployment_frequency.per_day|stringformat:\'r\' }}">{{ r.frequency }} {% if r.item.deployment_frequency.level %}<span class="dora-badge level-{{ r.item.deployment_frequency.level }}">{{ r.item.deployment_frequency.level }}</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.lead_time.median_seconds|default_if_none:\'\' }}">{{ r.lead_time }} {% if r.item.lead_time.level %}<span class="dora-badge level-{{ r.item.lead_time.level }}">{{ r.item.lead_time.level }}</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.change_failure_rate.rate|default_if_none:\'\' }}">{{ r.cfr }} {% if r.item.change_failure_rate.level %}<span class="dora-badge level-{{ r.item.change_failure_rate.level }}">{{ r.item.change_failure_rate.level }}</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.failed_deployment_recovery_time.median_seconds|default_if_none:\'\' }}">{{ r.recovery }} {% if r.item.failed_deployment_recovery_time.level %}<span class="dora-badge level-{{ r.item.failed_deployment_recovery_time.level }}">{{ r.item.failed_deployment_recovery_time.level }}</span>{% endif %}</td>\n'
+    "      <td data-value=\"{{ r.item.rework_rate.rate|default_if_none:'' }}\">{{ r.rework }}</td>\n"
+    "    </tr>\n  "
+)
+
+
+@pytest.mark.parametrize("unmatched", [False, True])
+@pytest.mark.parametrize("empty", [False, True])
+def test_a_service_row_is_what_the_template_printed(unmatched, empty):
+    from django.template import Context, Template
+
+    from metrics.dashboard import duration, per_day, percent, service_row
+
+    def none_or(value):
+        return None if empty else value
+
+    level = None if empty else "elite"
+    row = dora.ServiceDora(
+        service_id=None if unmatched else 7,
+        group="name:a<b" if unmatched else "service:7",
+        name='Pay & "Go" <API>',
+        team="" if unmatched else "Team <Ops>",
+        deployment_frequency=dora.Frequency(
+            deployments=0 if empty else 12345, deployment_days=3, per_day=1 / 3, level=level
+        ),
+        lead_time=dora.LeadTime(
+            median_seconds=none_or(1e-7),
+            p90_seconds=None,
+            mean_seconds=None,
+            changes=1,
+            level=level,
+        ),
+        change_failure_rate=dora.ChangeFailureRate(
+            rate=none_or(1 / 300000),
+            failed=1,
+            rolled_back=0,
+            incident_caused=0,
+            total=3,
+            level="low",
+        ),
+        failed_deployment_recovery_time=dora.Recovery(
+            median_seconds=none_or(123456789.5),
+            p90_seconds=None,
+            recovered=1,
+            open=0,
+            level=level,
+        ),
+        rework_rate=dora.ReworkRate(rate=none_or(0.25), rework=1, total=4),
+    )
+    url = "/admin/deployments/deployment/?organization__id__exact=1&q=a%3Cb"
+    expected = Template(ROW_TEMPLATE).render(
+        Context(
+            {
+                "r": {
+                    "item": row,
+                    "url": url,
+                    "frequency": per_day(row.deployment_frequency.per_day),
+                    "lead_time": duration(row.lead_time.median_seconds),
+                    "cfr": percent(row.change_failure_rate.rate),
+                    "recovery": duration(row.failed_deployment_recovery_time.median_seconds),
+                    "rework": percent(row.rework_rate.rate),
+                }
+            }
+        )
+    )
+    assert service_row(row, url=url) == expected
