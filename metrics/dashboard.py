@@ -5,7 +5,7 @@ Thin: the query string is read by the API's own `parse_dora_query`, every number
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -402,9 +402,13 @@ def _row(row: dora.ServiceDora, *, url: str) -> dict:
 
 
 def dashboard_view(request):
-    organizations = _organizations(request)
+    # One query for the chooser and the chosen organization.
+    organizations = list(_organizations(request))
     slug = request.GET.get("org")
-    organization = organizations.filter(slug=slug).first() if slug else organizations.first()
+    if slug:
+        organization = next((o for o in organizations if o.slug == slug), None)
+    else:
+        organization = organizations[0] if organizations else None
     context = {
         **admin.site.each_context(request),
         "title": "DORA dashboard",
@@ -418,11 +422,11 @@ def dashboard_view(request):
         if slug:
             raise Http404("No such organization.")
         return TemplateResponse(request, "admin/metrics/dashboard.html", context)
-    services = Service.objects.filter(organization=organization).order_by("name")
-    context.update(
-        services=services,
-        teams=sorted({t for t in services.values_list("team", flat=True) if t}),
+    # One query for the service chooser and the teams.
+    services = list(
+        Service.objects.filter(organization=organization).order_by("name").only("name", "team")
     )
+    context.update(services=services, teams=sorted({s.team for s in services if s.team}))
     try:
         params = api_params(request.GET)
         scope, interval, echoed = parse_dora_query(params=params, organization=organization)
@@ -441,10 +445,7 @@ def dashboard_view(request):
         scope, interval, echoed = parse_dora_query(params=params, organization=organization)
     length = scope.end - scope.start
     days = max(round(length.total_seconds() / 86400), 1)
-    report = dora.dora_report(scope=scope, interval=interval)
-    previous = dora.dora_report(
-        scope=replace(scope, start=scope.start - length, end=scope.start), series=False
-    )
+    report = dora.dora_report(scope=scope, interval=interval, previous=True)
     by_service = dora.dora_by_service(scope=scope)
     changelist = reverse("admin:deployments_deployment_changelist")
 
@@ -471,7 +472,7 @@ def dashboard_view(request):
         range_to_inclusive=scope.end - timedelta(microseconds=1),
         days=days,
         benchmarks=report.benchmarks,
-        tiles=tiles(report.summary, previous.summary, days=days),
+        tiles=tiles(report.summary, report.previous, days=days),
         charts=charts(report.series, interval=interval),
         rows=[_row(row, url=url_of(row)) for row in by_service],
         open_suggestions=ServiceSuggestion.objects.filter(

@@ -6,7 +6,7 @@ assembles the rows the database returns (one per group, UTC day or status).
 """
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -190,6 +190,8 @@ class DoraReport:
     benchmarks: str
     summary: DoraMetrics
     series: list[DoraMetrics] = field(default_factory=list)
+    # With dora_report(previous=True): the summary of the range of the same length before.
+    previous: DoraMetrics | None = None
 
 
 # --- selectors -------------------------------------------------------------------------
@@ -203,6 +205,11 @@ def _median(values: list[int]) -> float | None:
     if len(ordered) % 2:
         return float(ordered[middle])
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _at_midnight(moment: datetime) -> bool:
+    # As rq.Days.of tells a whole day's start.
+    return moment == rq.midnight(moment.date())
 
 
 def _last_day(end: datetime) -> date:
@@ -462,40 +469,9 @@ def _cell_numbers(cell) -> dict:
     return {name: getattr(cell, name) for name in rq.NUMBERS}
 
 
-def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -> DoraReport:
-    """The summary of [start, end) and (unless `series` is False) the series per interval,
-    from the rollups: a constant number of queries whatever the range, buckets or services."""
-    window_filter = _filter(scope, totals=True)
-    days = rq.Days.of(scope.start, scope.end)
-    periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
-    edges, before = rq.edge_cells(window_filter, days)
-
-    per_day = rq.numbers(window_filter, days, by="day")
-    for (_env, _group, day), cell in edges.items():
-        _add(per_day.setdefault(day, {}), _cell_numbers(cell))
-    active = {day for day, row in per_day.items() if row.get("reached")}
-    baseline = rq.open_before(window_filter, scope.start.date()) + sum(
-        cell.incidents_opened - cell.incidents_closed for cell in before.values()
-    )
-
-    def bucket_of(day: date) -> str:
-        return _period_start(rq.midnight(day), interval).date().isoformat()
-
-    column = {"day": "day", "week": "week", "month": "month"}[interval]
-    stats = rq.percentiles(
-        window_filter, days, by=None, extra=rq.sketches_of(edges, lambda key: "")
-    )
-    bucket_stats = (
-        rq.percentiles(
-            window_filter,
-            days,
-            by=column,
-            extra=rq.sketches_of(edges, lambda key: bucket_of(key[2])),
-        )
-        if periods
-        else {}
-    )
-
+def _summarizer(per_day: dict, baseline: int):
+    """metrics(start, end, key, found) of ranges inside the days of `per_day` ({day: sums}),
+    `baseline` incidents open before its first day."""
     # Running sums over the days in order: a bucket's numbers, its active days and the
     # incidents open at its end are two bisections each, not a pass over every day.
     ordered = sorted(per_day)
@@ -504,7 +480,7 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
         following = dict(running[-1])
         _add(following, per_day[day])
         running.append(following)
-    active_days = sorted(active)
+    active_days = sorted(day for day, row in per_day.items() if row.get("reached"))
 
     def numbers_between(first: date, last: date) -> dict:
         """Sums of the days in [first, last]."""
@@ -537,12 +513,84 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
             rework_rate=_rework(cell),
         )
 
+    return metrics
+
+
+def dora_report(
+    *, scope: Window, interval: str = "week", series: bool = True, previous: bool = False
+) -> DoraReport:
+    """The summary of [start, end) and (unless `series` is False) the series per interval,
+    from the rollups: a constant number of queries whatever the range, buckets or services.
+
+    With `previous`, also the summary of the range of the same length before (the
+    dashboard's comparison). When both ranges are whole days, their days' sums are read in
+    one query and the incidents open before the earlier one in another (not a second
+    report's sums, open count and fold): each range's numbers are then summed over its own
+    days only, as its own report sums them."""
+    length = scope.end - scope.start
+    earlier = scope.start - length
+    together = (
+        previous and length > timedelta(0) and _at_midnight(scope.start) and _at_midnight(earlier)
+    )
+    if previous and not together:
+        report = dora_report(scope=scope, interval=interval, series=series)
+        before_report = dora_report(
+            scope=replace(scope, start=earlier, end=scope.start), series=False
+        )
+        return replace(report, previous=before_report.summary)
+    window_filter = _filter(scope, totals=True)
+    days = rq.Days.of(scope.start, scope.end)
+    periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
+    edges, before = rq.edge_cells(window_filter, days)
+    # Both ranges whole days (both bounds midnights): neither has edges.
+    earlier_days = rq.Days.of(earlier, scope.start) if together else None
+    read = replace(days, first=earlier_days.first) if earlier_days else days
+
+    per_day = rq.numbers(window_filter, read, by="day")
+    for (_env, _group, day), cell in edges.items():
+        _add(per_day.setdefault(day, {}), _cell_numbers(cell))
+    baseline = rq.open_before(window_filter, read.first) + sum(
+        cell.incidents_opened - cell.incidents_closed for cell in before.values()
+    )
+    earlier_metrics = None
+    if earlier_days is not None:
+        earlier_per_day = {day: row for day, row in per_day.items() if day < days.first}
+        per_day = {day: row for day, row in per_day.items() if day >= days.first}
+        earlier_metrics = _summarizer(earlier_per_day, baseline)
+        baseline += sum(
+            row["incidents_opened"] - row["incidents_closed"] for row in earlier_per_day.values()
+        )
+
+    def bucket_of(day: date) -> str:
+        return _period_start(rq.midnight(day), interval).date().isoformat()
+
+    column = {"day": "day", "week": "week", "month": "month"}[interval]
+    stats = rq.percentiles(
+        window_filter, days, by=None, extra=rq.sketches_of(edges, lambda key: "")
+    )
+    bucket_stats = (
+        rq.percentiles(
+            window_filter,
+            days,
+            by=column,
+            extra=rq.sketches_of(edges, lambda key: bucket_of(key[2])),
+        )
+        if periods
+        else {}
+    )
+    metrics = _summarizer(per_day, baseline)
     items = [
         metrics(p_start, p_end, bucket_of(p_start.date()), bucket_stats)
         for p_start, p_end in periods
     ]
     summary = metrics(scope.start, scope.end, "", stats)
-    return DoraReport(benchmarks=benchmarks.CURRENT, summary=summary, series=items)
+    before_summary = None
+    if earlier_metrics is not None:
+        earlier_stats = rq.percentiles(window_filter, earlier_days, by=None, extra={})
+        before_summary = earlier_metrics(earlier, scope.start, "", earlier_stats)
+    return DoraReport(
+        benchmarks=benchmarks.CURRENT, summary=summary, series=items, previous=before_summary
+    )
 
 
 def group_labels(*, organization_id: int, groups) -> dict[str, tuple[int | None, str, str]]:

@@ -129,12 +129,10 @@ def test_the_view_reads_dora_report(history, staff_client):
     """One code path: the page's numbers are dora_report's, for the range and the one before."""
     with mock.patch("metrics.dora.dora_report", wraps=dora.dora_report) as spy:
         html = staff_client.get(URL, {"range": "7"}).content.decode()
-    assert spy.call_count == 2
-    current = spy.call_args_list[0].kwargs["scope"]
-    previous = spy.call_args_list[1].kwargs["scope"]
+    assert spy.call_count == 1
+    assert spy.call_args.kwargs["previous"] is True
+    current = spy.call_args.kwargs["scope"]
     assert current.end - current.start == timedelta(days=7)
-    assert previous.end == current.start
-    assert previous.end - previous.start == timedelta(days=7)
     report = dora.dora_report(scope=current, interval="day")
     assert float(tile_values(html)["deploymentFrequency"]) == (
         report.summary.deployment_frequency.per_day
@@ -142,6 +140,41 @@ def test_the_view_reads_dora_report(history, staff_client):
     assert html.count('class="bar point"') == sum(
         1 for m in report.series if m.deployment_frequency.deployments is not None
     )
+
+
+@pytest.mark.parametrize("service", [None, "checkout", "legacy-batch"])
+@pytest.mark.parametrize(
+    ("start", "days"),
+    [
+        (TODAY - timedelta(days=7), 7),  # whole days: read together
+        (TODAY - timedelta(days=10), 8),  # ends at a midnight in the past
+        (TODAY - timedelta(days=9, hours=5), 4),  # starts inside a day: two reports
+        (TODAY - timedelta(days=3), 2.5),  # the range before starts inside a day
+    ],
+)
+def test_the_previous_range_read_with_the_report_is_its_own_report(history, service, start, days):
+    selector = select_service(organization=history, value=service) if service else None
+    scope = dora.Window(
+        organization_id=history.pk,
+        start=start,
+        end=start + timedelta(days=days),
+        service=selector,
+    )
+    both = dora.dora_report(scope=scope, interval="day", previous=True)
+    alone = dora.dora_report(scope=scope, interval="day")
+    before = dora.dora_report(
+        scope=dora.Window(
+            organization_id=history.pk,
+            start=scope.start - (scope.end - scope.start),
+            end=scope.start,
+            service=selector,
+        ),
+        series=False,
+    )
+    assert both.summary == alone.summary
+    assert both.series == alone.series
+    assert both.previous == before.summary
+    assert alone.previous is None
 
 
 def test_service_filter_and_the_per_service_table(history, staff_client, key):
