@@ -5,7 +5,7 @@ Thin: the query string is read by the API's own `parse_dora_query`, every number
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -14,6 +14,9 @@ from django.db.models import Min
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.formats import localize
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from deployments.models import Deployment
 from deployments.recording import new_environments, new_names
@@ -27,7 +30,6 @@ from services.models import Service, ServiceSuggestion, SuggestionStatus
 
 PRESETS = (7, 30, 90, 365)
 DEFAULT_PRESET = "30"
-LEVEL_ORDER = {"elite": 4, "high": 3, "medium": 2, "low": 1}
 
 
 # --- formatting ------------------------------------------------------------------------
@@ -329,19 +331,84 @@ def _environments(organization: Organization, current: str, deployed: dict[str, 
     return sorted(names - {""})
 
 
-def _deployments_url(organization: Organization, row: dora.ServiceDora, environment: str) -> str:
+def _deployments_url(
+    organization: Organization, row: dora.ServiceDora, environment: str, *, changelist: str
+) -> str:
+    """The deployments changelist (`changelist`, reversed once per page) of the row."""
     query = {"organization__id__exact": organization.pk, "environment": environment}
     if row.service_id is not None:
         query["service__id__exact"] = row.service_id
     else:
         query["q"] = row.name
-    return reverse("admin:deployments_deployment_changelist") + "?" + urlencode(query)
+    return changelist + "?" + urlencode(query)
+
+
+def _badge(level: str | None) -> SafeString:
+    if not level:
+        return mark_safe("")
+    return format_html('<span class="dora-badge level-{}">{}</span>', level, level)
+
+
+def _number(value) -> str:
+    """A number as the template prints it (localized), None as nothing."""
+    return "" if value is None else localize(value)
+
+
+def service_row(row: dora.ServiceDora, *, url: str) -> SafeString:
+    """One row of the services table, the markup the template's loop used to print: 100 rows
+    of 30 template lookups each took 15 of the page's 21 ms of rendering."""
+    frequency, lead = row.deployment_frequency, row.lead_time
+    cfr, recovery = row.change_failure_rate, row.failed_deployment_recovery_time
+    return format_html(
+        "\n    <tr>\n"
+        '      <td data-value="{}"><a href="{}">{}</a>{}</td>\n'
+        '      <td data-value="{}">{}</td>\n'
+        '      <td data-value="{}">{}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{} {}</td>\n'
+        '      <td data-value="{}">{}</td>\n'
+        "    </tr>\n  ",
+        row.name.lower(),
+        url,
+        row.name,
+        mark_safe(' <span class="dora-unmatched">unmatched</span>')
+        if row.service_id is None
+        else "",
+        row.team.lower(),
+        row.team,
+        _number(frequency.deployments),
+        _number(frequency.deployments),
+        repr(frequency.per_day),
+        per_day(frequency.per_day),
+        _badge(frequency.level),
+        _number(lead.median_seconds),
+        duration(lead.median_seconds),
+        _badge(lead.level),
+        _number(cfr.rate),
+        percent(cfr.rate),
+        _badge(cfr.level),
+        _number(recovery.median_seconds),
+        duration(recovery.median_seconds),
+        _badge(recovery.level),
+        _number(row.rework_rate.rate),
+        percent(row.rework_rate.rate),
+    )
+
+
+def _row(row: dora.ServiceDora, *, url: str) -> dict:
+    return {"item": row, "url": url, "html": service_row(row, url=url)}
 
 
 def dashboard_view(request):
-    organizations = _organizations(request)
+    # One query for the chooser and the chosen organization.
+    organizations = list(_organizations(request))
     slug = request.GET.get("org")
-    organization = organizations.filter(slug=slug).first() if slug else organizations.first()
+    if slug:
+        organization = next((o for o in organizations if o.slug == slug), None)
+    else:
+        organization = organizations[0] if organizations else None
     context = {
         **admin.site.each_context(request),
         "title": "DORA dashboard",
@@ -355,11 +422,11 @@ def dashboard_view(request):
         if slug:
             raise Http404("No such organization.")
         return TemplateResponse(request, "admin/metrics/dashboard.html", context)
-    services = Service.objects.filter(organization=organization).order_by("name")
-    context.update(
-        services=services,
-        teams=sorted({t for t in services.values_list("team", flat=True) if t}),
+    # One query for the service chooser and the teams.
+    services = list(
+        Service.objects.filter(organization=organization).order_by("name").only("name", "team")
     )
+    context.update(services=services, teams=sorted({s.team for s in services if s.team}))
     try:
         params = api_params(request.GET)
         scope, interval, echoed = parse_dora_query(params=params, organization=organization)
@@ -378,11 +445,13 @@ def dashboard_view(request):
         scope, interval, echoed = parse_dora_query(params=params, organization=organization)
     length = scope.end - scope.start
     days = max(round(length.total_seconds() / 86400), 1)
-    report = dora.dora_report(scope=scope, interval=interval)
-    previous = dora.dora_report(
-        scope=replace(scope, start=scope.start - length, end=scope.start), series=False
-    )
+    report = dora.dora_report(scope=scope, interval=interval, previous=True)
     by_service = dora.dora_by_service(scope=scope)
+    changelist = reverse("admin:deployments_deployment_changelist")
+
+    def url_of(row: dora.ServiceDora) -> str:
+        return _deployments_url(organization, row, scope.environment, changelist=changelist)
+
     deployed = new_environments.deployed_environments(organization_id=organization.pk)
     unnamed = new_environments.new_environments(organization=organization, deployed=deployed)
     context.update(
@@ -403,29 +472,9 @@ def dashboard_view(request):
         range_to_inclusive=scope.end - timedelta(microseconds=1),
         days=days,
         benchmarks=report.benchmarks,
-        tiles=tiles(report.summary, previous.summary, days=days),
+        tiles=tiles(report.summary, report.previous, days=days),
         charts=charts(report.series, interval=interval),
-        rows=[
-            {
-                "item": row,
-                "url": _deployments_url(organization, row, scope.environment),
-                "frequency": per_day(row.deployment_frequency.per_day),
-                "lead_time": duration(row.lead_time.median_seconds),
-                "cfr": percent(row.change_failure_rate.rate),
-                "recovery": duration(row.failed_deployment_recovery_time.median_seconds),
-                "rework": percent(row.rework_rate.rate),
-                "ranks": {
-                    name: LEVEL_ORDER.get(level or "", 0)
-                    for name, level in (
-                        ("frequency", row.deployment_frequency.level),
-                        ("lead_time", row.lead_time.level),
-                        ("cfr", row.change_failure_rate.level),
-                        ("recovery", row.failed_deployment_recovery_time.level),
-                    )
-                },
-            }
-            for row in by_service
-        ],
+        rows=[_row(row, url=url_of(row)) for row in by_service],
         open_suggestions=ServiceSuggestion.objects.filter(
             organization=organization, status=SuggestionStatus.OPEN
         ).count(),

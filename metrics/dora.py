@@ -6,8 +6,9 @@ assembles the rows the database returns (one per group, UTC day or status).
 """
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from django.db.models import Q, QuerySet
 
@@ -189,6 +190,8 @@ class DoraReport:
     benchmarks: str
     summary: DoraMetrics
     series: list[DoraMetrics] = field(default_factory=list)
+    # With dora_report(previous=True): the summary of the range of the same length before.
+    previous: DoraMetrics | None = None
 
 
 # --- selectors -------------------------------------------------------------------------
@@ -204,16 +207,27 @@ def _median(values: list[int]) -> float | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def _at_midnight(moment: datetime) -> bool:
+    # As rq.Days.of tells a whole day's start.
+    return moment == rq.midnight(moment.date())
+
+
 def _last_day(end: datetime) -> date:
     """The last UTC day touched by a range ending (exclusively) at `end`."""
     return (end - timedelta(microseconds=1)).date()
+
+
+@lru_cache(maxsize=64)
+def _bucket_firsts(start: datetime, end: datetime, interval: str) -> tuple[date, ...]:
+    # The same for every service of a per-service table: built once, not once per service.
+    return tuple(p_start.date() for p_start, _ in buckets(start=start, end=end, interval=interval))
 
 
 def _days_per(days: set[date], *, start: datetime, end: datetime, interval: str) -> float | None:
     """Median, over the weeks/months overlapping [start, end), of their deployment days."""
     # Interior bucket bounds are midnights, so each day falls in one bucket: find it by
     # bisection (O(days log buckets); a per-bucket scan costs seconds for 100 services x 1 year).
-    firsts = [p_start.date() for p_start, _ in buckets(start=start, end=end, interval=interval)]
+    firsts = _bucket_firsts(start, end, interval)
     counts = [0] * len(firsts)
     last = _last_day(end)
     for d in days:
@@ -223,7 +237,8 @@ def _days_per(days: set[date], *, start: datetime, end: datetime, interval: str)
 
 
 def _frequency(*, reached: int, days: set[date], start: datetime, end: datetime) -> Frequency:
-    inside = {d for d in days if start.date() <= d <= _last_day(end)}
+    first, last = start.date(), _last_day(end)
+    inside = {d for d in days if first <= d <= last}
     per_week = _days_per(inside, start=start, end=end, interval="week")
     per_month = _days_per(inside, start=start, end=end, interval="month")
     return Frequency(
@@ -306,6 +321,19 @@ class ServiceDora:
     rework_rate: ReworkRate
 
 
+def _groups_q(groups: list[ServiceGroup]) -> Q:
+    """The rows of any of `groups`: two IN lists, not one condition per group (a Q of 100
+    OR'ed groups took 17 ms to build and more to compile)."""
+    ids = [g.service_id for g in groups if g.service_id is not None]
+    keys = [g.service_key for g in groups if g.service_id is None]
+    parts = []
+    if ids:
+        parts.append(Q(service_id__in=ids))
+    if keys:
+        parts.append(Q(service__isnull=True, service_key__in=keys))
+    return Q(*parts, _connector=Q.OR)
+
+
 def unrecovered_failures(*, scope: Window, limit: int = 20) -> list[Deployment]:
     """Failed or rolled-back deployments of the scope with no later success of the same
     service and environment yet, newest first.
@@ -316,27 +344,36 @@ def unrecovered_failures(*, scope: Window, limit: int = 20) -> list[Deployment]:
     next-success lookup, and the scan starts at the earliest such day: two queries whatever the
     number of services or unmatched names, reading days of deployments rather than the window.
     """
-    window_filter = _filter(scope)
-    succeeded = Q(pk__in=[])
-    candidates = Q(pk__in=[])
+    last_success: dict[date, list[ServiceGroup]] = {}
     since = []
-    for key, (last, first_failure) in rq.success_days(window_filter).items():
-        if last is None:
-            if first_failure is not None:
-                since.append(rq.midnight(first_failure))
-            continue
-        group = ServiceGroup.decode(key).q()
-        succeeded |= group
-        candidates |= group & Q(completed_at__gte=rq.midnight(last))
-        since.append(rq.midnight(last))
+    for key, (last, first_failure) in rq.success_days(_filter(scope)).items():
+        if last is not None:
+            last_success.setdefault(last, []).append(ServiceGroup.decode(key))
+            since.append(last)
+        elif first_failure is not None:
+            since.append(first_failure)
     if not since:  # no failure after any group's last success
         return []
-    never_succeeded = ~succeeded
+    earliest = min(since)
+    # The scan starts at the earliest day, so a group whose last success is on that day (every
+    # group, when all deployed on the last day) and a group that never succeeded need no
+    # condition of their own: only the groups whose last success is later are held to it, one
+    # condition per distinct day.
+    later = {day: groups for day, groups in last_success.items() if day > earliest}
+    held = [group for groups in later.values() for group in groups]
+    since_last = Q()
+    if held:
+        since_last = Q(
+            ~_groups_q(held),
+            *(
+                _groups_q(groups) & Q(completed_at__gte=rq.midnight(day))
+                for day, groups in later.items()
+            ),
+            _connector=Q.OR,
+        )
     failed = (
         deployments_in(scope)
-        .filter(
-            candidates | never_succeeded, status__in=FAILED_STATUSES, completed_at__gte=min(since)
-        )
+        .filter(since_last, status__in=FAILED_STATUSES, completed_at__gte=rq.midnight(earliest))
         .annotate(next_success=next_success())
         .filter(next_success__isnull=True)
         .select_related("service")
@@ -432,40 +469,9 @@ def _cell_numbers(cell) -> dict:
     return {name: getattr(cell, name) for name in rq.NUMBERS}
 
 
-def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -> DoraReport:
-    """The summary of [start, end) and (unless `series` is False) the series per interval,
-    from the rollups: a constant number of queries whatever the range, buckets or services."""
-    window_filter = _filter(scope, totals=True)
-    days = rq.Days.of(scope.start, scope.end)
-    periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
-    edges, before = rq.edge_cells(window_filter, days)
-
-    per_day = rq.numbers(window_filter, days, by="day")
-    for (_env, _group, day), cell in edges.items():
-        _add(per_day.setdefault(day, {}), _cell_numbers(cell))
-    active = {day for day, row in per_day.items() if row.get("reached")}
-    baseline = rq.open_before(window_filter, scope.start.date()) + sum(
-        cell.incidents_opened - cell.incidents_closed for cell in before.values()
-    )
-
-    def bucket_of(day: date) -> str:
-        return _period_start(rq.midnight(day), interval).date().isoformat()
-
-    column = {"day": "day", "week": "week", "month": "month"}[interval]
-    stats = rq.percentiles(
-        window_filter, days, by=None, extra=rq.sketches_of(edges, lambda key: "")
-    )
-    bucket_stats = (
-        rq.percentiles(
-            window_filter,
-            days,
-            by=column,
-            extra=rq.sketches_of(edges, lambda key: bucket_of(key[2])),
-        )
-        if periods
-        else {}
-    )
-
+def _summarizer(per_day: dict, baseline: int):
+    """metrics(start, end, key, found) of ranges inside the days of `per_day` ({day: sums}),
+    `baseline` incidents open before its first day."""
     # Running sums over the days in order: a bucket's numbers, its active days and the
     # incidents open at its end are two bisections each, not a pass over every day.
     ordered = sorted(per_day)
@@ -474,7 +480,7 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
         following = dict(running[-1])
         _add(following, per_day[day])
         running.append(following)
-    active_days = sorted(active)
+    active_days = sorted(day for day, row in per_day.items() if row.get("reached"))
 
     def numbers_between(first: date, last: date) -> dict:
         """Sums of the days in [first, last]."""
@@ -507,12 +513,84 @@ def dora_report(*, scope: Window, interval: str = "week", series: bool = True) -
             rework_rate=_rework(cell),
         )
 
+    return metrics
+
+
+def dora_report(
+    *, scope: Window, interval: str = "week", series: bool = True, previous: bool = False
+) -> DoraReport:
+    """The summary of [start, end) and (unless `series` is False) the series per interval,
+    from the rollups: a constant number of queries whatever the range, buckets or services.
+
+    With `previous`, also the summary of the range of the same length before (the
+    dashboard's comparison). When both ranges are whole days, their days' sums are read in
+    one query and the incidents open before the earlier one in another (not a second
+    report's sums, open count and fold): each range's numbers are then summed over its own
+    days only, as its own report sums them."""
+    length = scope.end - scope.start
+    earlier = scope.start - length
+    together = (
+        previous and length > timedelta(0) and _at_midnight(scope.start) and _at_midnight(earlier)
+    )
+    if previous and not together:
+        report = dora_report(scope=scope, interval=interval, series=series)
+        before_report = dora_report(
+            scope=replace(scope, start=earlier, end=scope.start), series=False
+        )
+        return replace(report, previous=before_report.summary)
+    window_filter = _filter(scope, totals=True)
+    days = rq.Days.of(scope.start, scope.end)
+    periods = buckets(start=scope.start, end=scope.end, interval=interval) if series else []
+    edges, before = rq.edge_cells(window_filter, days)
+    # Both ranges whole days (both bounds midnights): neither has edges.
+    earlier_days = rq.Days.of(earlier, scope.start) if together else None
+    read = replace(days, first=earlier_days.first) if earlier_days else days
+
+    per_day = rq.numbers(window_filter, read, by="day")
+    for (_env, _group, day), cell in edges.items():
+        _add(per_day.setdefault(day, {}), _cell_numbers(cell))
+    baseline = rq.open_before(window_filter, read.first) + sum(
+        cell.incidents_opened - cell.incidents_closed for cell in before.values()
+    )
+    earlier_metrics = None
+    if earlier_days is not None:
+        earlier_per_day = {day: row for day, row in per_day.items() if day < days.first}
+        per_day = {day: row for day, row in per_day.items() if day >= days.first}
+        earlier_metrics = _summarizer(earlier_per_day, baseline)
+        baseline += sum(
+            row["incidents_opened"] - row["incidents_closed"] for row in earlier_per_day.values()
+        )
+
+    def bucket_of(day: date) -> str:
+        return _period_start(rq.midnight(day), interval).date().isoformat()
+
+    column = {"day": "day", "week": "week", "month": "month"}[interval]
+    stats = rq.percentiles(
+        window_filter, days, by=None, extra=rq.sketches_of(edges, lambda key: "")
+    )
+    bucket_stats = (
+        rq.percentiles(
+            window_filter,
+            days,
+            by=column,
+            extra=rq.sketches_of(edges, lambda key: bucket_of(key[2])),
+        )
+        if periods
+        else {}
+    )
+    metrics = _summarizer(per_day, baseline)
     items = [
         metrics(p_start, p_end, bucket_of(p_start.date()), bucket_stats)
         for p_start, p_end in periods
     ]
     summary = metrics(scope.start, scope.end, "", stats)
-    return DoraReport(benchmarks=benchmarks.CURRENT, summary=summary, series=items)
+    before_summary = None
+    if earlier_metrics is not None:
+        earlier_stats = rq.percentiles(window_filter, earlier_days, by=None, extra={})
+        before_summary = earlier_metrics(earlier, scope.start, "", earlier_stats)
+    return DoraReport(
+        benchmarks=benchmarks.CURRENT, summary=summary, series=items, previous=before_summary
+    )
 
 
 def group_labels(*, organization_id: int, groups) -> dict[str, tuple[int | None, str, str]]:
@@ -521,8 +599,12 @@ def group_labels(*, organization_id: int, groups) -> dict[str, tuple[int | None,
     ingest makes one per key). Two queries."""
     decoded = {key: ServiceGroup.decode(key) for key in groups}
     ids = [g.service_id for g in decoded.values() if g.service_id is not None]
+    # Two columns, not the model: 100 Service instances cost more than the query.
     services = {
-        s.pk: s for s in Service.objects.filter(organization_id=organization_id, pk__in=ids)
+        pk: (name, team)
+        for pk, name, team in Service.objects.filter(
+            organization_id=organization_id, pk__in=ids
+        ).values_list("pk", "name", "team")
     }
     names = dict(
         ServiceSuggestion.objects.filter(
@@ -533,12 +615,8 @@ def group_labels(*, organization_id: int, groups) -> dict[str, tuple[int | None,
     labels = {}
     for key, group in decoded.items():
         if group.service_id is not None:
-            service = services.get(group.service_id)
-            labels[key] = (
-                group.service_id,
-                getattr(service, "name", str(group.service_id)),
-                getattr(service, "team", ""),
-            )
+            name, team = services.get(group.service_id, (str(group.service_id), ""))
+            labels[key] = (group.service_id, name, team)
         else:
             labels[key] = (None, names.get(group.service_key, group.service_key), "")
     return labels

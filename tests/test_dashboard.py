@@ -129,12 +129,10 @@ def test_the_view_reads_dora_report(history, staff_client):
     """One code path: the page's numbers are dora_report's, for the range and the one before."""
     with mock.patch("metrics.dora.dora_report", wraps=dora.dora_report) as spy:
         html = staff_client.get(URL, {"range": "7"}).content.decode()
-    assert spy.call_count == 2
-    current = spy.call_args_list[0].kwargs["scope"]
-    previous = spy.call_args_list[1].kwargs["scope"]
+    assert spy.call_count == 1
+    assert spy.call_args.kwargs["previous"] is True
+    current = spy.call_args.kwargs["scope"]
     assert current.end - current.start == timedelta(days=7)
-    assert previous.end == current.start
-    assert previous.end - previous.start == timedelta(days=7)
     report = dora.dora_report(scope=current, interval="day")
     assert float(tile_values(html)["deploymentFrequency"]) == (
         report.summary.deployment_frequency.per_day
@@ -142,6 +140,41 @@ def test_the_view_reads_dora_report(history, staff_client):
     assert html.count('class="bar point"') == sum(
         1 for m in report.series if m.deployment_frequency.deployments is not None
     )
+
+
+@pytest.mark.parametrize("service", [None, "checkout", "legacy-batch"])
+@pytest.mark.parametrize(
+    ("start", "days"),
+    [
+        (TODAY - timedelta(days=7), 7),  # whole days: read together
+        (TODAY - timedelta(days=10), 8),  # ends at a midnight in the past
+        (TODAY - timedelta(days=9, hours=5), 4),  # starts inside a day: two reports
+        (TODAY - timedelta(days=3), 2.5),  # the range before starts inside a day
+    ],
+)
+def test_the_previous_range_read_with_the_report_is_its_own_report(history, service, start, days):
+    selector = select_service(organization=history, value=service) if service else None
+    scope = dora.Window(
+        organization_id=history.pk,
+        start=start,
+        end=start + timedelta(days=days),
+        service=selector,
+    )
+    both = dora.dora_report(scope=scope, interval="day", previous=True)
+    alone = dora.dora_report(scope=scope, interval="day")
+    before = dora.dora_report(
+        scope=dora.Window(
+            organization_id=history.pk,
+            start=scope.start - (scope.end - scope.start),
+            end=scope.start,
+            service=selector,
+        ),
+        series=False,
+    )
+    assert both.summary == alone.summary
+    assert both.series == alone.series
+    assert both.previous == before.summary
+    assert alone.previous is None
 
 
 def test_service_filter_and_the_per_service_table(history, staff_client, key):
@@ -219,6 +252,80 @@ def test_unrecovered_failures_are_those_without_a_later_success(history, service
         assert f"payments-api-{TODAY:%Y%m%d}-open" in found or service == "checkout"
 
 
+def test_unrecovered_failures_of_many_groups_with_different_last_successes(org):
+    """Services whose last success falls on different days, one that never succeeded, an
+    unmatched name with and one without a success, and the same service in staging: the
+    shortcut per last-success day equals the definition, in as many queries as for one group."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.builders import at_hour, deploy
+    from tests.factories import make_service
+
+    def at(day: int, hour: int) -> float:  # hours after T0 of `hour` on day `day`
+        return day * 24 + hour
+
+    for i in range(24):
+        name = f"svc-{i:02d}"
+        make_service(org, name)
+        last = -(i % 6)  # six distinct last-success days
+        deploy(org, f"{name}-old-failure", "a", at(last - 3, 9), service=name, status="failure")
+        deploy(org, f"{name}-ok", "a", at(last, 10), service=name)
+        # Even: failed after its last success (unrecovered); odd: failed before it (recovered).
+        status = "rolled_back" if i % 4 == 0 else "failure"
+        deploy(
+            org, f"{name}-last", "a", at(last, 12 if i % 2 == 0 else 8), service=name, status=status
+        )
+    make_service(org, "never")
+    for day in (-20, -3):
+        deploy(org, f"never-{day}", "a", at(day, 9), service="never", status="failure")
+    deploy(org, "loose-ok", "a", at(-5, 10), service="loose-a")
+    deploy(org, "loose-failure", "a", at(-2, 10), service="loose-a", status="failure")
+    deploy(org, "loose-b-failure", "a", at(-4, 10), service="loose-b", status="failure")
+    deploy(
+        org, "staging-failure", "a", at(0, 20), service="svc-01", status="failure", env="staging"
+    )
+
+    def both(scope):
+        expected = list(
+            dora.deployments_in(scope)
+            .filter(status__in=FAILED_STATUSES)
+            .annotate(next_success=reference._recovered_at(scope))
+            .filter(next_success__isnull=True)
+            .order_by("-completed_at", "-id")
+            .values_list("external_id", flat=True)
+        )
+        dora.unrecovered_failures(scope=scope)  # folds the writes into the rollups
+        with CaptureQueriesContext(connection) as queries:
+            found = [d.external_id for d in dora.unrecovered_failures(scope=scope, limit=100)]
+        return expected, found, len(queries)
+
+    start, end = at_hour(-30 * 24), at_hour(24)
+    scope = dora.Window(organization_id=org.pk, start=start, end=end)
+    expected, found, count = both(scope)
+    assert found == expected
+    assert {f"svc-{i:02d}-last" for i in range(0, 24, 2)} <= set(found)
+    assert not {f"svc-{i:02d}-last" for i in range(1, 24, 2)} & set(found)
+    assert {"never--20", "never--3", "loose-failure", "loose-b-failure"} <= set(found)
+    assert "staging-failure" not in found
+    staging = dora.Window(organization_id=org.pk, start=start, end=end, environment="staging")
+    assert both(staging)[1] == ["staging-failure"]
+    # A window that ends before some last successes: still the definition.
+    early = dora.Window(organization_id=org.pk, start=start, end=at_hour(at(-2, 0)))
+    expected, found, _ = both(early)
+    assert found == expected
+    for value in ("svc-02", "never", "loose-a", "loose-b"):
+        one = dora.Window(
+            organization_id=org.pk,
+            start=start,
+            end=end,
+            service=select_service(organization=org, value=value),
+        )
+        expected, found, one_count = both(one)
+        assert found == expected and found
+        assert one_count == count
+
+
 def test_a_duration_axis_speaks_one_unit():
     from metrics.dashboard import hours_axis
 
@@ -249,3 +356,81 @@ def test_a_range_before_the_first_deployment_is_measured_from_it(history, staff_
     assert f"from={first_day:%Y-%m-%d}T00" in api_query(html)
     # Within the data, the range is the one chosen.
     assert "Measured from the first deployment" not in staff_client.get(URL + "?range=7").text
+
+
+# The services table's row as the template printed it before service_row took it over.
+ROW_TEMPLATE = (
+    "\n"
+    "    <tr>\n"
+    '      <td data-value="{{ r.item.name|lower }}"><a href="{{ r.url }}">{{ r.item.name }}</a>{% if r.item.service_id is None %} <span class="dora-unmatched">unmatched</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.team|lower }}">{{ r.item.team }}</td>\n'
+    '      <td data-value="{{ r.item.deployment_frequency.deployments }}">{{ r.item.deployment_frequency.deployments }}</td>\n'
+    '      <td data-value="{{ r.item.deployment_frequency.per_day|stringformat:\'r\' }}">{{ r.frequency }} {% if r.item.deployment_frequency.level %}<span class="dora-badge level-{{ r.item.deployment_frequency.level }}">{{ r.item.deployment_frequency.level }}</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.lead_time.median_seconds|default_if_none:\'\' }}">{{ r.lead_time }} {% if r.item.lead_time.level %}<span class="dora-badge level-{{ r.item.lead_time.level }}">{{ r.item.lead_time.level }}</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.change_failure_rate.rate|default_if_none:\'\' }}">{{ r.cfr }} {% if r.item.change_failure_rate.level %}<span class="dora-badge level-{{ r.item.change_failure_rate.level }}">{{ r.item.change_failure_rate.level }}</span>{% endif %}</td>\n'
+    '      <td data-value="{{ r.item.failed_deployment_recovery_time.median_seconds|default_if_none:\'\' }}">{{ r.recovery }} {% if r.item.failed_deployment_recovery_time.level %}<span class="dora-badge level-{{ r.item.failed_deployment_recovery_time.level }}">{{ r.item.failed_deployment_recovery_time.level }}</span>{% endif %}</td>\n'
+    "      <td data-value=\"{{ r.item.rework_rate.rate|default_if_none:'' }}\">{{ r.rework }}</td>\n"
+    "    </tr>\n  "
+)
+
+
+@pytest.mark.parametrize("unmatched", [False, True])
+@pytest.mark.parametrize("empty", [False, True])
+def test_a_service_row_is_what_the_template_printed(unmatched, empty):
+    from django.template import Context, Template
+
+    from metrics.dashboard import duration, per_day, percent, service_row
+
+    def none_or(value):
+        return None if empty else value
+
+    level = None if empty else "elite"
+    row = dora.ServiceDora(
+        service_id=None if unmatched else 7,
+        group="name:a<b" if unmatched else "service:7",
+        name='Pay & "Go" <API>',
+        team="" if unmatched else "Team <Ops>",
+        deployment_frequency=dora.Frequency(
+            deployments=0 if empty else 12345, deployment_days=3, per_day=1 / 3, level=level
+        ),
+        lead_time=dora.LeadTime(
+            median_seconds=none_or(1e-7),
+            p90_seconds=None,
+            mean_seconds=None,
+            changes=1,
+            level=level,
+        ),
+        change_failure_rate=dora.ChangeFailureRate(
+            rate=none_or(1 / 300000),
+            failed=1,
+            rolled_back=0,
+            incident_caused=0,
+            total=3,
+            level="low",
+        ),
+        failed_deployment_recovery_time=dora.Recovery(
+            median_seconds=none_or(123456789.5),
+            p90_seconds=None,
+            recovered=1,
+            open=0,
+            level=level,
+        ),
+        rework_rate=dora.ReworkRate(rate=none_or(0.25), rework=1, total=4),
+    )
+    url = "/admin/deployments/deployment/?organization__id__exact=1&q=a%3Cb"
+    expected = Template(ROW_TEMPLATE).render(
+        Context(
+            {
+                "r": {
+                    "item": row,
+                    "url": url,
+                    "frequency": per_day(row.deployment_frequency.per_day),
+                    "lead_time": duration(row.lead_time.median_seconds),
+                    "cfr": percent(row.change_failure_rate.rate),
+                    "recovery": duration(row.failed_deployment_recovery_time.median_seconds),
+                    "rework": percent(row.rework_rate.rate),
+                }
+            }
+        )
+    )
+    assert service_row(row, url=url) == expected
