@@ -109,15 +109,14 @@ def summary(sketch: Sketch) -> list | None:
 def stats_of_pieces(
     orders: Sequence[str | int], bins: Sequence[Sequence]
 ) -> tuple[int, float, float, float, float] | None:
-    """(n, sum, median, p90, mean) of the merge of many sketches given as their bins laid end
-    to end, unmerged (`bins[i]` = [count, sum] at `orders[i]`; an order, int or its stored
-    string, repeats once per sketch that has it); None if empty. The definitions of `stats`:
-    the median of an even count is the mean of the bins at ranks (n + 1) // 2 and
-    (n + 2) // 2, p90 the bin at rank (9n + 9) // 10, each answered by its merged bin's mean.
+    """(n, sum, median, p90, mean) of a sketch given as parallel lists of orders (ints, or
+    the stored strings) and [count, sum] bins; None if empty. An order may repeat (sketches
+    laid end to end, unmerged): its bins count as one. The definitions of `stats`: the
+    median of an even count is the mean of the bins at ranks (n + 1) // 2 and (n + 2) // 2,
+    p90 the bin at rank (9n + 9) // 10, each answered by its (merged) bin's mean.
 
-    Merging bin by bin in Python cost half a microsecond a bin (475,000 bins for a year of
-    100 services); here every pass over the bins is a builtin (int, sort, accumulate, bisect)
-    and only the two or three bins at the ranks are added up."""
+    Every pass over the bins is a builtin (int, sort, accumulate, bisect); only the bins at
+    the ranks are added up in Python."""
     numeric = list(map(int, orders))
     counts = list(map(itemgetter(0), bins))
     ranked = sorted(range(len(numeric)), key=numeric.__getitem__)
