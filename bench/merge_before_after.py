@@ -4,16 +4,18 @@ only: it runs SELECTs and transaction-local settings, nothing else).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/benchm1 \\
         .venv/bin/python bench/merge_before_after.py [--before main] [--alternations 5]
+    DEBUG=1 ... bench/merge_before_after.py --pages   # and the dashboard page
 
 "before" is `percentiles` of metrics/rollup_queries.py at the git ref --before, loaded as a
 module of its own and swapped in for the calls; "sql" and "python" are this checkout's with
 the merge forced into the database or into Python; "after" is this checkout's default. Each
 case (dora_by_service over 30, 90 and 365 days and over 30 days with raw edges; dora_report
-summary + weekly series over 90 days and 2 years, all services and one) is timed per variant
-in turn, A B C D A B C D ..., with the time spent inside `percentiles` apart; every variant's
-result must equal the before one's (floats within 1e-9 relative). The window ends at
-2026-01-01 00:00 UTC (bench/metrics.py's END). Medians, ratios over before and the load
-average go to stdout and --output (bench/results/merge-before-after-<database>.json).
+summary + weekly series over 90 days and 2 years, all services and one; daily over 30 days)
+is timed per variant in turn, the order rotated each round (A B C D, B C D A, ...), with the
+time spent inside `percentiles` apart; every variant's result must equal the before one's
+(floats within 1e-9 relative). The window ends at 2026-01-01 00:00 UTC (bench/metrics.py's
+END). Medians, ratios over before and the load average go to stdout and --output
+(bench/results/merge-before-after-<database>.json).
 """
 
 import argparse
@@ -85,12 +87,44 @@ def _same(a, b, path="") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} {b!r}"]
 
 
+def _page(organization, *, days: int, interval: str) -> int:
+    """The dashboard rendered for a superuser: a signed-cookie session, so nothing is
+    written to the database. Its status (the HTML carries a fresh CSRF token each time)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    query = {
+        "org": organization.slug,
+        "range": "custom",
+        "from": (END - timedelta(days=days)).date().isoformat(),
+        "to": (END - timedelta(days=1)).date().isoformat(),
+        "interval": interval,
+        "service": "",
+    }
+    request = RequestFactory().get("/admin/metrics/dora/", query)
+    request.user = get_user_model().objects.filter(is_superuser=True, is_active=True).first()
+    request.session = SessionStore()
+    response = resolve("/admin/metrics/dora/").func(request)
+    if hasattr(response, "render"):
+        response.render()
+    assert response.status_code == 200, response.status_code
+    return response.status_code
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="main", help="git ref of the before code")
     parser.add_argument("--alternations", type=int, default=5)
     parser.add_argument("--organization", default="bench-metrics")
     parser.add_argument("--only", nargs="*", help="case names to run")
+    parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="also the dashboard page (/admin/metrics/dora/, a superuser, no session write; "
+        "DEBUG=1), 30 days per day and 365 days per week, checked for a 200 only",
+    )
     parser.add_argument("--output")
     args = parser.parse_args()
 
@@ -123,6 +157,11 @@ def main() -> None:
         ),
         "report_daily_30d_all": lambda: dora.dora_report(scope=window(30), interval="day"),
     }
+    if args.pages:
+        cases.update(
+            dashboard_30d_day=lambda: _page(organization, days=30, interval="day"),
+            dashboard_365d_week=lambda: _page(organization, days=365, interval="week"),
+        )
     if args.only:
         cases = {name: run for name, run in cases.items() if name in args.only}
     variants = {
@@ -150,7 +189,11 @@ def main() -> None:
         reference = None
         times = {v: {"total": [], "merge": []} for v in variants}
         for alternation in range(args.alternations + 1):  # the first round warms up
-            for variant, function in variants.items():
+            # Rotated each round, so no variant always follows the same one.
+            order = list(variants)[alternation % len(variants) :]
+            order += list(variants)[: alternation % len(variants)]
+            for variant in order:
+                function = variants[variant]
                 rq.percentiles = timed_merge(function)
                 merge_seconds.clear()
                 try:
@@ -159,9 +202,9 @@ def main() -> None:
                     total = time.perf_counter() - started
                 finally:
                     rq.percentiles = CURRENT
-                if reference is None:
+                if variant == "before":
                     reference = found
-                elif alternation == 0:
+                elif alternation == 0:  # "before" runs first in the first round
                     mismatches += [f"{name} {variant} {d}" for d in _same(reference, found)[:5]]
                 if alternation:
                     times[variant]["total"].append(total * 1000)
