@@ -21,7 +21,10 @@ the values' order (negative bins, zero, positive bins), so SQL can rank bins wit
 """
 
 import math
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate
+from operator import itemgetter
 
 GAMMA = 1.0099
 _LOG_GAMMA = math.log(GAMMA)
@@ -101,3 +104,43 @@ def summary(sketch: Sketch) -> list | None:
     stored row needs, so a bucket that is one row is answered without its bins."""
     n, median, p90, _mean = stats(sketch)
     return [n, total(sketch), median, p90] if n else None
+
+
+def stats_of_pieces(
+    orders: Sequence[str | int], bins: Sequence[Sequence]
+) -> tuple[int, float, float, float, float] | None:
+    """(n, sum, median, p90, mean) of a sketch given as parallel lists of orders (ints, or
+    the stored strings) and [count, sum] bins; None if empty. An order may repeat (sketches
+    laid end to end, unmerged): its bins count as one. The definitions of `stats`: the
+    median of an even count is the mean of the bins at ranks (n + 1) // 2 and (n + 2) // 2,
+    p90 the bin at rank (9n + 9) // 10, each answered by its (merged) bin's mean.
+
+    Every pass over the bins is a builtin (int, sort, accumulate, bisect); only the bins at
+    the ranks are added up in Python."""
+    numeric = list(map(int, orders))
+    counts = list(map(itemgetter(0), bins))
+    ranked = sorted(range(len(numeric)), key=numeric.__getitem__)
+    upto = list(accumulate(map(counts.__getitem__, ranked)))
+    n = upto[-1] if upto else 0
+    if n <= 0:
+        return None
+
+    def at(rank: int) -> float:
+        # The first piece whose running count reaches the rank; its order's pieces lie next to
+        # it (sorted by order), and those before it end below the rank, so the merged bin of
+        # that order holds the rank.
+        found = bisect_left(upto, rank)
+        order = numeric[ranked[found]]
+        low, high = found, found + 1
+        while low > 0 and numeric[ranked[low - 1]] == order:
+            low -= 1
+        while high < len(ranked) and numeric[ranked[high]] == order:
+            high += 1
+        same = ranked[low:high]
+        return math.fsum(bins[i][1] for i in same) / sum(counts[i] for i in same)
+
+    low_rank, high_rank = (n + 1) // 2, (n + 2) // 2
+    low = at(low_rank)
+    median = (low + (at(high_rank) if high_rank != low_rank else low)) / 2
+    whole = math.fsum(map(itemgetter(1), bins))
+    return n, whole, median, at((9 * n + 9) // 10), whole / n
