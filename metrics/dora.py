@@ -549,7 +549,11 @@ def dora_report(
     per_day = rq.numbers(window_filter, read, by="day")
     for (_env, _group, day), cell in edges.items():
         _add(per_day.setdefault(day, {}), _cell_numbers(cell))
-    baseline = rq.open_before(window_filter, read.first) + sum(
+    # Open before the first day read, then the part of the start's day before the start (the
+    # `before` cells; none when the start is a midnight). `read.first` is the day after a
+    # start inside a day, which would count that part twice.
+    first_day = earlier_days.first if earlier_days else scope.start.date()
+    baseline = rq.open_before(window_filter, first_day) + sum(
         cell.incidents_opened - cell.incidents_closed for cell in before.values()
     )
     earlier_metrics = None

@@ -7,6 +7,7 @@ import pytest
 from services.catalog import create_service
 from tests.builders import build_history
 from tests.factories import DeploymentFactory, IncidentFactory, make_key, make_service
+from tests.rollup_checks import assert_api_matches_reference
 
 URL = "/api/metrics/dora"
 RANGE = {"from": "2024-03-04", "to": "2024-03-18", "interval": "week"}  # two ISO weeks
@@ -325,3 +326,19 @@ def test_lead_time_from_linked_changes_worked_out_on_paper(api, key, org, other_
         "reviewMeanSeconds": 1.5 * 3600,  # opened 4.5 h -> merged 6 h
         "waitingMeanSeconds": 2 * 3600,  # merged 6 h -> deployed 8 h
     }
+
+
+def test_a_range_starting_inside_a_day_counts_an_open_incident_once(api, key, history):
+    # inc2 opened at midnight on the 13th and is still open; a range from 06:00 that day
+    # reads the whole days from the 14th and that day's first six hours from the raw rows.
+    response = get(
+        api, key, **{"from": "2024-03-13T06:00:00Z", "to": "2024-03-18", "interval": "day"}
+    )
+    summary = response.json()["summary"]
+    assert summary["incidentTimeToRestore"]["open"] == 1
+    assert_api_matches_reference(
+        api,
+        key,
+        organization=history["d1"].organization,
+        params={"from": "2024-03-13T06:00:00Z", "to": "2024-03-18", "interval": "day"},
+    )
