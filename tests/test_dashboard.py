@@ -228,6 +228,19 @@ def test_team_and_environment_filters(history, staff_client):
     assert staging.context["scope"].environment == "staging"
 
 
+def unrecovered_by_definition(scope) -> list[str]:
+    """The unrecovered failures of `scope` by their definition: no later success of the group
+    (the reference's next-success lookup), newest first."""
+    return list(
+        dora.deployments_in(scope)
+        .filter(status__in=FAILED_STATUSES)
+        .annotate(next_success=reference._recovered_at(scope))
+        .filter(next_success__isnull=True)
+        .order_by("-completed_at", "-id")
+        .values_list("external_id", flat=True)
+    )
+
+
 @pytest.mark.parametrize("service", [None, "checkout", "legacy-batch"])
 def test_unrecovered_failures_are_those_without_a_later_success(history, service):
     """The per-service shortcut equals the definition: no success completed after it."""
@@ -238,14 +251,7 @@ def test_unrecovered_failures_are_those_without_a_later_success(history, service
         end=TODAY + timedelta(days=1),
         service=selector,
     )
-    expected = list(
-        dora.deployments_in(scope)
-        .filter(status__in=FAILED_STATUSES)
-        .annotate(next_success=reference._recovered_at(scope))
-        .filter(next_success__isnull=True)
-        .order_by("-completed_at", "-id")
-        .values_list("external_id", flat=True)
-    )
+    expected = unrecovered_by_definition(scope)
     found = [d.external_id for d in dora.unrecovered_failures(scope=scope, limit=100)]
     assert found == expected
     if service != "legacy-batch":
@@ -287,14 +293,7 @@ def test_unrecovered_failures_of_many_groups_with_different_last_successes(org):
     )
 
     def both(scope):
-        expected = list(
-            dora.deployments_in(scope)
-            .filter(status__in=FAILED_STATUSES)
-            .annotate(next_success=reference._recovered_at(scope))
-            .filter(next_success__isnull=True)
-            .order_by("-completed_at", "-id")
-            .values_list("external_id", flat=True)
-        )
+        expected = unrecovered_by_definition(scope)
         dora.unrecovered_failures(scope=scope)  # folds the writes into the rollups
         with CaptureQueriesContext(connection) as queries:
             found = [d.external_id for d in dora.unrecovered_failures(scope=scope, limit=100)]
