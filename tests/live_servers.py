@@ -129,20 +129,31 @@ def _start(database_url: str, port: int, workers: int, log, env: dict) -> subpro
     )
 
 
-def _wait_until_live(process: subprocess.Popen, base: str, log) -> None:
+def wait_until_live(process: subprocess.Popen, url: str, log, *, what: str = "gunicorn") -> None:
+    """Until `url` answers 200; the server's log in the error if it exits first."""
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"gunicorn exited: {log.read()[-4000:]}")
+            raise RuntimeError(f"{what} exited: {log.read()[-4000:]}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError("gunicorn did not start within 60 s")
+            raise RuntimeError(f"{what} did not start within 60 s")
         time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, as a process manager stops a server, and a kill if it lingers."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -159,12 +170,7 @@ def gunicorn(database_url: str, *, workers: int = 2, error_log: str | None = Non
         process = _start(database_url, port, workers, log, env)
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_until_live(process, base, log)
+            wait_until_live(process, f"{base}/healthz", log)
             yield base
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

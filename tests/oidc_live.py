@@ -8,12 +8,10 @@ form, and brings the provider's redirect back to Periscope's callback.
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.live_servers import REPO, free_port
+from tests.live_servers import REPO, free_port, stop, wait_until_live
 
 CLIENT_ID = "periscope-admin"
 CLIENT_SECRET = "test-client-secret-0123456789"
@@ -111,32 +109,15 @@ def oidc_provider(users: list[dict]):
             )
             try:
                 provider = Provider(base=f"http://127.0.0.1:{port}", database=database)
-                _wait_until_live(process, provider, log)
+                wait_until_live(
+                    process,
+                    f"{provider.issuer}/.well-known/openid-configuration",
+                    log,
+                    what="the test provider",
+                )
                 yield provider
             finally:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def _wait_until_live(process: subprocess.Popen, provider: Provider, log) -> None:
-    deadline = time.monotonic() + 60
-    url = f"{provider.issuer}/.well-known/openid-configuration"
-    while True:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"the test provider exited: {log.read()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test provider did not start within 60 s")
-        time.sleep(0.2)
+                stop(process)
 
 
 def sign_in_at_provider(authorization_url: str, *, username: str) -> str:

@@ -127,17 +127,22 @@ def test_a_carried_time_outside_production_or_on_a_failure_gives_no_change(api, 
     assert lead_time(api, key, org)["changes"] == 0
 
 
-def test_periscope_metadata_commit_carries_a_commit_time(api, org, key, other_org):
-    body = {
-        "deploymentId": "p1",
+def periscope_body(ident: str, metadata: dict) -> dict:
+    """A Periscope delivery of commit a to cart, deployed at hour 30, with this metadata."""
+    return {
+        "deploymentId": ident,
         "service": "cart",
         "commitSha": sha("a"),
         "environment": "production",
         "status": "success",
         "startedAt": _iso(29),
         "completedAt": _iso(30),
-        "metadata": {"commitAuthoredAt": _iso(20)},
+        "metadata": metadata,
     }
+
+
+def test_periscope_metadata_commit_carries_a_commit_time(api, org, key, other_org):
+    body = periscope_body("p1", {"commitAuthoredAt": _iso(20)})
     response = post_webhook(api, "periscope", body, key=key)
     assert response.status_code in (200, 201), response.content
     assert Deployment.objects.get(organization=org).commit_at == at_hour(20)
@@ -249,16 +254,7 @@ def test_any_opslevel_commit_dates_answer_202_or_a_400_naming_the_field(api, key
 )
 @given(commit=anything)
 def test_any_periscope_metadata_commit_time_is_stored_never_a_500(api, org, key, commit):
-    body = {
-        "deploymentId": "h",
-        "service": "cart",
-        "commitSha": sha("a"),
-        "environment": "production",
-        "status": "success",
-        "startedAt": _iso(29),
-        "completedAt": _iso(30),
-        "metadata": {"commitAuthoredAt": commit, "commitTimestamp": commit},
-    }
+    body = periscope_body("h", {"commitAuthoredAt": commit, "commitTimestamp": commit})
     response = post_webhook(api, "periscope", json.dumps(body, default=str).encode(), key=key)
     assert response.status_code < 500, response.content
     if response.status_code < 300:

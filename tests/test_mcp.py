@@ -383,6 +383,19 @@ def describe(error: BaseException) -> str:
     return " ".join(parts)
 
 
+def run_stdio(args: list[str], *, env: dict) -> subprocess.CompletedProcess:
+    """`manage.py mcp ARGS` run to its end with nothing on its standard input."""
+    return subprocess.run(
+        [sys.executable, str(live_servers.REPO / "manage.py"), "mcp", *args],
+        env=env,
+        cwd=live_servers.REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.mark.parametrize(
     "key_of, message",
     [
@@ -392,15 +405,7 @@ def describe(error: BaseException) -> str:
     ],
 )
 def test_stdio_refuses_a_wrong_or_ingest_only_key(site, key_of, message):
-    finished = subprocess.run(
-        [sys.executable, str(live_servers.REPO / "manage.py"), "mcp", "--key", key_of(site)],
-        env=live_servers.server_env(site.database_url),
-        cwd=live_servers.REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    finished = run_stdio(["--key", key_of(site)], env=live_servers.server_env(site.database_url))
     assert finished.returncode == 1
     assert message in finished.stderr
     assert finished.stdout == ""
@@ -409,14 +414,6 @@ def test_stdio_refuses_a_wrong_or_ingest_only_key(site, key_of, message):
 def test_stdio_without_a_key_says_how_to_give_one(site):
     env = live_servers.server_env(site.database_url)
     env.pop("PERISCOPE_API_KEY", None)
-    finished = subprocess.run(
-        [sys.executable, str(live_servers.REPO / "manage.py"), "mcp"],
-        env=env,
-        cwd=live_servers.REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    finished = run_stdio([], env=env)
     assert finished.returncode == 1
     assert "--key" in finished.stderr

@@ -500,11 +500,11 @@ def record_deployment(
             return _record_one(pending=pending)
     # The fast path, for most deliveries: a new deployment with nothing to link is a few
     # plain statements, which rows.transaction() sends in two round trips on PostgreSQL.
-    checked = None
+    values = pending.values
+    stored = checked = None
     with rows.transaction():
         result = _record_new(pending=pending, link=False)
-        if result is not None:
-            values = pending.values
+        if result is not None and rollbacks.needs_detection(**_detection_values(values)):
             stored = Deployment(
                 pk=result.deployment_id,
                 organization_id=organization.pk,
@@ -513,7 +513,7 @@ def record_deployment(
             )
             checked = rollbacks.send_candidate_check(organization=organization, deployment=stored)
     if result is not None:
-        if rollbacks.needs_detection(**_detection_values(values)):
+        if stored is not None:
             rollbacks.detect_after_record(
                 organization=organization, deployment=stored, checked=checked
             )

@@ -276,20 +276,14 @@ def send_candidate_check(
 ) -> Callable[[], bool] | None:
     """Inside a new production success's `rows.transaction()`, after its recovery lock
     (recovery.after_insert): the candidate check, sent in the pipeline, so that it costs no
-    round trip of its own; the returned function answers it after the commit. None when the
-    delivery needs no check. Under the group's lock the statement sees every delivery of the
+    round trip of its own; the returned function answers it after the commit. For a delivery
+    that needs_detection(); None when it takes no lock (or detection is off). Under the group's lock the statement sees every delivery of the
     group committed before it, and one committing later takes the lock after this commit and
     sees this one: the race detect_after_record covers by checking after the commit."""
     if not organization.detect_rollbacks or not recovery.takes_lock(
         status=deployment.status,
         environment=deployment.environment,
         completed_at=deployment.completed_at,
-    ):
-        return None
-    if not needs_detection(
-        environment=deployment.environment,
-        status=deployment.status,
-        commit_sha=deployment.commit_sha,
     ):
         return None
     read = rows.send(*_candidate_sql(deployment))
