@@ -405,9 +405,9 @@ def _filter(scope: Window, *, totals: bool = False) -> rq.Filter:
     if selector is not None and selector.service_id is not None:
         own = ServiceGroup(selector.service_id).encode()
         deployments = Q(group=own)
-        incidents = Q(
-            group__in=[own, *(ServiceGroup(None, k).encode() for k in selector.alias_keys)]
-        )
+        # Incidents sent under an alias name before the alias existed count for the service.
+        aliases = [ServiceGroup(None, k).encode() for k in selector.alias_keys]
+        incidents = Q(group__in=[own, *aliases]) if aliases else deployments
     elif selector is not None:
         deployments = incidents = Q(group=ServiceGroup(None, selector.key).encode())
     if scope.team:
@@ -421,6 +421,7 @@ def _filter(scope: Window, *, totals: bool = False) -> rq.Filter:
         raw_deployments=_service_q(scope),
         raw_incidents=_service_q(scope, incidents=True),
         totals=totals and selector is None and not scope.team,
+        one_group=selector is not None and deployments == incidents,
     )
 
 
@@ -640,7 +641,7 @@ def dora_by_service(*, scope: Window) -> list[ServiceDora]:
     for (_env, group, _day), cell in edges.items():
         if cell.completed or group in per_group:
             _add(per_group.setdefault(group, {}), _cell_numbers(cell))
-    active = rq.active_days(window_filter, days, by="group")
+    active = rq.active_days(window_filter, days)
     for (_env, group, day), cell in edges.items():
         if cell.reached:
             active.setdefault(group, set()).add(day)

@@ -13,13 +13,14 @@ from datetime import date, datetime, timedelta
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from deployments.models import DailyRollup, OrganizationRollup
+from deployments.models import DailyRollup, GroupRollup, OrganizationRollup
 from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import sketch
 from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, Slice, compute, midnight
+from deployments.rollups.groups import days_of
 
 DEPLOYMENT_NUMBERS = tuple(n for n in NUMBERS if not n.startswith("incidents_"))
 INCIDENT_NUMBERS = ("incidents_opened", "incidents_closed")
@@ -50,16 +51,44 @@ class Filter:
     # every service's rows.
     totals: bool = False
 
+    # The service filter selects one group, for incidents as for deployments: a series bucket
+    # that is one of its week or month rows is answered from the row's stats.
+    one_group: bool = False
+
     def rows(self, *, incidents: bool = False, level: str = "day") -> QuerySet:
+        """The stored rows of one level: the all-services totals, or the service-day rows
+        (`day`) or per-group week and month rows of the filter's groups."""
         if self.totals:
             return OrganizationRollup.objects.filter(
                 organization_id=self.organization_id, environment=self.environment, level=level
             )
-        return DailyRollup.objects.filter(
+        model = DailyRollup if level == "day" else GroupRollup
+        found = model.objects.filter(
             self.incidents if incidents else self.deployments,
             organization_id=self.organization_id,
             environment=self.environment,
         )
+        return found if level == "day" else found.filter(level=level)
+
+    def rows_in(
+        self,
+        spans: Iterable[tuple[str, date, date]],
+        *,
+        incidents: bool = False,
+        skip: tuple[str, set[date]] | None = None,
+    ) -> list[QuerySet]:
+        """The rows of these (level, first, end) spans, one queryset per level read (each a
+        range of its rows' `day`); with `skip` (level, days), not those rows of that level."""
+        ranges: dict[str, Q] = {}
+        for level, first, end in spans:
+            span = Q(day__gte=first, day__lt=end)
+            if skip and skip[0] == level and skip[1]:
+                span &= ~Q(day__in=skip[1])
+            ranges[level] = ranges.get(level, Q(pk__in=[])) | span
+        return [
+            self.rows(incidents=incidents, level=level).filter(where)
+            for level, where in ranges.items()
+        ]
 
 
 def _next_month(first: date) -> date:
@@ -85,6 +114,31 @@ def spans(days: "Days", *, interval: str | None) -> list[tuple[str, date, date]]
         return [("day", first, last)]
     found = [("day", first, big_first), (level, big_first, big_last), ("day", big_last, last)]
     return [span for span in found if span[1] < span[2]]
+
+
+def _weeks_and_days(first: date, last: date) -> list[tuple[str, date, date]]:
+    week_first = first + timedelta(days=(7 - first.weekday()) % 7)
+    week_last = last - timedelta(days=last.weekday())
+    if week_first >= week_last:
+        return [("day", first, last)] if first < last else []
+    found = [("day", first, week_first), ("week", week_first, week_last), ("day", week_last, last)]
+    return [span for span in found if span[1] < span[2]]
+
+
+def ladder(days: "Days") -> list[tuple[str, date, date]]:
+    """The whole days [first, last) as the fewest stored rows, for a sum over the whole range
+    (a summary, or per service): whole months in the middle, whole ISO weeks on either side
+    of them and days at the ends, so a year is 11 months, up to 8 weeks and 12 days."""
+    first, last = days.first, days.last
+    month_first = first if first.day == 1 else _next_month(first)
+    month_last = last.replace(day=1)
+    if month_first >= month_last:
+        return _weeks_and_days(first, last)
+    return [
+        *_weeks_and_days(first, month_first),
+        ("month", month_first, month_last),
+        *_weeks_and_days(month_last, last),
+    ]
 
 
 @dataclass(frozen=True)
@@ -144,20 +198,16 @@ def _sums(names: Iterable[str]) -> dict:
 
 def numbers(window_filter: Filter, days: Days, *, by: str) -> dict:
     """{day or group: {number: sum}} over the whole days, deployments' numbers from the
-    deployment groups and incidents' from the incident groups (two grouped queries)."""
+    deployment groups and incidents' from the incident groups. Per group, read from the
+    fewest week, month and day rows (`ladder`): a query per level read."""
     result: dict = {}
+    read = ladder(days) if by == "group" else [("day", days.first, days.last)]
     for incidents, names in ((False, DEPLOYMENT_NUMBERS), (True, INCIDENT_NUMBERS)):
-        rows = (
-            window_filter.rows(incidents=incidents)
-            .filter(day__gte=days.first, day__lt=days.last)
-            .values(by)
-            .order_by()
-            .annotate(**_sums(names))
-        )
-        for row in rows:
-            target = result.setdefault(row[by], dict.fromkeys(NUMBERS, 0))
-            for name in names:
-                target[name] += row[name]
+        for rows in window_filter.rows_in(read, incidents=incidents):
+            for row in rows.values(by).order_by().annotate(**_sums(names)):
+                target = result.setdefault(row[by], dict.fromkeys(NUMBERS, 0))
+                for name in names:
+                    target[name] += row[name]
     return result
 
 
@@ -173,34 +223,20 @@ def open_before(window_filter: Filter, day: date) -> int:
     return totals["opened"] - totals["closed"]
 
 
-def active_periods(window_filter: Filter, days: Days, *, by: str, period: str) -> dict:
-    """{group: {period start: days with a deployment that reached}} over the whole days."""
-    rows = (
-        window_filter.rows()
-        .filter(day__gte=days.first, day__lt=days.last, reached__gt=0)
-        .values(by, period)
-        .order_by()
-        .annotate(n=Count("id"))
-    )
-    result: dict = {}
-    for row in rows:
-        result.setdefault(row[by], {})[row[period]] = row["n"]
-    return result
-
-
-def active_days(window_filter: Filter, days: Days, *, by: str | None = None) -> dict:
-    """{group or None: {days with a deployment that reached}} over the whole days."""
-    columns = ["day"] + ([by] if by else [])
-    rows = (
-        window_filter.rows()
-        .filter(day__gte=days.first, day__lt=days.last, reached__gt=0)
-        .values_list(*columns)
-        .order_by()
-        .distinct()
-    )
-    result: dict = {}
-    for row in rows:
-        result.setdefault(row[1] if by else None, set()).add(row[0])
+def active_days(window_filter: Filter, days: Days) -> dict[str, set[date]]:
+    """{group: {days with a deployment that reached}} over the whole days, from the fewest
+    rows (`ladder`): the service-days at the ends, the week and month rows' day bits
+    (GroupRollup.active_days) in the middle."""
+    result: dict[str, set[date]] = {}
+    for rows in window_filter.rows_in(ladder(days)):
+        if rows.model is DailyRollup:
+            found = rows.filter(reached__gt=0).values_list("group", "day")
+            for group, day in found.order_by():
+                result.setdefault(group, set()).add(day)
+            continue
+        found = rows.filter(active_days__gt=0).values_list("group", "day", "active_days")
+        for group, start, active in found.order_by():
+            result.setdefault(group, set()).update(days_of(start, active))
     return result
 
 
@@ -286,39 +322,39 @@ def _values_sql(rows: list[tuple]) -> tuple[str, list]:
 def _sources(
     window_filter: Filter, days: Days, *, by: str | None, whole: set[date] | None
 ) -> list[tuple[QuerySet, tuple]]:
-    """The rows whose sketches a merge reads, with the sketch names each contributes; from the
-    totals, spans of rows that are buckets of their own (`whole` is not None) give only the
-    rows that are not in `whole` (those with edges)."""
-    if window_filter.totals:
-        names = DEPLOYMENT_SKETCHES + INCIDENT_SKETCHES
-        found = []
-        for level, start, end in spans(days, interval=by):
-            rows = window_filter.rows(level=level).filter(day__gte=start, day__lt=end)
-            if whole is not None and level == by:
-                rows = rows.exclude(day__in=whole) if whole else rows
-            found.append((rows, names))
-        return found
+    """The rows whose sketches a merge reads, with the sketch names each contributes: for a
+    series, whole weeks or months of stored rows in the middle and days at the edges, so
+    that each row lies inside one bucket; for a summary or per group, the fewest rows
+    (`ladder`). Rows that are buckets of their own answered from their stats (`whole`) are
+    left out."""
+    if by in ("week", "month"):
+        read = spans(days, interval=by)
+    elif by == "day":
+        read = [("day", days.first, days.last)]
+    else:
+        read = ladder(days)
+    skip = (by, whole) if whole else None
     if window_filter.deployments == window_filter.incidents:
-        # The same rows (every service): read once for all three sketches.
-        rows = window_filter.rows().filter(day__gte=days.first, day__lt=days.last)
-        return [(rows, DEPLOYMENT_SKETCHES + INCIDENT_SKETCHES)]
+        # The same rows (every service, or one group): read once for all three sketches.
+        names = DEPLOYMENT_SKETCHES + INCIDENT_SKETCHES
+        return [(rows, names) for rows in window_filter.rows_in(read, skip=skip)]
     return [
-        (
-            window_filter.rows(incidents=incidents).filter(day__gte=days.first, day__lt=days.last),
-            names,
-        )
+        (rows, names)
         for incidents, names in ((False, DEPLOYMENT_SKETCHES), (True, INCIDENT_SKETCHES))
+        for rows in window_filter.rows_in(read, incidents=incidents, skip=skip)
     ]
 
 
 def _whole_buckets(
     window_filter: Filter, days: Days, *, by: str | None, extra: dict
 ) -> tuple[dict, set[date] | None]:
-    """(result entries, bucket days) of the series buckets that are exactly one stored totals
-    row (a whole week of a weekly series, month of a monthly one, day of a daily one) and no
-    edge: answered from the row's stats (OrganizationRollup.stats) in one small query,
-    without reading its bins. Nothing for a summary or a service or team filter."""
-    if not (window_filter.totals and by):
+    """(result entries, bucket days) of the series buckets that are exactly one stored row
+    (of the totals: a whole week of a weekly series, month of a monthly one, day of a daily
+    one; of one group: a whole week or month) and no edge: answered from the row's stats
+    (OrganizationRollup.stats, GroupRollup.stats) in one small query, without reading its
+    bins. Nothing for a summary or a filter of several groups (a team, a service's alias
+    names' incidents)."""
+    if not (by and (window_filter.totals or (window_filter.one_group and by != "day"))):
         return {}, None
     with_edges = {key for key, _name in extra}
     result, whole = {}, set()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from deployments.models import DailyRollup, OrganizationRollup, RollupPending
+from deployments.models import DailyRollup, GroupRollup, OrganizationRollup, RollupPending
 from tests.factories import DeploymentFactory
 
 DAY = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -70,6 +70,27 @@ def test_check_names_totals_whose_stored_percentiles_drifted(history, org, other
         call_command("check_rollups", stdout=output)
     assert "production all services week 2026-03-02: stats differ" in output.getvalue()
     assert f"{other_org.slug}: rollups match the raw rows" in output.getvalue()
+    run("rebuild_rollups", "--org", org.slug)
+    assert f"{org.slug}: rollups match the raw rows" in run("check_rollups", "--org", org.slug)
+
+
+def test_check_names_a_service_week_or_month_that_drifted(history, org, other_org):
+    """A one-service question reads the service's week and month rows (their numbers,
+    percentiles' stats and days with deployments): each is checked against the raw rows."""
+    run("check_rollups")
+    month = GroupRollup.objects.get(organization=org, level="month")
+    assert (month.day.isoformat(), month.reached, month.active_days) == ("2026-03-01", 3, 1 << 1)
+    week = GroupRollup.objects.get(organization=org, level="week")
+    assert (week.day.isoformat(), week.total, week.active_days) == ("2026-03-02", 4, 1)
+    GroupRollup.objects.filter(pk=month.pk).update(active_days=1)
+    GroupRollup.objects.filter(pk=week.pk).update(rework=2)
+    output = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_rollups", stdout=output)
+    found = output.getvalue()
+    assert "production name:billing month 2026-03-01: days with deployments differ" in found
+    assert "production name:billing week 2026-03-02: rework differ" in found
+    assert f"{other_org.slug}: rollups match the raw rows" in found
     run("rebuild_rollups", "--org", org.slug)
     assert f"{org.slug}: rollups match the raw rows" in run("check_rollups", "--org", org.slug)
 

@@ -9,11 +9,13 @@ import random
 from datetime import date, timedelta
 
 import pytest
+from django.db.models import Q
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deployments.models import DailyRollup, OrganizationRollup
+from deployments.models import DailyRollup, GroupRollup, OrganizationRollup
 from deployments.rollups import sketch
+from deployments.rollups.groups import refresh_groups
 from metrics import rollup_queries as rq
 
 durations = st.one_of(
@@ -70,7 +72,7 @@ def test_pieces_skip_empty_bins_and_answer_none_when_empty():
 
 
 DAY = date(2024, 2, 5)  # a Monday
-GROUPS = ["service:1", "service:2", "name:loose"]
+GROUPS = ["name:one", "name:two", "name:loose"]
 
 
 def _random_sketch(rng: random.Random) -> dict:
@@ -97,8 +99,9 @@ def _row(organization, *, model, rng, day, **fields):
 
 @pytest.fixture
 def rollups(org):
-    """Six weeks of random service-day sketches, and their all-services totals per day,
-    ISO week and month with each row's stats."""
+    """Six weeks of random service-day sketches, their per-group week and month rows (by the
+    fold's own code) and their all-services totals per day, ISO week and month with each
+    row's stats."""
     rng = random.Random(17)
     daily = [
         _row(org, model=DailyRollup, rng=rng, day=DAY + timedelta(days=offset), group=group)
@@ -107,6 +110,9 @@ def rollups(org):
         if rng.random() < 0.8
     ]
     DailyRollup.objects.bulk_create(daily)
+    refresh_groups(
+        organization_id=org.pk, cells={(row.environment, row.group, row.day) for row in daily}
+    )
     totals: dict[tuple, dict] = {}
     for row in daily:
         for level, day in (("day", row.day), ("week", row.week), ("month", row.month)):
@@ -131,18 +137,31 @@ def rollups(org):
 
 def _edges() -> dict:
     return {
-        ("service:1", "lead"): sketch.of([-2.0, 0, 45.5, 45.5]),
+        ("name:one", "lead"): sketch.of([-2.0, 0, 45.5, 45.5]),
         ("name:new", "restore"): sketch.of([7200.0]),
-        ("service:2", "recovery"): {1000001: [0, 0.0]},
+        ("name:two", "recovery"): {1000001: [0, 0.0]},
     }
 
 
+def _filter(org, rows: str) -> rq.Filter:
+    if rows == "one group":
+        one = Q(group="name:two")
+        return rq.Filter(
+            organization_id=org.pk,
+            environment="production",
+            deployments=one,
+            incidents=one,
+            one_group=True,
+        )
+    return rq.Filter(organization_id=org.pk, environment="production", totals=rows == "totals")
+
+
 @pytest.mark.parametrize("by", ["group", None, "day", "week", "month"])
-@pytest.mark.parametrize("totals", [False, True])
-def test_python_and_sql_merges_agree(rollups, org, by, totals):
-    if totals and by == "group":
+@pytest.mark.parametrize("rows", ["every group", "one group", "totals"])
+def test_python_and_sql_merges_agree(rollups, org, by, rows):
+    if rows == "totals" and by == "group":
         pytest.skip("the totals have no groups")
-    window_filter = rq.Filter(organization_id=org.pk, environment="production", totals=totals)
+    window_filter = _filter(org, rows)
     days = rq.Days(
         first=DAY + timedelta(days=3), last=DAY + timedelta(days=40), edges=(), before=None
     )
@@ -184,3 +203,34 @@ def test_an_empty_window_merges_to_nothing(org):
     days = rq.Days(first=DAY, last=DAY + timedelta(days=7), edges=(), before=None)
     assert rq.percentiles(window_filter, days, by="group", extra={}, method="python") == {}
     assert rq.percentiles(window_filter, days, by=None, extra={}, method="python") == {}
+
+
+@pytest.mark.parametrize("by", ["week", "month", None])
+def test_one_group_reads_its_weeks_and_months_like_its_days(rollups, org, by):
+    """A one-service window read from the group's week and month rows (whole buckets from
+    their stats, a summary from the fewest rows) gives the stats of its service-days merged:
+    the days from the Wednesday of the first week to the 40th, edges included."""
+    assert GroupRollup.objects.filter(organization=org, group="name:two", level="week").exists()
+    days = rq.Days(
+        first=DAY + timedelta(days=2), last=DAY + timedelta(days=40), edges=(), before=None
+    )
+    edge_key = "" if by is None else DAY.isoformat()
+    merged: dict = {(edge_key, "lead"): sketch.of([-1.0, 0, 9.0])}
+    for row in rollups:
+        if row.group != "name:two" or not days.first <= row.day < days.last:
+            continue
+        key = "" if by is None else getattr(row, by).isoformat()
+        for name in rq.SKETCHES:
+            sketch.merge(merged.setdefault((key, name), {}), getattr(row, name))
+    expected = {}
+    for key, bins in merged.items():
+        n, median, p90, mean = sketch.stats(bins)
+        if n:
+            expected[key] = (n, sketch.total(bins), median, p90, mean)
+    found = rq.percentiles(
+        _filter(org, "one group"),
+        days,
+        by=by,
+        extra={(edge_key, "lead"): sketch.of([-1.0, 0, 9.0])},
+    )
+    _assert_same(found, expected)

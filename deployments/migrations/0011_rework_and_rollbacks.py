@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 def fill(apps, schema_editor):
     """No longer fills: the fill runs the live code, which writes what later migrations add,
-    so only the newest migration fills the rollups (0014_refill_rollups)."""
+    so only the newest migration fills the rollups (0015_group_rollups)."""
 
 
 class Migration(migrations.Migration):

@@ -2,17 +2,8 @@ from django.db import migrations
 
 
 def fill(apps, schema_editor):
-    """Existing histories get their rollups at once (the metrics read nothing else): the
-    service-day rows, the totals and their stored percentiles, with the rework counts.
-
-    Uses the live code (deployments.rollups), not the historical models, so it must run after
-    every migration the live code reads: only the newest migration fills, and a later one
-    that changes what a rollup holds makes this a no-op and fills itself."""
-    from deployments.rollups.maintain import rebuild
-
-    Organization = apps.get_model("periscope", "Organization")
-    for organization_id in Organization.objects.values_list("pk", flat=True):
-        rebuild(organization_id=organization_id)
+    """No longer fills: the fill runs the live code, which writes what later migrations add,
+    so only the newest migration fills the rollups (0015_group_rollups)."""
 
 
 class Migration(migrations.Migration):

@@ -23,7 +23,12 @@ from deployments.models.deployment import (
     Status,
 )
 from deployments.models.incident import Incident, IncidentDelivery
-from deployments.models.rollup import DailyRollup, OrganizationRollup, RollupPending
+from deployments.models.rollup import (
+    DailyRollup,
+    GroupRollup,
+    OrganizationRollup,
+    RollupPending,
+)
 
 __all__ = [
     "CONCLUDED_STATUSES",
@@ -32,6 +37,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "Commit",
     "DailyRollup",
+    "GroupRollup",
     "CommitParent",
     "Delivery",
     "DeliveryAction",

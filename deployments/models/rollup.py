@@ -1,5 +1,6 @@
 """The metrics' rollups: one row per organization, environment, service group and UTC day,
-and their sums over every service per day, ISO week and month."""
+their sums per service group per ISO week and month, and their sums over every service per
+day, ISO week and month."""
 
 from django.db import models
 
@@ -105,6 +106,56 @@ class OrganizationRollup(RollupValues):
 
     def __str__(self) -> str:
         return f"{self.environment} {self.level} {self.day}"
+
+
+class GroupRollup(RollupValues):
+    """The DailyRollup rows of one service group (a catalogued service or an unmatched name)
+    in one environment summed per ISO week (`day` its Monday) and calendar month (`day` its
+    first): a per-service question over a year reads a dozen months and a few weeks and days
+    per service, not 365 service-days, and a bucket of a one-service series that is exactly
+    one such row is answered from its stats. Kept by the same fold as the rows they sum
+    (deployments/rollups/groups.py)."""
+
+    class Level(models.TextChoices):
+        WEEK = "week"
+        MONTH = "month"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    environment = models.CharField(max_length=100)
+    group = models.CharField(max_length=520)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    level = models.CharField(max_length=8, choices=Level.choices)
+    day = models.DateField()
+    # As on DailyRollup: the ISO week and the month of `day` (for a week row that straddles
+    # two months, the month of its Monday: week rows are never read by month).
+    week = models.DateField()
+    month = models.DateField()
+    # As OrganizationRollup.stats: {"<sketch name>": [n, sum, median, p90]}.
+    stats = models.JSONField(default=dict)
+    # Bit i set: day `day` + i had a deployment that reached the environment (the deployment
+    # frequency's days; a month's 31 bits fit a signed 32-bit integer).
+    active_days = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "environment", "group", "level", "day"],
+                name="uniq_group_rollup",
+            ),
+        ]
+        indexes = [
+            # A range of weeks or months of every group (the per-service table).
+            models.Index(
+                fields=["organization", "environment", "level", "day"], name="group_rollup_days"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment} {self.group} {self.level} {self.day}"
 
 
 class RollupPending(models.Model):

@@ -2,9 +2,10 @@
 
 import math
 
-from deployments.models import DailyRollup, OrganizationRollup
+from deployments.models import DailyRollup, GroupRollup, OrganizationRollup
 from deployments.rollups import sketch
 from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, compute
+from deployments.rollups.groups import day_bit
 from deployments.rollups.maintain import fold, months
 from deployments.rollups.totals import cell_of, stats_of, week_of
 
@@ -33,20 +34,83 @@ def drift(*, organization_id: int) -> list[str]:
         stored[(row.environment, row.group, row.day)] = cell_of(row)
     problems = _compare(stored, computed)
     totals = _totals(computed)
+    groups = _group_sums(computed)
     return (
         problems
+        + _compare(_stored_groups(organization_id), groups)
+        + _stats_drift(_stored_group_stats(organization_id), groups)
+        + _active_drift(organization_id, computed)
         + _compare(_stored_totals(organization_id), totals)
-        + _stats_drift(organization_id, totals)
+        + _stats_drift(_stored_total_stats(organization_id), totals)
     )
 
 
-def _stats_drift(organization_id: int, totals: dict) -> list[str]:
-    """Totals rows whose stored [n, sum, median, p90] are not those of the raw rows."""
+def _group_sums(computed: dict) -> dict:
+    """The per-group week and month sums of the computed cells, keyed like GroupRollup rows."""
+    sums: dict = {}
+    for (environment, group, day), cell in computed.items():
+        for level, start in (("week", week_of(day)), ("month", day.replace(day=1))):
+            sums.setdefault((environment, f"{group} {level}", start), Cell()).merge(cell)
+    return sums
+
+
+def _group_key(row) -> tuple:
+    return (row.environment, f"{row.group} {row.level}", row.day)
+
+
+def _stored_groups(organization_id: int) -> dict:
+    return {
+        _group_key(row): cell_of(row)
+        for row in GroupRollup.objects.filter(organization_id=organization_id)
+    }
+
+
+def _stored_group_stats(organization_id: int) -> dict:
+    return {
+        _group_key(row): row.stats
+        for row in GroupRollup.objects.filter(organization_id=organization_id).only(
+            "environment", "group", "level", "day", "stats"
+        )
+    }
+
+
+def _active_drift(organization_id: int, computed: dict) -> list[str]:
+    """Week and month rows whose days with a deployment that reached are not the raw rows'."""
+    want: dict = {}
+    for (environment, group, day), cell in computed.items():
+        if cell.reached:
+            for level, start in (("week", week_of(day)), ("month", day.replace(day=1))):
+                key = (environment, f"{group} {level}", start)
+                want[key] = want.get(key, 0) | day_bit(start, day)
+    have = {
+        _group_key(row): row.active_days
+        for row in GroupRollup.objects.filter(organization_id=organization_id).only(
+            "environment", "group", "level", "day", "active_days"
+        )
+    }
+    return [
+        f"{key[0]} {key[1]} {key[2]}: days with deployments differ"
+        for key in sorted(set(have) | set(want), key=str)
+        if have.get(key, 0) != want.get(key, 0)
+    ]
+
+
+def _stored_total_stats(organization_id: int) -> dict:
+    return {
+        (row.environment, f"all services {row.level}", row.day): row.stats
+        for row in OrganizationRollup.objects.filter(organization_id=organization_id).only(
+            "environment", "level", "day", "stats"
+        )
+    }
+
+
+def _stats_drift(stored: dict, sums: dict) -> list[str]:
+    """Week, month or totals rows whose stored [n, sum, median, p90] are not those of the
+    raw rows."""
     problems = []
-    for row in OrganizationRollup.objects.filter(organization_id=organization_id):
-        key = (row.environment, f"all services {row.level}", row.day)
-        want = stats_of(totals[key]) if key in totals else {}
-        have = row.stats or {}
+    for key, have_stats in stored.items():
+        want = stats_of(sums[key]) if key in sums else {}
+        have = have_stats or {}
         if set(have) != set(want) or any(
             not all(_close(float(a), float(b)) for a, b in zip(have[name], want[name], strict=True))
             for name in want

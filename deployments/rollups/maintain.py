@@ -43,6 +43,7 @@ from deployments.models import (
     Deployment,
     DeploymentCommit,
     DeploymentPullRequest,
+    GroupRollup,
     Incident,
     OrganizationRollup,
     RollupPending,
@@ -61,6 +62,7 @@ from deployments.rollups.cells import (
     midnight,
     utc_day,
 )
+from deployments.rollups.groups import refresh_groups
 from deployments.rollups.totals import refresh_totals
 from periscope import rows
 
@@ -463,9 +465,10 @@ def refresh(*, organization_id: int, slices: list[Slice]) -> int:
         stored = DailyRollup.objects.filter(
             any_of(slices, _stored_q), organization_id=organization_id
         )
-        # The days whose all-services totals change: those stored before and those computed.
-        days = set(stored.values_list("environment", "day").distinct().order_by())
-        days |= {(environment, day) for environment, _group, day in computed}
+        # The cells whose week, month and all-services totals change: those stored before and
+        # those computed.
+        cells = set(stored.values_list("environment", "group", "day").order_by())
+        cells |= {(environment, group, day) for environment, group, day in computed}
         stored.delete()
         DailyRollup.objects.bulk_create(
             [
@@ -474,7 +477,10 @@ def refresh(*, organization_id: int, slices: list[Slice]) -> int:
             ],
             batch_size=2000,
         )
-        refresh_totals(organization_id=organization_id, days=days)
+        refresh_groups(organization_id=organization_id, cells=cells)
+        refresh_totals(
+            organization_id=organization_id, days={(env, day) for env, _group, day in cells}
+        )
     return len(computed)
 
 
@@ -515,6 +521,7 @@ def rebuild(*, organization_id: int) -> int:
         pending = RollupPending.objects.filter(organization_id=organization_id)
         ids = list(pending.values_list("id", flat=True))
         DailyRollup.objects.filter(organization_id=organization_id).delete()
+        GroupRollup.objects.filter(organization_id=organization_id).delete()
         OrganizationRollup.objects.filter(organization_id=organization_id).delete()
         stored = sum(
             refresh(organization_id=organization_id, slices=[month])
