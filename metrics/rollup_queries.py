@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q, QuerySet, Sum
+from django.db.models import F, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from deployments.models import DailyRollup, GroupRollup, OrganizationRollup
@@ -196,18 +196,36 @@ def _sums(names: Iterable[str]) -> dict:
     return {name: Sum(name, default=0) for name in names}
 
 
+def _union(querysets: list[QuerySet]) -> QuerySet:
+    """One query for the rows of several levels (tables): UNION ALL of same-shaped reads."""
+    first, *rest = querysets
+    return first.union(*rest, all=True) if rest else first
+
+
 def numbers(window_filter: Filter, days: Days, *, by: str) -> dict:
     """{day or group: {number: sum}} over the whole days, deployments' numbers from the
-    deployment groups and incidents' from the incident groups. Per group, read from the
-    fewest week, month and day rows (`ladder`): a query per level read."""
+    deployment groups and incidents' from the incident groups (one query when they are the
+    same rows, two otherwise). Per group, read from the fewest week, month and day rows
+    (`ladder`), their levels' sums in one UNION ALL and added here."""
     result: dict = {}
     read = ladder(days) if by == "group" else [("day", days.first, days.last)]
-    for incidents, names in ((False, DEPLOYMENT_NUMBERS), (True, INCIDENT_NUMBERS)):
-        for rows in window_filter.rows_in(read, incidents=incidents):
-            for row in rows.values(by).order_by().annotate(**_sums(names)):
-                target = result.setdefault(row[by], dict.fromkeys(NUMBERS, 0))
-                for name in names:
-                    target[name] += row[name]
+    if not read:
+        return result
+    if window_filter.deployments == window_filter.incidents:
+        reads = ((False, NUMBERS),)
+    else:
+        reads = ((False, DEPLOYMENT_NUMBERS), (True, INCIDENT_NUMBERS))
+    for incidents, names in reads:
+        rows = _union(
+            [
+                level_rows.values(by).order_by().annotate(**_sums(names))
+                for level_rows in window_filter.rows_in(read, incidents=incidents)
+            ]
+        )
+        for row in rows:
+            target = result.setdefault(row[by], dict.fromkeys(NUMBERS, 0))
+            for name in names:
+                target[name] += row[name]
     return result
 
 
@@ -225,18 +243,20 @@ def open_before(window_filter: Filter, day: date) -> int:
 
 def active_days(window_filter: Filter, days: Days) -> dict[str, set[date]]:
     """{group: {days with a deployment that reached}} over the whole days, from the fewest
-    rows (`ladder`): the service-days at the ends, the week and month rows' day bits
-    (GroupRollup.active_days) in the middle."""
+    rows (`ladder`) in one query: the service-days at the ends (each its own day's bit), the
+    week and month rows' day bits (GroupRollup.active_days) in the middle."""
     result: dict[str, set[date]] = {}
-    for rows in window_filter.rows_in(ladder(days)):
+    read = ladder(days)
+    if not read:
+        return result
+    reads = []
+    for rows in window_filter.rows_in(read):
         if rows.model is DailyRollup:
-            found = rows.filter(reached__gt=0).values_list("group", "day")
-            for group, day in found.order_by():
-                result.setdefault(group, set()).add(day)
-            continue
-        found = rows.filter(active_days__gt=0).values_list("group", "day", "active_days")
-        for group, start, active in found.order_by():
-            result.setdefault(group, set()).update(days_of(start, active))
+            reads.append(rows.filter(reached__gt=0).values_list("group", "day", Value(1)))
+        else:
+            reads.append(rows.filter(active_days__gt=0).values_list("group", "day", "active_days"))
+    for group, start, active in _union([found.order_by() for found in reads]):
+        result.setdefault(group, set()).update(days_of(_day(start), active))
     return result
 
 
