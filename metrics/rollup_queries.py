@@ -21,6 +21,7 @@ from deployments.recording.service_group import ServiceGroup
 from deployments.rollups import sketch
 from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, Slice, compute, midnight
 from deployments.rollups.groups import days_of
+from metrics.page_merge import merge_by_pages
 
 DEPLOYMENT_NUMBERS = tuple(n for n in NUMBERS if not n.startswith("incidents_"))
 INCIDENT_NUMBERS = ("incidents_opened", "incidents_closed")
@@ -33,6 +34,11 @@ INCIDENT_SKETCHES = ("restore",)
 # 1.4 to 1.8x for the all-services totals; expanding the JSON into rows (jsonb_each) cost
 # more than decoding it, before the grouping, sort and window sums. SQL stays for comparison.
 MERGE_IN = "python"
+# From this many whole months of per-group rows, the merge reads their pages (page_merge):
+# at 1,000,000 deployments on PostgreSQL a year per service took half the time of reading
+# every bin, 90 days about the same, 30 days (weeks and days) 1.3 to 2.5 times longer (the
+# bins of a few weeks and days cost less to add than a second query and the pages' sort).
+PAGES_FROM_MONTHS = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -339,6 +345,22 @@ def _values_sql(rows: list[tuple]) -> tuple[str, list]:
     return f"SELECT * FROM (VALUES {', '.join([one] * len(rows))}) v", params
 
 
+def _read_spans(days: Days, *, by: str | None) -> list[tuple[str, date, date]]:
+    if by in ("week", "month"):
+        return spans(days, interval=by)
+    if by == "day":
+        return [("day", days.first, days.last)]
+    return ladder(days)
+
+
+def _whole_months(days: Days, *, by: str | None) -> int:
+    return sum(
+        (end.year - first.year) * 12 + end.month - first.month
+        for level, first, end in _read_spans(days, by=by)
+        if level == "month"
+    )
+
+
 def _sources(
     window_filter: Filter, days: Days, *, by: str | None, whole: set[date] | None
 ) -> list[tuple[QuerySet, tuple]]:
@@ -347,12 +369,7 @@ def _sources(
     that each row lies inside one bucket; for a summary or per group, the fewest rows
     (`ladder`). Rows that are buckets of their own answered from their stats (`whole`) are
     left out."""
-    if by in ("week", "month"):
-        read = spans(days, interval=by)
-    elif by == "day":
-        read = [("day", days.first, days.last)]
-    else:
-        read = ladder(days)
+    read = _read_spans(days, by=by)
     skip = (by, whole) if whole else None
     if window_filter.deployments == window_filter.incidents:
         # The same rows (every service, or one group): read once for all three sketches.
@@ -401,10 +418,17 @@ def percentiles(
     all-services totals). From the totals, whole weeks or months are read as one row each,
     and a bucket that is one such row is answered from its stats without merging.
 
-    `method` ("python" or "sql", default MERGE_IN) says where the bins are merged."""
+    `method` says where the bins are merged: "python" (the default, MERGE_IN; by pages from
+    PAGES_FROM_MONTHS whole months of per-group rows), "pages" (by pages whenever per-group
+    rows are read) or "sql"."""
     result, whole = _whole_buckets(window_filter, days, by=by, extra=extra)
     sources = _sources(window_filter, days, by=by, whole=whole)
-    if (method or MERGE_IN) == "python":
+    method = method or MERGE_IN
+    if method == "python" and _whole_months(days, by=by) >= PAGES_FROM_MONTHS:
+        method = "pages"
+    if method == "pages" and any(rows.model is GroupRollup for rows, _names in sources):
+        result.update(merge_by_pages(sources, by=by, extra=extra))
+    elif method in ("python", "pages"):
         result.update(_merge_in_python(sources, by=by, extra=extra))
     else:
         result.update(_merge_in_sql(sources, by=by, extra=extra))

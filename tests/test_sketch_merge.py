@@ -63,6 +63,26 @@ def test_pieces_rank_like_the_merged_sketch(groups):
         assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
 
 
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(durations, max_size=40))
+def test_pages_hold_every_bin_once_in_order(values):
+    """A sketch by page: each bin in the page of its order, pages' counts and sums their
+    bins', and the pages in the bins' order."""
+    bins = sketch.of(values)
+    counts, pages = sketch.paged(bins)
+    assert counts.keys() == pages.keys()
+    found = {int(order): bin_ for page in pages.values() for order, bin_ in page.items()}
+    assert found == {order: bin_ for order, bin_ in bins.items() if bin_[0]}
+    for page, page_bins in pages.items():
+        assert all(sketch.page_of(int(order)) == int(page) for order in page_bins)
+        assert counts[page][0] == sum(c for c, _s in page_bins.values())
+        assert math.isclose(counts[page][1], sum(s for _c, s in page_bins.values()), abs_tol=1e-6)
+    ordered = sorted(map(int, pages))
+    assert [max(map(int, pages[str(p)])) for p in ordered] == sorted(
+        max(map(int, pages[str(p)])) for p in ordered
+    )
+
+
 def test_pieces_skip_empty_bins_and_answer_none_when_empty():
     assert sketch.stats_of_pieces([], []) is None
     assert sketch.stats_of_pieces(["1000005"], [[0, 0.0]]) is None
@@ -99,13 +119,13 @@ def _row(organization, *, model, rng, day, **fields):
 
 @pytest.fixture
 def rollups(org):
-    """Six weeks of random service-day sketches, their per-group week and month rows (by the
+    """Ten weeks of random service-day sketches (February 5 to April 14, 2024), their per-group week and month rows (by the
     fold's own code) and their all-services totals per day, ISO week and month with each
     row's stats."""
     rng = random.Random(17)
     daily = [
         _row(org, model=DailyRollup, rng=rng, day=DAY + timedelta(days=offset), group=group)
-        for offset in range(42)
+        for offset in range(70)
         for group in GROUPS
         if rng.random() < 0.8
     ]
@@ -170,10 +190,13 @@ def test_python_and_sql_merges_agree(rollups, org, by, rows):
         if by == "group"
         else {("" if by is None else "2024-02-12", "lead"): sketch.of([-1.0, 0, 9.0])}
     )
-    found = rq.percentiles(window_filter, days, by=by, extra=extra, method="python")
     expected = rq.percentiles(window_filter, days, by=by, extra=extra, method="sql")
-    assert found
-    _assert_same(found, expected)
+    assert expected
+    # Every bin added in Python, and (from the per-group weeks) only the pages that hold
+    # the ranks.
+    for method in ("python", "pages"):
+        found = rq.percentiles(window_filter, days, by=by, extra=extra, method=method)
+        _assert_same(found, expected)
 
 
 def test_python_merge_matches_the_merged_sketches(rollups, org):
@@ -184,6 +207,8 @@ def test_python_merge_matches_the_merged_sketches(rollups, org):
     edges = _edges()
     merged: dict = {}
     for row in rollups:
+        if row.day >= days.last:
+            continue
         for name in rq.SKETCHES:
             sketch.merge(merged.setdefault((row.group, name), {}), getattr(row, name))
     for key, bins in edges.items():
@@ -193,9 +218,10 @@ def test_python_merge_matches_the_merged_sketches(rollups, org):
         n, median, p90, mean = sketch.stats(bins)
         if n:
             expected[key] = (n, sketch.total(bins), median, p90, mean)
-    found = rq.percentiles(window_filter, days, by="group", extra=edges, method="python")
-    _assert_same(found, expected)
-    assert ("name:new", "restore") in found
+    for method in ("python", "pages"):
+        found = rq.percentiles(window_filter, days, by="group", extra=edges, method=method)
+        _assert_same(found, expected)
+        assert ("name:new", "restore") in found
 
 
 def test_an_empty_window_merges_to_nothing(org):
@@ -205,15 +231,19 @@ def test_an_empty_window_merges_to_nothing(org):
     assert rq.percentiles(window_filter, days, by=None, extra={}, method="python") == {}
 
 
+@pytest.mark.parametrize("last", [40, 65])
 @pytest.mark.parametrize("by", ["week", "month", None])
-def test_one_group_reads_its_weeks_and_months_like_its_days(rollups, org, by):
+def test_one_group_reads_its_weeks_and_months_like_its_days(rollups, org, by, last):
     """A one-service window read from the group's week and month rows (whole buckets from
-    their stats, a summary from the fewest rows) gives the stats of its service-days merged:
-    the days from the Wednesday of the first week to the 40th, edges included."""
+    their stats, a summary from the fewest rows and their pages) gives the stats of its
+    service-days merged: from the Wednesday of the first week to the 40th day (weeks) or the
+    65th (March whole), edges included."""
     assert GroupRollup.objects.filter(organization=org, group="name:two", level="week").exists()
     days = rq.Days(
-        first=DAY + timedelta(days=2), last=DAY + timedelta(days=40), edges=(), before=None
+        first=DAY + timedelta(days=2), last=DAY + timedelta(days=last), edges=(), before=None
     )
+    if last == 65:
+        assert ("month", date(2024, 3, 1), date(2024, 4, 1)) in rq.ladder(days)
     edge_key = "" if by is None else DAY.isoformat()
     merged: dict = {(edge_key, "lead"): sketch.of([-1.0, 0, 9.0])}
     for row in rollups:
@@ -227,10 +257,12 @@ def test_one_group_reads_its_weeks_and_months_like_its_days(rollups, org, by):
         n, median, p90, mean = sketch.stats(bins)
         if n:
             expected[key] = (n, sketch.total(bins), median, p90, mean)
-    found = rq.percentiles(
-        _filter(org, "one group"),
-        days,
-        by=by,
-        extra={(edge_key, "lead"): sketch.of([-1.0, 0, 9.0])},
-    )
-    _assert_same(found, expected)
+    for method in ("python", "pages"):
+        found = rq.percentiles(
+            _filter(org, "one group"),
+            days,
+            by=by,
+            extra={(edge_key, "lead"): sketch.of([-1.0, 0, 9.0])},
+            method=method,
+        )
+        _assert_same(found, expected)

@@ -66,6 +66,8 @@ class Migration(migrations.Migration):
                 ("week", models.DateField()),
                 ("month", models.DateField()),
                 ("stats", models.JSONField(default=dict)),
+                ("page_counts", models.JSONField(default=dict)),
+                ("pages", models.JSONField(default=dict)),
                 ("active_days", models.PositiveIntegerField(default=0)),
                 (
                     "organization",

@@ -136,6 +136,11 @@ class GroupRollup(RollupValues):
     month = models.DateField()
     # As OrganizationRollup.stats: {"<sketch name>": [n, sum, median, p90]}.
     stats = models.JSONField(default=dict)
+    # The sketches by page (deployments/rollups/sketch.py `paged`), for ranks over many rows:
+    # {"<sketch name>": {"<page>": [count, sum]}} and {"<sketch name>:<page>": {bins}} (one
+    # level: a reader expands a row's pages once and joins the wanted ones by key).
+    page_counts = models.JSONField(default=dict)
+    pages = models.JSONField(default=dict)
     # Bit i set: day `day` + i had a deployment that reached the environment (the deployment
     # frequency's days; a month's 31 bits fit a signed 32-bit integer).
     active_days = models.PositiveIntegerField(default=0)

@@ -5,7 +5,7 @@ import math
 from deployments.models import DailyRollup, GroupRollup, OrganizationRollup
 from deployments.rollups import sketch
 from deployments.rollups.cells import NUMBERS, SKETCHES, Cell, compute
-from deployments.rollups.groups import day_bit
+from deployments.rollups.groups import day_bit, pages_of
 from deployments.rollups.maintain import fold, months
 from deployments.rollups.totals import cell_of, stats_of, week_of
 
@@ -40,6 +40,7 @@ def drift(*, organization_id: int) -> list[str]:
         + _compare(_stored_groups(organization_id), groups)
         + _stats_drift(_stored_group_stats(organization_id), groups)
         + _active_drift(organization_id, computed)
+        + _pages_drift(organization_id)
         + _compare(_stored_totals(organization_id), totals)
         + _stats_drift(_stored_total_stats(organization_id), totals)
     )
@@ -93,6 +94,35 @@ def _active_drift(organization_id: int, computed: dict) -> list[str]:
         for key in sorted(set(have) | set(want), key=str)
         if have.get(key, 0) != want.get(key, 0)
     ]
+
+
+def _same(have, want) -> bool:
+    """Equal JSON values, numbers within _close."""
+    if isinstance(want, dict):
+        return (
+            isinstance(have, dict)
+            and have.keys() == want.keys()
+            and all(_same(have[key], value) for key, value in want.items())
+        )
+    if isinstance(want, list | tuple):
+        return (
+            isinstance(have, list | tuple)
+            and len(have) == len(want)
+            and all(_same(a, b) for a, b in zip(have, want, strict=True))
+        )
+    return _close(float(have), float(want))
+
+
+def _pages_drift(organization_id: int) -> list[str]:
+    """Week and month rows whose pages (what a rank over many rows reads) are not their own
+    bins by page; the bins themselves are compared with the raw rows above."""
+    problems = []
+    for row in GroupRollup.objects.filter(organization_id=organization_id):
+        want = pages_of(cell_of(row))
+        if not (_same(row.page_counts, want["page_counts"]) and _same(row.pages, want["pages"])):
+            key = _group_key(row)
+            problems.append(f"{key[0]} {key[1]} {key[2]}: pages differ")
+    return problems
 
 
 def _stored_total_stats(organization_id: int) -> dict:

@@ -10,7 +10,8 @@ from django.db.models import Q
 
 from deployments.models import DailyRollup, GroupRollup
 from deployments.recording.service_group import ServiceGroup
-from deployments.rollups.cells import Cell
+from deployments.rollups import sketch
+from deployments.rollups.cells import SKETCHES, Cell
 from deployments.rollups.totals import cell_of, values_of, week_of
 
 Level = GroupRollup.Level
@@ -18,6 +19,18 @@ Level = GroupRollup.Level
 
 def _month_of(day: date) -> date:
     return day.replace(day=1)
+
+
+def pages_of(cell: Cell) -> dict:
+    """GroupRollup.page_counts and .pages of a cell (sketch.paged of each non-empty sketch):
+    the counts by sketch name and page, the bins keyed "<sketch name>:<page>"."""
+    counts, pages = {}, {}
+    for name in SKETCHES:
+        found_counts, found_pages = sketch.paged(getattr(cell, name))
+        if found_counts:
+            counts[name] = found_counts
+            pages.update({f"{name}:{page}": bins for page, bins in found_pages.items()})
+    return {"page_counts": counts, "pages": pages}
 
 
 def day_bit(start: date, day: date) -> int:
@@ -95,6 +108,7 @@ def refresh_groups(*, organization_id: int, cells: set[tuple[str, str, date]]) -
                     month=_month_of(start),
                     active_days=active.get((environment, group, start), 0),
                     **values_of(cell),
+                    **pages_of(cell),
                 )
                 for (environment, group, start), cell in sums.items()
                 if not cell.is_empty()
