@@ -60,21 +60,27 @@ class Filter:
     # The service filter selects one group, for incidents as for deployments: a series bucket
     # that is one of its week or month rows is answered from the row's stats.
     one_group: bool = False
+    # Deployments and incidents read the same rows (every service, or one group without
+    # alias names): their sums and sketches are read once. Compared once here: comparing
+    # Q objects resolves their expressions every time.
+    same_rows: bool = field(init=False)
 
-    def rows(self, *, incidents: bool = False, level: str = "day") -> QuerySet:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "same_rows", self.deployments == self.incidents)
+
+    def rows(self, *, incidents: bool = False, level: str = "day", where: Q | None = None):
         """The stored rows of one level: the all-services totals, or the service-day rows
-        (`day`) or per-group week and month rows of the filter's groups."""
+        (`day`) or per-group week and month rows of the filter's groups; with `where`.
+        Built by one filter() call: a page builds ~35 of these, and each further filter()
+        clones the query (a fifth of a one-service page's time in Python)."""
+        conditions = [] if where is None else [where]
+        scope = {"organization_id": self.organization_id, "environment": self.environment}
         if self.totals:
-            return OrganizationRollup.objects.filter(
-                organization_id=self.organization_id, environment=self.environment, level=level
-            )
-        model = DailyRollup if level == "day" else GroupRollup
-        found = model.objects.filter(
-            self.incidents if incidents else self.deployments,
-            organization_id=self.organization_id,
-            environment=self.environment,
-        )
-        return found if level == "day" else found.filter(level=level)
+            return OrganizationRollup.objects.filter(*conditions, level=level, **scope)
+        conditions.append(self.incidents if incidents else self.deployments)
+        if level == "day":
+            return DailyRollup.objects.filter(*conditions, **scope)
+        return GroupRollup.objects.filter(*conditions, level=level, **scope)
 
     def rows_in(
         self,
@@ -90,9 +96,9 @@ class Filter:
             span = Q(day__gte=first, day__lt=end)
             if skip and skip[0] == level and skip[1]:
                 span &= ~Q(day__in=skip[1])
-            ranges[level] = ranges.get(level, Q(pk__in=[])) | span
+            ranges[level] = ranges[level] | span if level in ranges else span
         return [
-            self.rows(incidents=incidents, level=level).filter(where)
+            self.rows(incidents=incidents, level=level, where=where)
             for level, where in ranges.items()
         ]
 
@@ -217,7 +223,7 @@ def numbers(window_filter: Filter, days: Days, *, by: str) -> dict:
     read = ladder(days) if by == "group" else [("day", days.first, days.last)]
     if not read:
         return result
-    if window_filter.deployments == window_filter.incidents:
+    if window_filter.same_rows:
         reads = ((False, NUMBERS),)
     else:
         reads = ((False, DEPLOYMENT_NUMBERS), (True, INCIDENT_NUMBERS))
@@ -371,7 +377,7 @@ def _sources(
     left out."""
     read = _read_spans(days, by=by)
     skip = (by, whole) if whole else None
-    if window_filter.deployments == window_filter.incidents:
+    if window_filter.same_rows:
         # The same rows (every service, or one group): read once for all three sketches.
         names = DEPLOYMENT_SKETCHES + INCIDENT_SKETCHES
         return [(rows, names) for rows in window_filter.rows_in(read, skip=skip)]
