@@ -24,6 +24,11 @@ from deployments.rollups import sketch
 from deployments.rollups.cells import SKETCHES
 
 Stats = tuple[int, float, float, float, float]
+# The histograms read by page. Recovery and restore times hold a bin or two per failure or
+# incident (a month of one service: a few dozen), fewer than the pages a rank would fetch
+# (the pages of all three cost a year of 100 services 5,400 page reads, of lead times alone
+# 2,200); they are read whole.
+PAGED = ("lead",)
 
 
 def _add_bins(into: dict, bins: dict) -> None:
@@ -158,42 +163,50 @@ def merge_by_pages(
     key_sql = _key_sql(by)
     parts, params, paged = [], [], []
     for index, (rows, read) in enumerate(sources):
-        if rows.model is GroupRollup:
-            inner_sql, inner_params = (
-                rows.values("page_counts", **_columns(by)).order_by().query.sql_with_params()
-            )
-            texts = "CAST(r.page_counts AS TEXT), NULL, NULL"
+        by_page = rows.model is GroupRollup and any(name in PAGED for name in read)
+        whole = [name for name in read if not (by_page and name in PAGED)]
+        columns = [*whole, "page_counts"] if by_page else whole
+        inner_sql, inner_params = (
+            rows.values(*columns, **_columns(by)).order_by().query.sql_with_params()
+        )
+        texts = ", ".join(
+            f"CAST(r.{name} AS TEXT)" if name in whole else "NULL" for name in SKETCHES
+        )
+        counts = "CAST(r.page_counts AS TEXT)" if by_page else "NULL"
+        if by_page:
             paged.append((rows, read))
-        else:
-            inner_sql, inner_params = (
-                rows.values(*read, **_columns(by)).order_by().query.sql_with_params()
-            )
-            texts = ", ".join(
-                f"CAST(r.{name} AS TEXT)" if name in read else "NULL" for name in SKETCHES
-            )
-        parts.append(f"SELECT {key_sql}, {index}, {texts} FROM ({inner_sql}) r")
+        parts.append(f"SELECT {key_sql}, {index}, {counts}, {texts} FROM ({inner_sql}) r")
         params += inner_params
     if parts:
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(parts), params)
             found_rows = cursor.fetchall()
         loads = orjson.loads
-        for key, index, *texts in found_rows:
-            read = sources[index][1]
-            if sources[index][0].model is GroupRollup:
-                for name, counts in loads(texts[0]).items() if texts[0] else ():
-                    if name in read:
+        for key, index, counts_text, *texts in found_rows:
+            if counts_text:
+                read = sources[index][1]
+                for name, counts in loads(counts_text).items():
+                    if name in read and name in PAGED:
                         merge.add_counts((key, name), counts)
-                continue
             for name, text in zip(SKETCHES, texts, strict=True):
                 if text and text != "{}":
                     merge.add_whole((key, name), loads(text))
     for (key, name), bins in extra.items():
         merge.add_whole((str(key), name), {str(order): bin_ for order, bin_ in bins.items()})
+    # The histograms read whole are ranked as rollup_queries._merge_in_python ranks them.
+    result = {}
+    for found_key in [found_key for found_key in merge.whole if found_key[1] not in PAGED]:
+        bins = merge.whole.pop(found_key)
+        stats = sketch.stats_of_pieces(list(bins), list(bins.values()))
+        if stats is not None:
+            result[found_key] = stats
     merge.split_whole()
     wanted = merge.wanted()
     _read_pages(merge, wanted, paged, by=by)
-    return {found_key: merge.stats(found_key, places) for found_key, places in wanted.items()}
+    result.update(
+        (found_key, merge.stats(found_key, places)) for found_key, places in wanted.items()
+    )
+    return result
 
 
 def _read_pages(
@@ -205,7 +218,12 @@ def _read_pages(
 ) -> None:
     """The bins of the wanted pages from the week and month rows, one query."""
     pairs = sorted(
-        {(key, f"{name}:{page}") for (key, name), places in wanted.items() for _r, page in places}
+        {
+            (key, f"{name}:{page}")
+            for (key, name), places in wanted.items()
+            if name in PAGED
+            for _r, page in places
+        }
     )
     if not (pairs and paged):
         return
@@ -230,6 +248,7 @@ def _read_pages(
         cursor.execute(f"WITH {wanted_sql} {' UNION ALL '.join(parts)}", params)
         for index, key, name_page, text in cursor.fetchall():
             name, page = name_page.split(":")
-            # A source reads its own sketches only (deployments' or incidents' groups).
-            if text and name in paged[index][1]:
+            # A source reads its own sketches only (deployments' or incidents' groups), and
+            # only those it counted by page.
+            if text and name in PAGED and name in paged[index][1]:
                 merge.add_page((key, name), int(page), orjson.loads(text))

@@ -38,15 +38,20 @@ def day_bit(start: date, day: date) -> int:
     return 1 << (day - start).days
 
 
+# Per byte value: the offsets of its set bits.
+_BITS = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
+
+
 def days_of(start: date, active: int) -> list[date]:
-    """The days whose bits are set in GroupRollup.active_days of the row starting at `start`."""
+    """The days whose bits are set in GroupRollup.active_days of the row starting at `start`
+    (a byte at a time: a year of 100 services decodes ~1,100 rows per page view)."""
+    ordinal = start.toordinal()
     found = []
-    offset = 0
+    base = 0
     while active:
-        if active & 1:
-            found.append(start + timedelta(days=offset))
-        active >>= 1
-        offset += 1
+        found.extend(date.fromordinal(ordinal + base + bit) for bit in _BITS[active & 0xFF])
+        active >>= 8
+        base += 8
     return found
 
 
