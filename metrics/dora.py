@@ -422,6 +422,7 @@ def _filter(scope: Window, *, totals: bool = False) -> rq.Filter:
         raw_incidents=_service_q(scope, incidents=True),
         totals=totals and selector is None and not scope.team,
         one_group=selector is not None and deployments == incidents,
+        one_service=selector is not None,
     )
 
 

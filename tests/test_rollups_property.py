@@ -389,10 +389,18 @@ def test_the_api_answers_what_the_raw_rows_give_and_rollups_never_drift(
         for op in ops:
             world.run(op)
         for index, params in enumerate(QUESTIONS):
-            # Every other question merges its per-service rows by pages whatever its length
-            # (PAGES_FROM_MONTHS): both merges against the reference.
-            pages_from = 0 if index % 2 else rq.PAGES_FROM_MONTHS
-            with mock.patch.object(rq, "PAGES_FROM_MONTHS", pages_from):
+            # Every other question reads one service's weeks and months and merges by pages
+            # whatever its length (ONE_SERVICE_LEVELS_FROM_DAYS, PAGES_FROM_MONTHS): both
+            # ways against the reference.
+            always = index % 2 == 1
+            with (
+                mock.patch.object(rq, "PAGES_FROM_MONTHS", 0 if always else rq.PAGES_FROM_MONTHS),
+                mock.patch.object(
+                    rq,
+                    "ONE_SERVICE_LEVELS_FROM_DAYS",
+                    0 if always else rq.ONE_SERVICE_LEVELS_FROM_DAYS,
+                ),
+            ):
                 assert_api_matches_reference(world.api, key, organization=org, params=params)
         # Globex's numbers are untouched by anything Acme's history did.
         globex = assert_api_matches_reference(
