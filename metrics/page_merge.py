@@ -44,6 +44,15 @@ def _add_bins(into: dict, bins: dict) -> None:
             found[1] += bin_[1]
 
 
+def _add_bin(into: dict, key, count: int, total: float) -> None:
+    found = into.get(key)
+    if found is None:
+        into[key] = [count, total]
+    else:
+        found[0] += count
+        found[1] += total
+
+
 class _Merge:
     """Per (key, sketch name): the bins of the rows read whole (service-days, edges), the
     page counts of the rows read by page, then those bins by page and the pages read."""
@@ -56,13 +65,7 @@ class _Merge:
     def add_counts(self, found_key: tuple, counts: dict) -> None:
         into = self.counts.setdefault(found_key, {})
         for page, (count, total) in counts.items():
-            page = int(page)
-            found = into.get(page)
-            if found is None:
-                into[page] = [count, total]
-            else:
-                found[0] += count
-                found[1] += total
+            _add_bin(into, int(page), count, total)
 
     def add_whole(self, found_key: tuple, bins: dict) -> None:
         _add_bins(self.whole.setdefault(found_key, {}), bins)
@@ -76,12 +79,7 @@ class _Merge:
                 if count <= 0:
                     continue
                 page = sketch.page_of(int(order))
-                found = counts.get(page)
-                if found is None:
-                    counts[page] = [count, total]
-                else:
-                    found[0] += count
-                    found[1] += total
+                _add_bin(counts, page, count, total)
                 pages.setdefault(page, {})[order] = [count, total]
         self.whole = {}
 

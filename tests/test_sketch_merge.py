@@ -199,6 +199,16 @@ def test_python_and_sql_merges_agree(rollups, org, by, rows):
         _assert_same(found, expected)
 
 
+def _stats_of(merged: dict) -> dict:
+    """{key: (n, sum, median, p90, mean)} of merged sketches, the empty ones left out."""
+    expected = {}
+    for key, bins in merged.items():
+        n, median, p90, mean = sketch.stats(bins)
+        if n:
+            expected[key] = (n, sketch.total(bins), median, p90, mean)
+    return expected
+
+
 def test_python_merge_matches_the_merged_sketches(rollups, org):
     """Per service: the stats of each group's sketches merged in Python by `sketch.merge`,
     empty sketches absent, edges included."""
@@ -213,11 +223,7 @@ def test_python_merge_matches_the_merged_sketches(rollups, org):
             sketch.merge(merged.setdefault((row.group, name), {}), getattr(row, name))
     for key, bins in edges.items():
         sketch.merge(merged.setdefault(key, {}), bins)
-    expected = {}
-    for key, bins in merged.items():
-        n, median, p90, mean = sketch.stats(bins)
-        if n:
-            expected[key] = (n, sketch.total(bins), median, p90, mean)
+    expected = _stats_of(merged)
     for method in ("python", "pages"):
         found = rq.percentiles(window_filter, days, by="group", extra=edges, method=method)
         _assert_same(found, expected)
@@ -252,11 +258,7 @@ def test_one_group_reads_its_weeks_and_months_like_its_days(rollups, org, by, la
         key = "" if by is None else getattr(row, by).isoformat()
         for name in rq.SKETCHES:
             sketch.merge(merged.setdefault((key, name), {}), getattr(row, name))
-    expected = {}
-    for key, bins in merged.items():
-        n, median, p90, mean = sketch.stats(bins)
-        if n:
-            expected[key] = (n, sketch.total(bins), median, p90, mean)
+    expected = _stats_of(merged)
     for method in ("python", "pages"):
         found = rq.percentiles(
             _filter(org, "one group"),
